@@ -1,0 +1,747 @@
+//! The sampling monitor and its named windows.
+
+use crate::component::{Component, ComponentKind, Missing, Provenance, Reading};
+use crate::error::{MeterError, Result};
+use crate::procfs::{read_cpu_times, CpuTimes, ProcessTree};
+use crate::sensor::EnergySensor;
+use greenai_units::{Energy, Power};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The default sampling interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+/// The shortest interval the monitor accepts.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+/// The longest interval the monitor accepts.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// Counter deltas over less than this are too coarse to give a power (RAPL updates about every
+/// millisecond; procfs ticks are 10 ms), so the previous power is kept.
+const MIN_POWER_SPAN_S: f64 = 0.02;
+
+/// One reading of every component at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Time since the monitor started.
+    #[serde(with = "secs", rename = "elapsed_s")]
+    pub elapsed: Duration,
+    /// Wall-clock time, seconds since the Unix epoch.
+    pub unix_s: f64,
+    /// One entry per [`Monitor::components`], in that order. `power` is the sensor's own reading,
+    /// else the counter's rate since the previous sample.
+    pub readings: Vec<Reading>,
+    /// The sum of the counted components' power.
+    pub total_power: Power,
+}
+
+/// What one component used during a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentMeasurement {
+    #[serde(flatten)]
+    pub component: Component,
+    /// `None` when the sensor gave no reading in the window (never shown as 0 J).
+    pub energy: Option<Energy>,
+    pub avg_power: Option<Power>,
+    pub peak_power: Option<Power>,
+    /// The integral of the sensor's power readings, where it has both a counter and power
+    /// readings (NVML on Volta and newer).
+    pub integrated_energy: Option<Energy>,
+    /// `(integrated − counter) / counter`: how far the two disagree.
+    pub disagreement: Option<f64>,
+    /// Mean utilisation in 0..=1, where the sensor reports one.
+    pub utilisation: Option<f64>,
+    /// The tracked process tree's share of this component, where attribution ran.
+    pub process_share: Option<f64>,
+}
+
+/// The tracked process tree's part of a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessMeasurement {
+    pub pid: u32,
+    /// The tree's CPU time over the machine's busy CPU time.
+    pub cpu_share: f64,
+    /// The tree's CPU time in the window.
+    #[serde(with = "secs", rename = "cpu_time_s")]
+    pub cpu_time: Duration,
+    pub energy: Energy,
+    pub provenance: Provenance,
+}
+
+/// What a window used: per component, in total, and for the tracked process tree.
+///
+/// `energy` adds the counted components only, so nested and duplicate readings are never summed
+/// twice; `provenance` is the least direct of theirs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub name: String,
+    pub start_unix_s: f64,
+    #[serde(with = "secs", rename = "duration_s")]
+    pub duration: Duration,
+    #[serde(rename = "energy_j")]
+    pub energy: Energy,
+    pub provenance: Provenance,
+    /// Relative uncertainty of `energy` (the sum of the parts' absolute bands), where any part has
+    /// one.
+    pub uncertainty: Option<f64>,
+    #[serde(rename = "avg_power_w")]
+    pub avg_power: Power,
+    #[serde(rename = "peak_power_w")]
+    pub peak_power: Option<Power>,
+    pub components: Vec<ComponentMeasurement>,
+    /// Components that no sensor covers, with the reason.
+    pub missing: Vec<Missing>,
+    /// Machine CPU utilisation (busy / total CPU time) over the window: the CPU's RUR.
+    pub cpu_utilisation: Option<f64>,
+    pub process: Option<ProcessMeasurement>,
+    /// Samples taken in the window, its two edges included.
+    pub samples: u32,
+    /// Sensor reads that failed during the window (their previous values were kept).
+    pub read_errors: u32,
+}
+
+impl Measurement {
+    /// The counted components of one kind, summed; `None` when no counted component of that kind
+    /// had a reading.
+    pub fn energy_of(&self, kind: ComponentKind) -> Option<Energy> {
+        let parts: Vec<Energy> = self
+            .components
+            .iter()
+            .filter(|c| c.component.counted && c.component.kind == kind)
+            .filter_map(|c| c.energy)
+            .collect();
+        (!parts.is_empty()).then(|| parts.into_iter().sum())
+    }
+}
+
+pub(crate) mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+type SampleSink = Box<dyn FnMut(&Sample) + Send>;
+
+/// Configures and starts a [`Monitor`].
+pub struct MonitorBuilder {
+    interval: Duration,
+    sensors: Vec<Box<dyn EnergySensor>>,
+    components: Vec<Component>,
+    missing: Vec<Missing>,
+    proc_root: PathBuf,
+    track_pid: Option<u32>,
+    sink: Option<SampleSink>,
+    series_capacity: usize,
+}
+
+impl Default for MonitorBuilder {
+    fn default() -> Self {
+        MonitorBuilder {
+            interval: DEFAULT_INTERVAL,
+            sensors: Vec::new(),
+            components: Vec::new(),
+            missing: Vec::new(),
+            proc_root: PathBuf::from("/proc"),
+            track_pid: None,
+            sink: None,
+            series_capacity: 1 << 20,
+        }
+    }
+}
+
+impl MonitorBuilder {
+    /// The sampling interval, from [`MIN_INTERVAL`] to [`MAX_INTERVAL`].
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+    pub fn sensor(mut self, sensor: Box<dyn EnergySensor>) -> Self {
+        self.components.extend(sensor.components().iter().cloned());
+        self.sensors.push(sensor);
+        self
+    }
+    /// Records a component that no sensor covers.
+    pub fn missing(mut self, missing: Missing) -> Self {
+        self.missing.push(missing);
+        self
+    }
+    /// The components so far, to adjust what is counted when sensors overlap.
+    pub fn components_mut(&mut self) -> &mut [Component] {
+        &mut self.components
+    }
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+    /// Where procfs lives (`/proc`; a fixture tree in tests).
+    pub fn proc_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.proc_root = root.into();
+        self
+    }
+    /// Attributes energy to the process tree rooted at `pid`.
+    pub fn track_process(mut self, pid: u32) -> Self {
+        self.track_pid = Some(pid);
+        self
+    }
+    /// Called with every sample as it is taken (to stream it to a database).
+    pub fn on_sample(mut self, sink: impl FnMut(&Sample) + Send + 'static) -> Self {
+        self.sink = Some(Box::new(sink));
+        self
+    }
+    /// How many samples the in-memory series keeps (the oldest go first). Windows do not depend
+    /// on it: they are accumulated as samples arrive.
+    pub fn series_capacity(mut self, n: usize) -> Self {
+        self.series_capacity = n.max(1);
+        self
+    }
+
+    /// Takes a first sample and starts the sampling thread.
+    pub fn start(self) -> Result<Monitor> {
+        if self.interval < MIN_INTERVAL || self.interval > MAX_INTERVAL {
+            return Err(MeterError::Invalid(format!(
+                "sampling interval {:?} is outside 1 ms ..= 60 s",
+                self.interval
+            )));
+        }
+        if self.sensors.is_empty() {
+            return Err(MeterError::Unavailable {
+                reason: "the monitor has no sensor".into(),
+            });
+        }
+        let n = self.components.len();
+        let mut ids: Vec<&str> = self.components.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(MeterError::Invalid(format!(
+                "two components share the id {:?}",
+                w[0]
+            )));
+        }
+        let mut state = State {
+            sensors: self.sensors,
+            components: self.components,
+            missing: self.missing,
+            proc_root: self.proc_root.clone(),
+            start: Instant::now(),
+            start_wall: SystemTime::now(),
+            last_energy: vec![None; n],
+            power_ref: vec![None; n],
+            last_power: vec![None; n],
+            windows: HashMap::new(),
+            series: VecDeque::new(),
+            series_capacity: self.series_capacity,
+            process: self
+                .track_pid
+                .map(|pid| ProcessTree::new(&self.proc_root, pid)),
+            sink: self.sink,
+            read_errors: 0,
+            last_error: None,
+        };
+        state.take_sample();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let interval = self.interval;
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("greenai-sampler".into())
+                .spawn(move || sampler(shared, interval))
+                .map_err(|e| MeterError::Unavailable {
+                    reason: format!("cannot start the sampling thread: {e}"),
+                })?
+        };
+        Ok(Monitor {
+            shared,
+            thread: Some(thread),
+            interval,
+        })
+    }
+}
+
+/// Samples every sensor at a fixed interval and measures named, overlapping windows.
+///
+/// A window's energy is exact at its edges: `begin_window` and `end_window` read every counter
+/// at that instant rather than waiting for a tick. Samples in between give power, peaks and the
+/// integral of power-only sensors.
+///
+/// ```
+/// use greenai_meter::{Monitor, sensors::estimate::*};
+/// use std::time::Duration;
+/// # fn main() -> Result<(), greenai_meter::MeterError> {
+/// let proc = std::path::Path::new("/proc");
+/// let model = MachineModel::detect(proc)?;
+/// let sensor = EstimateSensor::open(proc, model, EstimateTargets { cpu: true, dram: true })?;
+/// let monitor = Monitor::builder()
+///     .interval(Duration::from_millis(50))
+///     .sensor(Box::new(sensor))
+///     .start()?;
+///
+/// monitor.begin_window("epoch-1")?;
+/// monitor.begin_window("training")?;            // windows may overlap
+/// let _work: u64 = (0..1_000_000u64).sum();
+/// let epoch = monitor.end_window("epoch-1")?;
+/// let training = monitor.end_window("training")?;
+/// assert!(epoch.energy <= training.energy);
+/// println!("{}: {} ({})", epoch.name, epoch.energy, epoch.provenance);
+/// # Ok(()) }
+/// ```
+pub struct Monitor {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    interval: Duration,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+fn sampler(shared: Arc<Shared>, interval: Duration) {
+    let mut next = Instant::now() + interval;
+    loop {
+        {
+            let mut stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if *stop {
+                    return;
+                }
+                let now = Instant::now();
+                if now >= next {
+                    break;
+                }
+                stop = shared
+                    .wake
+                    .wait_timeout(stop, next - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+        shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_sample();
+        next += interval;
+        let now = Instant::now();
+        if next < now {
+            // Fell behind (a slow sensor, a suspended machine): skip the missed ticks.
+            next = now + interval;
+        }
+    }
+}
+
+struct WindowAcc {
+    start_t: f64,
+    start_unix_s: f64,
+    start_energy: Vec<Option<Energy>>,
+    last_point: Vec<Option<(f64, Power)>>,
+    integrated: Vec<Energy>,
+    peak: Vec<Option<Power>>,
+    util_sum: Vec<f64>,
+    util_n: Vec<u32>,
+    share_sum: Vec<f64>,
+    share_n: Vec<u32>,
+    total_peak: Option<Power>,
+    start_cpu: Option<CpuTimes>,
+    start_ticks: Option<u64>,
+    samples: u32,
+    start_errors: u32,
+}
+
+struct State {
+    sensors: Vec<Box<dyn EnergySensor>>,
+    components: Vec<Component>,
+    missing: Vec<Missing>,
+    proc_root: PathBuf,
+    start: Instant,
+    start_wall: SystemTime,
+    last_energy: Vec<Option<Energy>>,
+    power_ref: Vec<Option<(f64, Energy)>>,
+    last_power: Vec<Option<Power>>,
+    windows: HashMap<String, WindowAcc>,
+    series: VecDeque<Sample>,
+    series_capacity: usize,
+    process: Option<ProcessTree>,
+    sink: Option<SampleSink>,
+    read_errors: u32,
+    last_error: Option<String>,
+}
+
+/// What a sample adds beyond the series entry: CPU times and attribution.
+struct Extra {
+    cpu: Option<CpuTimes>,
+    ticks: Option<u64>,
+    shares: Vec<Option<f64>>,
+}
+
+impl State {
+    fn take_sample(&mut self) -> (Sample, Extra) {
+        let at = Instant::now();
+        let t = at.duration_since(self.start).as_secs_f64();
+        let mut readings: Vec<Reading> = Vec::with_capacity(self.components.len());
+        let mut shares: Vec<Option<f64>> = Vec::with_capacity(self.components.len());
+        let ticks = self.process.as_mut().map(|p| p.cpu_ticks());
+        let members = self.process.as_ref().map(|p| p.members().clone());
+        for s in &mut self.sensors {
+            let n = s.components().len();
+            match s.read() {
+                Ok(r) if r.len() == n => readings.extend(r),
+                Ok(_) | Err(_) => {
+                    self.read_errors += 1;
+                    self.last_error = Some(format!("{} read failed", s.interface()));
+                    readings.extend(std::iter::repeat_n(Reading::default(), n));
+                }
+            }
+            match &members {
+                Some(m) => shares.extend(s.process_share(m)),
+                None => shares.extend(std::iter::repeat_n(None, n)),
+            }
+        }
+        let cpu = read_cpu_times(&self.proc_root).ok();
+
+        for (i, r) in readings.iter_mut().enumerate() {
+            match r.energy {
+                Some(e) => self.last_energy[i] = Some(e),
+                // A failed read keeps the counter where it was last seen.
+                None => r.energy = self.last_energy[i].filter(|_| r.power.is_none()),
+            }
+            if let Some(e) = r.energy {
+                match self.power_ref[i] {
+                    Some((t0, e0)) if t - t0 >= MIN_POWER_SPAN_S => {
+                        self.last_power[i] = Some((e - e0) / Duration::from_secs_f64(t - t0));
+                        self.power_ref[i] = Some((t, e));
+                    }
+                    Some(_) => {}
+                    None => self.power_ref[i] = Some((t, e)),
+                }
+            }
+            if r.power.is_none() {
+                r.power = self.last_power[i];
+            }
+        }
+        let total_power: Power = self
+            .components
+            .iter()
+            .zip(&readings)
+            .filter(|(c, _)| c.counted)
+            .filter_map(|(_, r)| r.power)
+            .sum();
+
+        for w in self.windows.values_mut() {
+            w.samples += 1;
+            for (i, r) in readings.iter().enumerate() {
+                if let Some(p) = r.power {
+                    if let Some((t0, p0)) = w.last_point[i] {
+                        w.integrated[i] +=
+                            Energy::from_joules((p0.watts() + p.watts()) * 0.5 * (t - t0));
+                    }
+                    w.last_point[i] = Some((t, p));
+                    // The edge sample's power describes the time before the window.
+                    if t > w.start_t {
+                        w.peak[i] = Some(w.peak[i].map_or(p, |q| q.max(p)));
+                    }
+                }
+                if let Some(u) = r.utilisation {
+                    w.util_sum[i] += u;
+                    w.util_n[i] += 1;
+                }
+                if let Some(s) = shares[i] {
+                    w.share_sum[i] += s;
+                    w.share_n[i] += 1;
+                }
+            }
+            if t > w.start_t {
+                w.total_peak = Some(w.total_peak.map_or(total_power, |q| q.max(total_power)));
+            }
+        }
+
+        let sample = Sample {
+            elapsed: at.duration_since(self.start),
+            unix_s: unix_s(self.start_wall + at.duration_since(self.start)),
+            readings,
+            total_power,
+        };
+        if let Some(sink) = &mut self.sink {
+            sink(&sample);
+        }
+        if self.series.len() >= self.series_capacity {
+            self.series.pop_front();
+        }
+        self.series.push_back(sample.clone());
+        (sample, Extra { cpu, ticks, shares })
+    }
+
+    fn open_window(&mut self, name: &str) -> Result<()> {
+        if self.windows.contains_key(name) {
+            return Err(MeterError::Invalid(format!(
+                "a window named {name:?} is already open; end it first or use another name"
+            )));
+        }
+        let (sample, extra) = self.take_sample();
+        let n = self.components.len();
+        let t = sample.elapsed.as_secs_f64();
+        let mut w = WindowAcc {
+            start_t: t,
+            start_unix_s: sample.unix_s,
+            start_energy: sample.readings.iter().map(|r| r.energy).collect(),
+            last_point: sample
+                .readings
+                .iter()
+                .map(|r| r.power.map(|p| (t, p)))
+                .collect(),
+            integrated: vec![Energy::ZERO; n],
+            peak: vec![None; n],
+            util_sum: vec![0.0; n],
+            util_n: vec![0; n],
+            share_sum: vec![0.0; n],
+            share_n: vec![0; n],
+            total_peak: None,
+            start_cpu: extra.cpu,
+            start_ticks: extra.ticks,
+            samples: 1,
+            start_errors: self.read_errors,
+        };
+        for (i, s) in extra.shares.iter().enumerate() {
+            if let Some(s) = s {
+                w.share_sum[i] += s;
+                w.share_n[i] += 1;
+            }
+        }
+        self.windows.insert(name.to_string(), w);
+        Ok(())
+    }
+
+    fn close_window(&mut self, name: &str) -> Result<Measurement> {
+        if !self.windows.contains_key(name) {
+            return Err(MeterError::Invalid(format!(
+                "no window named {name:?} is open"
+            )));
+        }
+        let (sample, extra) = self.take_sample();
+        let w = self.windows.remove(name).expect("checked above");
+        let end_t = sample.elapsed.as_secs_f64();
+        let duration = Duration::from_secs_f64((end_t - w.start_t).max(0.0));
+
+        let cpu_utilisation = match (extra.cpu, w.start_cpu) {
+            (Some(end), Some(start)) => end.utilisation_since(&start),
+            _ => None,
+        };
+        let cpu_share = match (extra.cpu, w.start_cpu, extra.ticks, w.start_ticks) {
+            (Some(ec), Some(sc), Some(et), Some(st)) => {
+                let busy = ec.busy.saturating_sub(sc.busy);
+                let ours = et.saturating_sub(st);
+                Some((
+                    ours,
+                    if busy > 0 {
+                        (ours as f64 / busy as f64).min(1.0)
+                    } else {
+                        0.0
+                    },
+                ))
+            }
+            _ => None,
+        };
+
+        let mut components = Vec::with_capacity(self.components.len());
+        for (i, c) in self.components.iter().enumerate() {
+            let counter = match (w.start_energy[i], sample.readings[i].energy) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            };
+            let has_power = w.last_point[i].is_some();
+            let integrated = has_power.then_some(w.integrated[i]);
+            let energy = counter.or(integrated);
+            let disagreement = match (counter, integrated) {
+                (Some(c), Some(i)) if c.joules() > 0.0 && c != i => Some((i - c) / c),
+                (Some(_), Some(_)) => Some(0.0),
+                _ => None,
+            };
+            let provenance = if counter.is_some() {
+                c.provenance
+            } else {
+                c.provenance.max(Provenance::Integrated)
+            };
+            let process_share = if self.process.is_some() {
+                if c.kind == ComponentKind::Gpu {
+                    (w.share_n[i] > 0).then(|| w.share_sum[i] / w.share_n[i] as f64)
+                } else {
+                    cpu_share.map(|s| s.1)
+                }
+            } else {
+                None
+            };
+            let mut component = c.clone();
+            component.provenance = provenance;
+            components.push(ComponentMeasurement {
+                component,
+                energy,
+                avg_power: energy.map(|e| e / duration),
+                peak_power: w.peak[i],
+                integrated_energy: counter.and(integrated),
+                disagreement: counter.and(disagreement),
+                utilisation: (w.util_n[i] > 0).then(|| w.util_sum[i] / w.util_n[i] as f64),
+                process_share,
+            });
+        }
+
+        let counted: Vec<&ComponentMeasurement> = components
+            .iter()
+            .filter(|c| c.component.counted && c.energy.is_some())
+            .collect();
+        let energy: Energy = counted.iter().filter_map(|c| c.energy).sum();
+        let provenance = counted
+            .iter()
+            .map(|c| c.component.provenance)
+            .max()
+            .unwrap_or(Provenance::Estimated);
+        let band: f64 = counted
+            .iter()
+            .filter_map(|c| Some(c.energy?.joules() * c.component.uncertainty?))
+            .sum();
+        let uncertainty = (counted.iter().any(|c| c.component.uncertainty.is_some())
+            && energy.joules() > 0.0)
+            .then(|| band / energy.joules());
+
+        let process = match (&self.process, cpu_share) {
+            (Some(tree), Some((ticks, share))) => {
+                let mut e = Energy::ZERO;
+                let mut prov = Provenance::Measured;
+                for c in &counted {
+                    if let (Some(ce), Some(s)) = (c.energy, c.process_share) {
+                        e += ce * s;
+                        prov = prov.max(c.component.provenance);
+                    }
+                }
+                let hz = clock_ticks_per_second();
+                Some(ProcessMeasurement {
+                    pid: tree.root(),
+                    cpu_share: share,
+                    cpu_time: Duration::from_secs_f64(ticks as f64 / hz),
+                    energy: e,
+                    // Splitting by CPU time is itself a model.
+                    provenance: prov.max(Provenance::Estimated),
+                })
+            }
+            _ => None,
+        };
+
+        Ok(Measurement {
+            name: name.to_string(),
+            start_unix_s: w.start_unix_s,
+            duration,
+            energy,
+            provenance,
+            uncertainty,
+            avg_power: energy / duration,
+            peak_power: w.total_peak,
+            components,
+            missing: self.missing.clone(),
+            cpu_utilisation,
+            process,
+            samples: w.samples,
+            read_errors: self.read_errors - w.start_errors,
+        })
+    }
+}
+
+fn unix_s(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `sysconf(_SC_CLK_TCK)`, the unit of procfs CPU times.
+pub fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
+impl Monitor {
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Every component, counted or not, in sample order.
+    pub fn components(&self) -> Vec<Component> {
+        self.state().components.clone()
+    }
+
+    /// Components that no sensor covers.
+    pub fn missing(&self) -> Vec<Missing> {
+        self.state().missing.clone()
+    }
+
+    /// Opens a window named `name`, reading every counter now.
+    pub fn begin_window(&self, name: &str) -> Result<()> {
+        self.state().open_window(name)
+    }
+
+    /// Closes the window named `name`, reading every counter now, and returns what it used.
+    pub fn end_window(&self, name: &str) -> Result<Measurement> {
+        self.state().close_window(name)
+    }
+
+    /// Takes a sample now, outside the schedule (for a live display, or before a known event).
+    pub fn sample_now(&self) -> Sample {
+        self.state().take_sample().0
+    }
+
+    /// The newest sample.
+    pub fn latest(&self) -> Option<Sample> {
+        self.state().series.back().cloned()
+    }
+
+    /// The kept power series (the newest [`MonitorBuilder::series_capacity`] samples).
+    pub fn series(&self) -> Vec<Sample> {
+        self.state().series.iter().cloned().collect()
+    }
+
+    /// The last sensor failure, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.state().last_error.clone()
+    }
+
+    /// Stops the sampling thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        *self.shared.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

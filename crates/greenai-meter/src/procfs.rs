@@ -1,0 +1,269 @@
+//! Machine and process CPU time from procfs (`/proc`, or a fixture tree in tests).
+//!
+//! All times are in clock ticks (`USER_HZ`, from `sysconf(_SC_CLK_TCK)`), the unit of
+//! `/proc/stat` and `/proc/PID/stat`, so shares between them need no conversion.
+
+use crate::error::{MeterError, Result};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Busy and total CPU time of the whole machine, summed over all CPUs, in clock ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// user + nice + system + irq + softirq.
+    pub busy: u64,
+    /// busy + idle + iowait + steal.
+    pub total: u64,
+}
+
+impl CpuTimes {
+    /// The utilisation between two readings, in 0..=1; `None` when no time passed.
+    pub fn utilisation_since(&self, earlier: &CpuTimes) -> Option<f64> {
+        let total = self.total.saturating_sub(earlier.total);
+        (total > 0).then(|| (self.busy.saturating_sub(earlier.busy) as f64 / total as f64).min(1.0))
+    }
+}
+
+/// Parses the aggregate `cpu` line of `/proc/stat`.
+pub fn parse_stat_cpu_line(stat: &str) -> Result<CpuTimes> {
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| MeterError::Unsupported {
+            reason: "/proc/stat has no aggregate `cpu` line".into(),
+        })?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    // counted in user and nice.
+    let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+    Ok(CpuTimes {
+        busy,
+        total: busy + at(3) + at(4) + at(7),
+    })
+}
+
+/// Reads `<proc_root>/stat`.
+pub fn read_cpu_times(proc_root: &Path) -> Result<CpuTimes> {
+    let path = proc_root.join("stat");
+    let s = std::fs::read_to_string(&path).map_err(|e| MeterError::Unavailable {
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    parse_stat_cpu_line(&s)
+}
+
+/// The fields of `/proc/PID/stat` the meter needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub ppid: u32,
+    /// utime + stime of the process itself, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// Parses `/proc/PID/stat`. The command name (field 2) may hold spaces and parentheses, so the
+/// fields are counted from its last `)`.
+pub fn parse_proc_stat(s: &str) -> Option<ProcStat> {
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state(0) ppid(1) … utime(11) stime(12).
+    let ppid = f.get(1)?.parse().ok()?;
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(ProcStat {
+        ppid,
+        cpu_ticks: utime + stime,
+    })
+}
+
+/// The CPU time of one process tree, followed over time.
+///
+/// Each reading finds the tree's live members (through `/proc/PID/task/TID/children` where the
+/// kernel offers it, else by scanning `/proc`) and adds their CPU time to what members that have
+/// since exited had used when last seen, so the total never decreases.
+#[derive(Debug)]
+pub struct ProcessTree {
+    proc_root: PathBuf,
+    root: u32,
+    last_seen: HashMap<u32, u64>,
+    departed_ticks: u64,
+    members: HashSet<u32>,
+}
+
+impl ProcessTree {
+    pub fn new(proc_root: &Path, root: u32) -> Self {
+        ProcessTree {
+            proc_root: proc_root.to_path_buf(),
+            root,
+            last_seen: HashMap::new(),
+            departed_ticks: 0,
+            members: HashSet::new(),
+        }
+    }
+
+    pub fn root(&self) -> u32 {
+        self.root
+    }
+
+    /// The PIDs found by the last [`ProcessTree::cpu_ticks`].
+    pub fn members(&self) -> &HashSet<u32> {
+        &self.members
+    }
+
+    fn stat(&self, pid: u32) -> Option<ProcStat> {
+        let s = std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("stat")).ok()?;
+        parse_proc_stat(&s)
+    }
+
+    fn children_of(&self, pid: u32) -> Option<Vec<u32>> {
+        let tasks = std::fs::read_dir(self.proc_root.join(pid.to_string()).join("task")).ok()?;
+        let mut out = Vec::new();
+        let mut any = false;
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                any = true;
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+        any.then_some(out)
+    }
+
+    fn members_by_scan(&self) -> Vec<(u32, ProcStat)> {
+        let mut all = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&self.proc_root) {
+            for e in rd.flatten() {
+                if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+                    if let Some(st) = self.stat(pid) {
+                        all.push((pid, st));
+                    }
+                }
+            }
+        }
+        let mut members: HashSet<u32> = [self.root].into_iter().collect();
+        // Parents may be listed after their children: repeat until nothing is added.
+        loop {
+            let before = members.len();
+            for (pid, st) in &all {
+                if members.contains(&st.ppid) {
+                    members.insert(*pid);
+                }
+            }
+            if members.len() == before {
+                break;
+            }
+        }
+        all.into_iter()
+            .filter(|(p, _)| members.contains(p))
+            .collect()
+    }
+
+    /// CPU time of the tree so far, in clock ticks.
+    pub fn cpu_ticks(&mut self) -> u64 {
+        let mut now: Vec<(u32, ProcStat)> = Vec::new();
+        let walked = self.stat(self.root).and_then(|root_stat| {
+            let mut stack = vec![(self.root, root_stat)];
+            let mut out = Vec::new();
+            while let Some((pid, st)) = stack.pop() {
+                out.push((pid, st));
+                for c in self.children_of(pid)? {
+                    if let Some(cs) = self.stat(c) {
+                        stack.push((c, cs));
+                    }
+                }
+            }
+            Some(out)
+        });
+        match walked {
+            Some(v) => now.extend(v),
+            None if self.stat(self.root).is_some() => now.extend(self.members_by_scan()),
+            None => {}
+        }
+        let live: HashMap<u32, u64> = now.iter().map(|(p, s)| (*p, s.cpu_ticks)).collect();
+        for (pid, ticks) in self.last_seen.drain() {
+            if !live.contains_key(&pid) {
+                self.departed_ticks += ticks;
+            }
+        }
+        self.members = live.keys().copied().collect();
+        let live_total: u64 = live.values().sum();
+        self.last_seen = live;
+        self.departed_ticks + live_total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_cpu_line_excludes_idle_and_steal_from_busy() {
+        let t = parse_stat_cpu_line("cpu  100 5 50 800 10 3 2 30 0 0\ncpu0 1 2 3 4\n").unwrap();
+        assert_eq!(t.busy, 160);
+        assert_eq!(t.total, 1000);
+        let later = CpuTimes {
+            busy: 260,
+            total: 1400,
+        };
+        assert_eq!(later.utilisation_since(&t), Some(0.25));
+        assert_eq!(t.utilisation_since(&t), None);
+    }
+
+    #[test]
+    fn proc_stat_survives_odd_command_names() {
+        let s = "4242 (my (weird) prog) R 17 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0";
+        assert_eq!(
+            parse_proc_stat(s),
+            Some(ProcStat {
+                ppid: 17,
+                cpu_ticks: 300
+            })
+        );
+        assert_eq!(parse_proc_stat("garbage"), None);
+    }
+
+    fn write_proc(root: &Path, pid: u32, ppid: u32, ticks: u64, children: &[u32]) {
+        let d = root.join(pid.to_string());
+        std::fs::create_dir_all(d.join(format!("task/{pid}"))).unwrap();
+        std::fs::write(
+            d.join("stat"),
+            format!("{pid} (p) S {ppid} 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0"),
+        )
+        .unwrap();
+        let list: Vec<String> = children.iter().map(|c| c.to_string()).collect();
+        std::fs::write(d.join(format!("task/{pid}/children")), list.join(" ")).unwrap();
+    }
+
+    #[test]
+    fn tree_time_keeps_what_exited_children_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_proc(root, 10, 1, 100, &[11]);
+        write_proc(root, 11, 10, 40, &[12]);
+        write_proc(root, 12, 11, 5, &[]);
+        write_proc(root, 99, 1, 1000, &[]); // not ours
+        let mut tree = ProcessTree::new(root, 10);
+        assert_eq!(tree.cpu_ticks(), 145);
+        assert_eq!(tree.members().len(), 3);
+        // 12 exits; 11 used more meanwhile.
+        std::fs::remove_dir_all(root.join("12")).unwrap();
+        write_proc(root, 11, 10, 60, &[]);
+        assert_eq!(tree.cpu_ticks(), 165);
+    }
+
+    #[test]
+    fn tree_falls_back_to_scanning_without_children_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_proc(root, 10, 1, 100, &[]);
+        write_proc(root, 11, 10, 40, &[]);
+        write_proc(root, 12, 11, 5, &[]);
+        for p in [10, 11, 12] {
+            std::fs::remove_dir_all(root.join(format!("{p}/task"))).unwrap();
+        }
+        let mut tree = ProcessTree::new(root, 10);
+        assert_eq!(tree.cpu_ticks(), 145);
+    }
+}

@@ -1,0 +1,21 @@
+use crate::component::{Component, Reading};
+use crate::error::Result;
+use std::collections::HashSet;
+
+/// A source of energy readings for a fixed set of components.
+///
+/// Implementations read one interface (`powercap`, `hwmon`, `nvml`, or a model) and undo counter
+/// wraparound themselves, so [`Reading::energy`] only ever grows.
+pub trait EnergySensor: Send {
+    /// The interface's short name: `powercap`, `hwmon`, `nvml`, `estimate`.
+    fn interface(&self) -> &'static str;
+    /// The components this sensor reports, fixed when it was opened.
+    fn components(&self) -> &[Component];
+    /// One reading per component, in the order of [`EnergySensor::components`].
+    fn read(&mut self) -> Result<Vec<Reading>>;
+    /// For each component, the share (0..=1) of its activity due to processes in `pids`, where the
+    /// interface can tell (NVML per-process utilisation). `None` means it cannot.
+    fn process_share(&mut self, _pids: &HashSet<u32>) -> Vec<Option<f64>> {
+        vec![None; self.components().len()]
+    }
+}
