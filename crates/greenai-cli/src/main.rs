@@ -1,1 +1,40 @@
-fn main() {}
+//! The `greenai` command: a thin layer over the library crates.
+
+use std::process::ExitCode;
+
+mod cli;
+mod cmd;
+mod render;
+mod timefmt;
+
+/// greenai's own errors (bad flags, unreadable input, a sensor that cannot be opened) exit with 2;
+/// `greenai run` otherwise exits with its child's status.
+pub const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = match cli::parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cmd::dispatch(args) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("greenai: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

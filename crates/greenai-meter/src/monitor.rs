@@ -538,7 +538,9 @@ impl State {
             (Some(end), Some(start)) => end.utilisation_since(&start),
             _ => None,
         };
-        let cpu_share = match (extra.cpu, w.start_cpu, extra.ticks, w.start_ticks) {
+        // A tree attached after the window opened started from zero.
+        let start_ticks = w.start_ticks.or(extra.ticks.map(|_| 0));
+        let cpu_share = match (extra.cpu, w.start_cpu, extra.ticks, start_ticks) {
             (Some(ec), Some(sc), Some(et), Some(st)) => {
                 let busy = ec.busy.saturating_sub(sc.busy);
                 let ours = et.saturating_sub(st);
@@ -719,6 +721,41 @@ impl Monitor {
     /// The kept power series (the newest [`MonitorBuilder::series_capacity`] samples).
     pub fn series(&self) -> Vec<Sample> {
         self.state().series.iter().cloned().collect()
+    }
+
+    /// The energy of an open window so far, up to the newest sample (for a live display).
+    pub fn window_energy(&self, name: &str) -> Option<Energy> {
+        let st = self.state();
+        let w = st.windows.get(name)?;
+        let last = st.series.back()?;
+        Some(
+            st.components
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.counted)
+                .map(
+                    |(i, _)| match (w.start_energy[i], last.readings[i].energy) {
+                        (Some(a), Some(b)) => b - a,
+                        _ => w.integrated[i],
+                    },
+                )
+                .sum(),
+        )
+    }
+
+    /// Starts attributing energy to the process tree rooted at `pid` (a child spawned after the
+    /// monitor started). Windows already open count the tree's CPU time from zero.
+    pub fn track_process(&self, pid: u32) {
+        let mut st = self.state();
+        st.process = Some(ProcessTree::new(&st.proc_root, pid));
+    }
+
+    /// Gives the tracked tree's exact CPU time after its root was reaped, so the closing edge
+    /// does not miss what the tree used since the last tick.
+    pub fn set_process_cpu_time(&self, cpu_time: Duration) {
+        if let Some(p) = self.state().process.as_mut() {
+            p.set_final_ticks((cpu_time.as_secs_f64() * clock_ticks_per_second()).round() as u64);
+        }
     }
 
     /// The last sensor failure, if any.

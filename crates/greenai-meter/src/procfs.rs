@@ -91,6 +91,7 @@ pub struct ProcessTree {
     last_seen: HashMap<u32, u64>,
     departed_ticks: u64,
     members: HashSet<u32>,
+    final_ticks: Option<u64>,
 }
 
 impl ProcessTree {
@@ -101,6 +102,7 @@ impl ProcessTree {
             last_seen: HashMap::new(),
             departed_ticks: 0,
             members: HashSet::new(),
+            final_ticks: None,
         }
     }
 
@@ -160,6 +162,12 @@ impl ProcessTree {
             .collect()
     }
 
+    /// Records the tree's exact CPU time once its root has been reaped (from `wait4`'s rusage,
+    /// which includes every descendant that was waited for). Later readings never go below it.
+    pub fn set_final_ticks(&mut self, ticks: u64) {
+        self.final_ticks = Some(ticks);
+    }
+
     /// CPU time of the tree so far, in clock ticks.
     pub fn cpu_ticks(&mut self) -> u64 {
         let mut now: Vec<(u32, ProcStat)> = Vec::new();
@@ -190,7 +198,7 @@ impl ProcessTree {
         self.members = live.keys().copied().collect();
         let live_total: u64 = live.values().sum();
         self.last_seen = live;
-        self.departed_ticks + live_total
+        (self.departed_ticks + live_total).max(self.final_ticks.unwrap_or(0))
     }
 }
 

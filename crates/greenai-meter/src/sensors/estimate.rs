@@ -292,9 +292,11 @@ impl EnergySensor for EstimateSensor {
             };
             p.total += power * dt;
             p.last_power = power;
+            // Power is left for the monitor to derive from the energy: a model has no separate
+            // power reading to compare against.
             out.push(Reading {
                 energy: Some(p.total),
-                power: Some(power),
+                power: None,
                 utilisation: p.cpu.then_some(self.last_util),
             });
         }

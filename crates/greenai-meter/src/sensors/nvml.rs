@@ -16,6 +16,9 @@ use greenai_units::{Energy, Power};
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// Per-process SM utilisation samples `(pid, percent)` and the newest sample's timestamp (µs).
+pub type ProcessUtilisation = (Vec<(u32, u32)>, u64);
+
 /// One GPU, as far as the meter needs it.
 pub trait GpuDevice: Send {
     fn name(&self) -> String;
@@ -29,7 +32,7 @@ pub trait GpuDevice: Send {
     fn utilisation_percent(&self) -> Result<Option<u32>>;
     /// SM utilisation per process since `since_us` (a CPU timestamp in µs), and the newest
     /// timestamp seen. `Ok(None)` where the driver does not offer it.
-    fn process_utilisation(&self, since_us: u64) -> Result<Option<(Vec<(u32, u32)>, u64)>>;
+    fn process_utilisation(&self, since_us: u64) -> Result<Option<ProcessUtilisation>>;
     /// Processes holding a compute context on the GPU.
     fn compute_pids(&self) -> Result<Vec<u32>>;
 }
@@ -129,7 +132,7 @@ impl GpuDevice for NvmlDevice {
             .with("reading utilisation", |d| d.utilization_rates())?
             .map(|u| u.gpu))
     }
-    fn process_utilisation(&self, since_us: u64) -> Result<Option<(Vec<(u32, u32)>, u64)>> {
+    fn process_utilisation(&self, since_us: u64) -> Result<Option<ProcessUtilisation>> {
         Ok(self
             .with("reading process utilisation", |d| {
                 d.process_utilization_stats(since_us)
@@ -395,7 +398,7 @@ pub mod fake {
         fn utilisation_percent(&self) -> Result<Option<u32>> {
             Ok(self.state.lock().unwrap().utilisation_percent)
         }
-        fn process_utilisation(&self, since_us: u64) -> Result<Option<(Vec<(u32, u32)>, u64)>> {
+        fn process_utilisation(&self, since_us: u64) -> Result<Option<ProcessUtilisation>> {
             Ok(self
                 .state
                 .lock()

@@ -85,7 +85,7 @@ impl PowercapSensor {
                 reason: format!("{} has no intel-rapl zone", base.display()),
             });
         }
-        raw.sort_by(|a, b| natural_key(&a.dir_name).cmp(&natural_key(&b.dir_name)));
+        raw.sort_by_key(|z| natural_key(&z.dir_name));
 
         let mut sensor = PowercapSensor {
             components: Vec::new(),

@@ -1,0 +1,202 @@
+//! `greenai detect` and `greenai run`, end to end.
+
+mod util;
+
+use std::time::Duration;
+use util::*;
+
+#[test]
+fn detect_on_a_server_tree_lists_what_is_added_and_what_is_not() {
+    let o = greenai()
+        .env("GREENAI_SYSFS_ROOT", fixtures().join("intel-2s-server"))
+        .arg("detect")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("powercap  available"), "{out}");
+    assert!(out.contains("psys-2") && out.contains("not added"), "{out}");
+    let added = out
+        .lines()
+        .find(|l| l.starts_with("greenai will add up"))
+        .unwrap();
+    assert_eq!(
+        added,
+        "greenai will add up: cpu-package-0 (measured), dram-0 (measured), cpu-package-1 (measured), dram-1 (measured)"
+    );
+}
+
+#[test]
+fn detect_json_on_a_bare_machine_says_it_falls_back_to_the_model() {
+    let o = greenai().args(["detect", "--json"]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "exit 0: greenai can measure by estimate"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let powercap = &v["interfaces"][0];
+    assert_eq!(powercap["interface"], "powercap");
+    assert_eq!(powercap["available"], false);
+    assert!(powercap["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("no powercap"));
+    let ids: Vec<&str> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["cpu-package-est", "dram-est"]);
+    assert!(v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["provenance"] == "estimated" && c["uncertainty"].as_f64().unwrap() > 0.0));
+}
+
+#[test]
+fn run_reports_a_cpu_burning_child_and_its_share() {
+    let o = greenai()
+        .args([
+            "run",
+            "--json",
+            "--interval",
+            "0.02",
+            "--label",
+            "team=green",
+            "--",
+        ])
+        .args([
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in [
+        "run_id",
+        "command",
+        "exit_code",
+        "started_at",
+        "duration_s",
+        "energy_j",
+        "components",
+        "process_energy_j",
+        "avg_power_w",
+        "peak_power_w",
+        "complete",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["labels"]["team"], "green");
+    let total = v["energy_j"].as_f64().unwrap();
+    let ours = v["process_energy_j"].as_f64().unwrap();
+    assert!(
+        total > 0.0 && ours > 0.0 && ours <= total + 1e-9,
+        "{ours} of {total}"
+    );
+    assert!(v["process_cpu_time_s"].as_f64().unwrap() > 0.05);
+    let comps = v["components"].as_array().unwrap();
+    for c in comps {
+        for key in [
+            "name",
+            "kind",
+            "energy_j",
+            "avg_power_w",
+            "provenance",
+            "sensor",
+        ] {
+            assert!(c.get(key).is_some(), "component lacks {key}: {c}");
+        }
+    }
+    let sum: f64 = comps.iter().map(|c| c["energy_j"].as_f64().unwrap()).sum();
+    assert!((sum - total).abs() < 1e-9);
+    // The text report goes to stderr, with provenance.
+    let err = stderr(&o);
+    assert!(err.contains("estimated ±"), "{err}");
+    assert!(err.contains("process tree (pid"), "{err}");
+}
+
+#[test]
+fn run_exits_with_the_childs_status() {
+    let o = greenai()
+        .args(["run", "--", "sh", "-c", "exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7));
+    assert!(stderr(&o).contains("exited with 7"));
+}
+
+#[test]
+fn a_child_killed_by_a_signal_gives_128_plus_n() {
+    let o = greenai()
+        .args(["run", "--json", "--", "sh", "-c", "kill -KILL $$"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128 + 9));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["signal"], 9);
+    assert_eq!(v["exit_code"], 137);
+}
+
+#[test]
+fn sigterm_to_greenai_reaches_the_child() {
+    let child = greenai()
+        .args(["run", "--json", "--", "sleep", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until greenai has spawned `sleep` (its only child), then signal greenai alone.
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        if !kids.trim().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "greenai never started its child"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(128 + 15), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["signal"], 15);
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0);
+}
+
+#[test]
+fn an_unknown_command_is_a_clear_error_with_exit_2() {
+    let o = greenai()
+        .args(["run", "--", "no-such-program-xyz"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("command not found"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        vec!["run", "--interval", "0", "--", "true"],
+        vec!["run", "--interval", "soon", "--", "true"],
+        vec!["run", "--label", "novalue", "--", "true"],
+        vec!["frobnicate"],
+    ] {
+        let o = greenai().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -1,0 +1,25 @@
+//! Drives the real `greenai` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn greenai() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_greenai"));
+    // Tests see no real GPU and no real sysfs unless they say so.
+    c.env("GREENAI_SYSFS_ROOT", fixtures().join("empty-sysfs"));
+    c.env_remove("CUDA_VISIBLE_DEVICES");
+    c
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../greenai-meter/tests/fixtures")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
