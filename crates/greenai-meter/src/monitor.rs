@@ -2,7 +2,7 @@
 
 use crate::component::{Component, ComponentKind, Missing, Provenance, Reading};
 use crate::error::{MeterError, Result};
-use crate::procfs::{read_cpu_times, CpuTimes, ProcessTree};
+use crate::procfs::{CpuTimes, ProcessTree, StatFile};
 use crate::sensor::EnergySensor;
 use greenai_units::{Energy, Power};
 use serde::{Deserialize, Serialize};
@@ -230,6 +230,7 @@ impl MonitorBuilder {
             components: self.components,
             missing: self.missing,
             proc_root: self.proc_root.clone(),
+            stat: StatFile::open(&self.proc_root).ok(),
             start: Instant::now(),
             start_wall: SystemTime::now(),
             last_energy: vec![None; n],
@@ -245,7 +246,7 @@ impl MonitorBuilder {
             read_errors: 0,
             last_error: None,
         };
-        state.take_sample();
+        state.take_sample(false);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             stop: Mutex::new(false),
@@ -332,7 +333,7 @@ fn sampler(shared: Arc<Shared>, interval: Duration) {
             .state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take_sample();
+            .take_sample(false);
         next += interval;
         let now = Instant::now();
         if next < now {
@@ -365,6 +366,7 @@ struct State {
     components: Vec<Component>,
     missing: Vec<Missing>,
     proc_root: PathBuf,
+    stat: Option<StatFile>,
     start: Instant,
     start_wall: SystemTime,
     last_energy: Vec<Option<Energy>>,
@@ -387,16 +389,19 @@ struct Extra {
 }
 
 impl State {
-    fn take_sample(&mut self) -> (Sample, Extra) {
+    /// Reads every sensor. `edge`: a window opens or closes here, so machine CPU times are read
+    /// too (utilisation and process shares are taken between edges only).
+    fn take_sample(&mut self, edge: bool) -> Extra {
         let at = Instant::now();
         let t = at.duration_since(self.start).as_secs_f64();
         let mut readings: Vec<Reading> = Vec::with_capacity(self.components.len());
-        let mut shares: Vec<Option<f64>> = Vec::with_capacity(self.components.len());
+        let mut shares: Vec<Option<f64>> = Vec::new();
         let ticks = self.process.as_mut().map(|p| p.cpu_ticks());
         let members = self.process.as_ref().map(|p| p.members().clone());
         for s in &mut self.sensors {
             let n = s.components().len();
-            match s.read() {
+            let read = if edge { s.read_edge() } else { s.read() };
+            match read {
                 Ok(r) if r.len() == n => readings.extend(r),
                 Ok(_) | Err(_) => {
                     self.read_errors += 1;
@@ -404,12 +409,15 @@ impl State {
                     readings.extend(std::iter::repeat_n(Reading::default(), n));
                 }
             }
-            match &members {
-                Some(m) => shares.extend(s.process_share(m)),
-                None => shares.extend(std::iter::repeat_n(None, n)),
+            if let Some(m) = &members {
+                shares.extend(s.process_share(m));
             }
         }
-        let cpu = read_cpu_times(&self.proc_root).ok();
+        let cpu = if edge {
+            self.stat.as_mut().and_then(|s| s.read().ok())
+        } else {
+            None
+        };
 
         for (i, r) in readings.iter_mut().enumerate() {
             match r.energy {
@@ -457,7 +465,7 @@ impl State {
                     w.util_sum[i] += u;
                     w.util_n[i] += 1;
                 }
-                if let Some(s) = shares[i] {
+                if let Some(Some(s)) = shares.get(i) {
                     w.share_sum[i] += s;
                     w.share_n[i] += 1;
                 }
@@ -479,8 +487,13 @@ impl State {
         if self.series.len() >= self.series_capacity {
             self.series.pop_front();
         }
-        self.series.push_back(sample.clone());
-        (sample, Extra { cpu, ticks, shares })
+        self.series.push_back(sample);
+        Extra { cpu, ticks, shares }
+    }
+
+    /// The sample just taken.
+    fn newest(&self) -> &Sample {
+        self.series.back().expect("take_sample always keeps the newest sample")
     }
 
     fn open_window(&mut self, name: &str) -> Result<()> {
@@ -489,7 +502,8 @@ impl State {
                 "a window named {name:?} is already open; end it first or use another name"
             )));
         }
-        let (sample, extra) = self.take_sample();
+        let extra = self.take_sample(true);
+        let sample = self.newest();
         let n = self.components.len();
         let t = sample.elapsed.as_secs_f64();
         let mut w = WindowAcc {
@@ -529,7 +543,8 @@ impl State {
                 "no window named {name:?} is open"
             )));
         }
-        let (sample, extra) = self.take_sample();
+        let extra = self.take_sample(true);
+        let sample = self.newest().clone();
         let w = self.windows.remove(name).expect("checked above");
         let end_t = sample.elapsed.as_secs_f64();
         let duration = Duration::from_secs_f64((end_t - w.start_t).max(0.0));
@@ -565,7 +580,8 @@ impl State {
             let has_power = w.last_point[i].is_some();
             let integrated = has_power.then_some(w.integrated[i]);
             let energy = counter.or(integrated);
-            let disagreement = match (counter, integrated) {
+            let independent = c.provenance != Provenance::Estimated;
+            let disagreement = match (counter, integrated.filter(|_| independent)) {
                 (Some(c), Some(i)) if c.joules() > 0.0 && c != i => Some((i - c) / c),
                 (Some(_), Some(_)) => Some(0.0),
                 _ => None,
@@ -591,7 +607,7 @@ impl State {
                 energy,
                 avg_power: energy.map(|e| e / duration),
                 peak_power: w.peak[i],
-                integrated_energy: counter.and(integrated),
+                integrated_energy: counter.and(integrated).filter(|_| independent),
                 disagreement: counter.and(disagreement),
                 utilisation: (w.util_n[i] > 0).then(|| w.util_sum[i] / w.util_n[i] as f64),
                 process_share,
@@ -710,7 +726,9 @@ impl Monitor {
 
     /// Takes a sample now, outside the schedule (for a live display, or before a known event).
     pub fn sample_now(&self) -> Sample {
-        self.state().take_sample().0
+        let mut st = self.state();
+        st.take_sample(false);
+        st.newest().clone()
     }
 
     /// The newest sample.

@@ -4,6 +4,7 @@
 //! `/proc/stat` and `/proc/PID/stat`, so shares between them need no conversion.
 
 use crate::error::{MeterError, Result};
+use crate::sysfs::HeldFile;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -47,13 +48,24 @@ pub fn parse_stat_cpu_line(stat: &str) -> Result<CpuTimes> {
     })
 }
 
-/// Reads `<proc_root>/stat`.
+/// `<proc_root>/stat`, held open for repeated readings.
+#[derive(Debug)]
+pub struct StatFile(HeldFile);
+
+impl StatFile {
+    pub fn open(proc_root: &Path) -> Result<Self> {
+        HeldFile::open(&proc_root.join("stat"), "").map(StatFile)
+    }
+
+    pub fn read(&mut self) -> Result<CpuTimes> {
+        let bytes = self.0.read_bytes("")?;
+        parse_stat_cpu_line(&String::from_utf8_lossy(bytes))
+    }
+}
+
+/// Reads `<proc_root>/stat` once.
 pub fn read_cpu_times(proc_root: &Path) -> Result<CpuTimes> {
-    let path = proc_root.join("stat");
-    let s = std::fs::read_to_string(&path).map_err(|e| MeterError::Unavailable {
-        reason: format!("cannot read {}: {e}", path.display()),
-    })?;
-    parse_stat_cpu_line(&s)
+    StatFile::open(proc_root)?.read()
 }
 
 /// The fields of `/proc/PID/stat` the meter needs.

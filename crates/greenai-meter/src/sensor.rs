@@ -13,6 +13,11 @@ pub trait EnergySensor: Send {
     fn components(&self) -> &[Component];
     /// One reading per component, in the order of [`EnergySensor::components`].
     fn read(&mut self) -> Result<Vec<Reading>>;
+    /// A reading at a window's edge, where energy must be exact. Sensors that take shortcuts on
+    /// ordinary ticks (the model reads `/proc/stat` only now and then) read everything here.
+    fn read_edge(&mut self) -> Result<Vec<Reading>> {
+        self.read()
+    }
     /// For each component, the share (0..=1) of its activity due to processes in `pids`, where the
     /// interface can tell (NVML per-process utilisation). `None` means it cannot.
     fn process_share(&mut self, _pids: &HashSet<u32>) -> Vec<Option<f64>> {

@@ -13,12 +13,12 @@
 
 use crate::component::{Component, ComponentKind, Provenance, Reading};
 use crate::error::{MeterError, Result};
-use crate::procfs::{read_cpu_times, CpuTimes};
+use crate::procfs::{CpuTimes, StatFile};
 use crate::sensor::EnergySensor;
 use greenai_units::{Energy, Power};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The share of TDP drawn by an idle CPU. SPECpower_ssj2008 results for recent servers put idle
 /// power at roughly a fifth to two fifths of full-load power; 0.3 sits in that range.
@@ -174,28 +174,33 @@ pub struct EstimateTargets {
     pub dram: bool,
 }
 
+/// Between edges, `/proc/stat` (costly for the kernel to format) is read at most this often.
+pub const STAT_PERIOD: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 struct Part {
     cpu: bool,
-    total: Energy,
-    last_power: Power,
+    /// Energy up to the last `/proc/stat` reading, exact in the model's terms.
+    settled: Energy,
 }
 
 /// The model as a sensor: components `cpu-package-est` and `dram-est`.
 #[derive(Debug)]
 pub struct EstimateSensor {
-    proc_root: PathBuf,
+    stat: StatFile,
     model: MachineModel,
     components: Vec<Component>,
     parts: Vec<Part>,
     last_times: CpuTimes,
-    last_at: Instant,
+    /// When `/proc/stat` was last read: `settled` energies run up to here.
+    settled_at: Instant,
     last_util: f64,
 }
 
 impl EstimateSensor {
     pub fn open(proc_root: &Path, model: MachineModel, targets: EstimateTargets) -> Result<Self> {
-        let last_times = read_cpu_times(proc_root)?;
+        let mut stat = StatFile::open(proc_root)?;
+        let last_times = stat.read()?;
         let mut components = Vec::new();
         let mut parts = Vec::new();
         if targets.cpu {
@@ -220,8 +225,7 @@ impl EstimateSensor {
             });
             parts.push(Part {
                 cpu: true,
-                total: Energy::ZERO,
-                last_power: model.cpu_power(0.0),
+                settled: Energy::ZERO,
             });
         }
         if targets.dram {
@@ -239,8 +243,7 @@ impl EstimateSensor {
             });
             parts.push(Part {
                 cpu: false,
-                total: Energy::ZERO,
-                last_power: model.dram_power(),
+                settled: Energy::ZERO,
             });
         }
         if parts.is_empty() {
@@ -249,12 +252,12 @@ impl EstimateSensor {
             ));
         }
         Ok(EstimateSensor {
-            proc_root: proc_root.to_path_buf(),
+            stat,
             model,
             components,
             parts,
             last_times,
-            last_at: Instant::now(),
+            settled_at: Instant::now(),
             last_util: 0.0,
         })
     }
@@ -273,34 +276,60 @@ impl EnergySensor for EstimateSensor {
         &self.components
     }
 
+    /// The model is linear in utilisation, so the energy between two `/proc/stat` readings is
+    /// exact from those two readings alone. Between them the sensor reports the idle floor (a
+    /// lower bound, so the counter never runs backwards) and the next reading settles the rest;
+    /// the power it reports is the last utilisation's, for the series.
     fn read(&mut self) -> Result<Vec<Reading>> {
+        if self.settled_at.elapsed() >= STAT_PERIOD {
+            self.settle()?;
+        }
+        Ok(self.readings())
+    }
+
+    fn read_edge(&mut self) -> Result<Vec<Reading>> {
+        self.settle()?;
+        Ok(self.readings())
+    }
+}
+
+impl EstimateSensor {
+    fn power_of(&self, cpu: bool, util: f64) -> Power {
+        if cpu {
+            self.model.cpu_power(util)
+        } else {
+            self.model.dram_power()
+        }
+    }
+
+    /// Reads `/proc/stat` and adds the energy since the last reading.
+    fn settle(&mut self) -> Result<()> {
         let now = Instant::now();
-        let times = read_cpu_times(&self.proc_root)?;
-        let dt = now.duration_since(self.last_at);
+        let times = self.stat.read()?;
         // Clock ticks are 10 ms: over a shorter span keep the last utilisation.
         if let Some(u) = times.utilisation_since(&self.last_times) {
             self.last_util = u;
             self.last_times = times;
         }
-        self.last_at = now;
-        let mut out = Vec::with_capacity(self.parts.len());
-        for p in &mut self.parts {
-            let power = if p.cpu {
-                self.model.cpu_power(self.last_util)
-            } else {
-                self.model.dram_power()
-            };
-            p.total += power * dt;
-            p.last_power = power;
-            // Power is left for the monitor to derive from the energy: a model has no separate
-            // power reading to compare against.
-            out.push(Reading {
-                energy: Some(p.total),
-                power: None,
-                utilisation: p.cpu.then_some(self.last_util),
-            });
+        let dt = now.duration_since(self.settled_at);
+        for i in 0..self.parts.len() {
+            let p = self.power_of(self.parts[i].cpu, self.last_util);
+            self.parts[i].settled += p * dt;
         }
-        Ok(out)
+        self.settled_at = now;
+        Ok(())
+    }
+
+    fn readings(&self) -> Vec<Reading> {
+        let since = self.settled_at.elapsed();
+        self.parts
+            .iter()
+            .map(|p| Reading {
+                energy: Some(p.settled + self.power_of(p.cpu, 0.0) * since),
+                power: Some(self.power_of(p.cpu, self.last_util)),
+                utilisation: p.cpu.then_some(self.last_util),
+            })
+            .collect()
     }
 }
 

@@ -10,9 +10,10 @@
 use crate::component::{Component, ComponentKind, Provenance, Reading};
 use crate::error::{MeterError, Result};
 use crate::sensor::EnergySensor;
-use crate::sysfs::{read_string, read_u64};
+use crate::sysfs::{read_string, HeldFile};
 use greenai_units::{wrapped_delta, Energy, Power};
 use std::path::{Path, PathBuf};
+
 
 const HWMON_PERMISSION_HINT: &str =
     "run greenai as root, or add a udev rule that makes the hwmon file readable";
@@ -20,12 +21,12 @@ const HWMON_PERMISSION_HINT: &str =
 #[derive(Debug)]
 enum Channel {
     Energy {
-        path: PathBuf,
+        file: HeldFile,
         last_raw: u64,
         total_uj: u128,
     },
     Power {
-        path: PathBuf,
+        file: HeldFile,
     },
 }
 
@@ -86,8 +87,10 @@ impl HwmonSensor {
 
             if !energy.is_empty() {
                 for f in energy {
-                    let path = dir.join(f);
-                    let Ok(raw) = read_u64(&path, HWMON_PERMISSION_HINT) else {
+                    let Ok(mut file) = HeldFile::open(&dir.join(f), HWMON_PERMISSION_HINT) else {
+                        continue;
+                    };
+                    let Ok(raw) = file.read_u64(HWMON_PERMISSION_HINT) else {
                         continue;
                     };
                     let label = label_of(&dir, f);
@@ -100,7 +103,7 @@ impl HwmonSensor {
                         Provenance::Measured,
                     ));
                     sensor.channels.push(Channel::Energy {
-                        path,
+                        file,
                         last_raw: raw,
                         total_uj: 0,
                     });
@@ -113,8 +116,10 @@ impl HwmonSensor {
                     if seen.contains(&ch) {
                         continue;
                     }
-                    let path = dir.join(f);
-                    if read_u64(&path, HWMON_PERMISSION_HINT).is_err() {
+                    let Ok(mut file) = HeldFile::open(&dir.join(f), HWMON_PERMISSION_HINT) else {
+                        continue;
+                    };
+                    if file.read_u64(HWMON_PERMISSION_HINT).is_err() {
                         continue;
                     }
                     seen.push(ch);
@@ -127,7 +132,7 @@ impl HwmonSensor {
                         gpu_index,
                         Provenance::Integrated,
                     ));
-                    sensor.channels.push(Channel::Power { path });
+                    sensor.channels.push(Channel::Power { file });
                 }
             }
         }
@@ -241,11 +246,11 @@ impl EnergySensor for HwmonSensor {
         for ch in &mut self.channels {
             out.push(match ch {
                 Channel::Energy {
-                    path,
+                    file,
                     last_raw,
                     total_uj,
                 } => {
-                    let raw = read_u64(path, HWMON_PERMISSION_HINT)?;
+                    let raw = file.read_u64(HWMON_PERMISSION_HINT)?;
                     // hwmon energy counters are 64-bit accumulators: a backwards step is a driver
                     // reload, which counts as zero rather than as a wrap.
                     *total_uj += wrapped_delta(*last_raw, raw, 0) as u128;
@@ -255,9 +260,9 @@ impl EnergySensor for HwmonSensor {
                         ..Reading::default()
                     }
                 }
-                Channel::Power { path } => Reading {
+                Channel::Power { file } => Reading {
                     power: Some(Power::from_microwatts(
-                        read_u64(path, HWMON_PERMISSION_HINT)? as f64,
+                        file.read_u64(HWMON_PERMISSION_HINT)? as f64,
                     )),
                     ..Reading::default()
                 },

@@ -14,14 +14,14 @@
 use crate::component::{Component, ComponentKind, Provenance, Reading};
 use crate::error::{MeterError, Result, POWERCAP_PERMISSION_HINT};
 use crate::sensor::EnergySensor;
-use crate::sysfs::{read_string, read_u64};
+use crate::sysfs::{read_string, read_u64, HeldFile};
 use greenai_units::{wrapped_delta, Energy};
 use std::path::{Path, PathBuf};
 
 /// One zone's counter, with the state needed to undo its wraps.
 #[derive(Debug)]
 struct Zone {
-    energy_path: PathBuf,
+    energy: HeldFile,
     max_range_uj: u64,
     last_raw: u64,
     total_uj: u128,
@@ -133,12 +133,12 @@ impl PowercapSensor {
 }
 
 fn open_zone(z: &RawZone) -> Result<Zone> {
-    let energy_path = z.path.join("energy_uj");
-    let last_raw = read_u64(&energy_path, POWERCAP_PERMISSION_HINT)?;
+    let mut energy = HeldFile::open(&z.path.join("energy_uj"), POWERCAP_PERMISSION_HINT)?;
+    let last_raw = energy.read_u64(POWERCAP_PERMISSION_HINT)?;
     // A missing range means the counter's width is unknown; a backwards step then counts as zero.
     let max_range_uj = read_u64(&z.path.join("max_energy_range_uj"), "").unwrap_or(0);
     Ok(Zone {
-        energy_path,
+        energy,
         max_range_uj,
         last_raw,
         total_uj: 0,
@@ -246,7 +246,7 @@ impl EnergySensor for PowercapSensor {
     fn read(&mut self) -> Result<Vec<Reading>> {
         let mut out = Vec::with_capacity(self.zones.len());
         for z in &mut self.zones {
-            let raw = read_u64(&z.energy_path, POWERCAP_PERMISSION_HINT)?;
+            let raw = z.energy.read_u64(POWERCAP_PERMISSION_HINT)?;
             z.total_uj += wrapped_delta(z.last_raw, raw, z.max_range_uj) as u128;
             z.last_raw = raw;
             out.push(Reading {
