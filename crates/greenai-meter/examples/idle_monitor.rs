@@ -17,7 +17,10 @@ fn cpu_time() -> Duration {
 fn main() {
     let args: Vec<f64> = std::env::args()
         .skip(1)
-        .map(|a| a.parse().expect("usage: idle_monitor INTERVAL_S DURATION_S"))
+        .map(|a| {
+            a.parse()
+                .expect("usage: idle_monitor INTERVAL_S DURATION_S")
+        })
         .collect();
     let (interval, duration) = (args[0], args[1]);
     let (builder, _) = detect::machine_builder();

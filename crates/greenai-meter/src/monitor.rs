@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -232,7 +233,7 @@ impl MonitorBuilder {
             proc_root: self.proc_root.clone(),
             stat: StatFile::open(&self.proc_root).ok(),
             start: Instant::now(),
-            start_wall: SystemTime::now(),
+            start_unix_s: unix_s(SystemTime::now()),
             last_energy: vec![None; n],
             power_ref: vec![None; n],
             last_power: vec![None; n],
@@ -249,8 +250,7 @@ impl MonitorBuilder {
         state.take_sample(false);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            stop: Mutex::new(false),
-            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
         });
         let interval = self.interval;
         let thread = {
@@ -305,29 +305,22 @@ pub struct Monitor {
 
 struct Shared {
     state: Mutex<State>,
-    stop: Mutex<bool>,
-    wake: Condvar,
+    stop: AtomicBool,
 }
 
 fn sampler(shared: Arc<Shared>, interval: Duration) {
     let mut next = Instant::now() + interval;
     loop {
-        {
-            let mut stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if *stop {
-                    return;
-                }
-                let now = Instant::now();
-                if now >= next {
-                    break;
-                }
-                stop = shared
-                    .wake
-                    .wait_timeout(stop, next - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+        // Parking is one futex wait with no lock around it; `shutdown` unparks.
+        loop {
+            if shared.stop.load(Ordering::Acquire) {
+                return;
             }
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            std::thread::park_timeout(next - now);
         }
         shared
             .state
@@ -368,7 +361,7 @@ struct State {
     proc_root: PathBuf,
     stat: Option<StatFile>,
     start: Instant,
-    start_wall: SystemTime,
+    start_unix_s: f64,
     last_energy: Vec<Option<Energy>>,
     power_ref: Vec<Option<(f64, Energy)>>,
     last_power: Vec<Option<Power>>,
@@ -392,8 +385,8 @@ impl State {
     /// Reads every sensor. `edge`: a window opens or closes here, so machine CPU times are read
     /// too (utilisation and process shares are taken between edges only).
     fn take_sample(&mut self, edge: bool) -> Extra {
-        let at = Instant::now();
-        let t = at.duration_since(self.start).as_secs_f64();
+        let elapsed = self.start.elapsed();
+        let t = elapsed.as_secs_f64();
         let mut readings: Vec<Reading> = Vec::with_capacity(self.components.len());
         let mut shares: Vec<Option<f64>> = Vec::new();
         let ticks = self.process.as_mut().map(|p| p.cpu_ticks());
@@ -476,8 +469,8 @@ impl State {
         }
 
         let sample = Sample {
-            elapsed: at.duration_since(self.start),
-            unix_s: unix_s(self.start_wall + at.duration_since(self.start)),
+            elapsed,
+            unix_s: self.start_unix_s + t,
             readings,
             total_power,
         };
@@ -493,7 +486,9 @@ impl State {
 
     /// The sample just taken.
     fn newest(&self) -> &Sample {
-        self.series.back().expect("take_sample always keeps the newest sample")
+        self.series
+            .back()
+            .expect("take_sample always keeps the newest sample")
     }
 
     fn open_window(&mut self, name: &str) -> Result<()> {
@@ -787,9 +782,9 @@ impl Monitor {
     }
 
     fn shutdown(&mut self) {
-        *self.shared.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.shared.wake.notify_all();
+        self.shared.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }

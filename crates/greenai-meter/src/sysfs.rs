@@ -104,6 +104,10 @@ mod tests {
         let long = "x".repeat(1000);
         std::fs::write(&p, &long).unwrap();
         assert_eq!(f.read_bytes("").unwrap(), long.as_bytes());
-        assert!(f.read_u64("").unwrap_err().to_string().contains("not an unsigned integer"));
+        assert!(f
+            .read_u64("")
+            .unwrap_err()
+            .to_string()
+            .contains("not an unsigned integer"));
     }
 }

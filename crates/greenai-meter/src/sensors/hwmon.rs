@@ -14,7 +14,6 @@ use crate::sysfs::{read_string, HeldFile};
 use greenai_units::{wrapped_delta, Energy, Power};
 use std::path::{Path, PathBuf};
 
-
 const HWMON_PERMISSION_HINT: &str =
     "run greenai as root, or add a udev rule that makes the hwmon file readable";
 
