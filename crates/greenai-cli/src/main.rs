@@ -5,7 +5,6 @@ use std::process::ExitCode;
 mod cli;
 mod cmd;
 mod render;
-mod timefmt;
 
 /// greenai's own errors (bad flags, unreadable input, a sensor that cannot be opened) exit with 2;
 /// `greenai run` otherwise exits with its child's status.

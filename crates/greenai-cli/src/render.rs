@@ -1,6 +1,8 @@
 //! Text reports for people: every figure with its unit and its provenance.
 
-use greenai_meter::{DetectReport, Measurement, Provenance};
+use greenai_meter::{DetectReport, Provenance};
+use greenai_store::RunReport;
+use greenai_units::{Energy, Power};
 use std::fmt::Write;
 
 fn band(u: Option<f64>) -> String {
@@ -12,46 +14,48 @@ fn prov(p: Provenance, u: Option<f64>) -> String {
     format!("{p}{}", band(u))
 }
 
-/// The measurement table: one row per component, then the total and the process tree.
-pub fn measurement(m: &Measurement) -> String {
+/// A run's report: one row per component, then the total and the process tree.
+pub fn report(r: &RunReport) -> String {
     let mut s = String::new();
+    if !r.complete {
+        let _ = writeln!(
+            s,
+            "  run {} is INCOMPLETE: greenai stopped before it ended; figures cover the {} stored samples",
+            r.run_id, r.samples
+        );
+    }
     let _ = writeln!(
         s,
         "  {:<18} {:<11} {:>12} {:>12} {:>10} {:>10}  {:<16} sensor",
         "component", "kind", "energy", "kWh", "avg", "peak", "provenance"
     );
-    for c in &m.components {
-        let energy = c
-            .energy
-            .map(|e| format!("{e:.2}"))
-            .unwrap_or_else(|| "no reading".into());
-        let kwh = c
-            .energy
-            .map(|e| format!("{:.3e}", e.kwh()))
-            .unwrap_or_default();
-        let avg = c.avg_power.map(|p| format!("{p:.1}")).unwrap_or_default();
-        let peak = c.peak_power.map(|p| format!("{p:.1}")).unwrap_or_default();
-        let mut note = c.component.sensor.clone();
-        if let Some(w) = &c.component.within {
-            note = format!("not added ({w}); {note}");
+    let j = |v: f64| format!("{:.2}", Energy::from_joules(v));
+    let w = |v: f64| format!("{:.1}", Power::from_watts(v));
+    for c in &r.components {
+        let mut note = c.sensor.clone();
+        if let Some(within) = &c.within {
+            note = format!("not added ({within}); {note}");
         }
-        if let (Some(i), Some(d)) = (c.integrated_energy, c.disagreement) {
+        if let (Some(i), Some(d)) = (c.integrated_energy_j, c.disagreement) {
             let _ = write!(
                 note,
-                "; power samples integrate to {i:.2} ({:+.1}%)",
+                "; power samples integrate to {} ({:+.1}%)",
+                j(i),
                 d * 100.0
             );
         }
         let _ = writeln!(
             s,
             "  {:<18} {:<11} {:>12} {:>12} {:>10} {:>10}  {:<16} {}",
-            c.component.id,
-            c.component.kind.as_str(),
-            energy,
-            kwh,
-            avg,
-            peak,
-            prov(c.component.provenance, c.component.uncertainty),
+            c.name,
+            c.kind,
+            c.energy_j.map(j).unwrap_or_else(|| "no reading".into()),
+            c.energy_j
+                .map(|e| format!("{:.3e}", Energy::from_joules(e).kwh()))
+                .unwrap_or_default(),
+            c.avg_power_w.map(w).unwrap_or_default(),
+            c.peak_power_w.map(w).unwrap_or_default(),
+            prov(c.provenance, c.uncertainty),
             note
         );
     }
@@ -60,36 +64,30 @@ pub fn measurement(m: &Measurement) -> String {
         "  {:<18} {:<11} {:>12} {:>12} {:>10} {:>10}  {:<16}",
         "total",
         "",
-        format!("{:.2}", m.energy),
-        format!("{:.3e}", m.energy.kwh()),
-        format!("{:.1}", m.avg_power),
-        m.peak_power.map(|p| format!("{p:.1}")).unwrap_or_default(),
-        prov(m.provenance, m.uncertainty),
+        j(r.energy_j),
+        format!("{:.3e}", r.energy_kwh),
+        w(r.avg_power_w),
+        r.peak_power_w.map(w).unwrap_or_default(),
+        prov(r.provenance, r.uncertainty),
     );
-    if let Some(p) = &m.process {
+    if let (Some(e), Some(cpu), Some(share)) = (
+        r.process_energy_j,
+        r.process_cpu_time_s,
+        r.process_cpu_share,
+    ) {
         let _ = writeln!(
             s,
-            "  process tree (pid {}): {:.2} ({:.1}% of the total), {:.2} s of CPU time = {:.1}% of the machine's busy CPU time; {}",
-            p.pid,
-            p.energy,
-            if m.energy.joules() > 0.0 { 100.0 * (p.energy / m.energy) } else { 0.0 },
-            p.cpu_time.as_secs_f64(),
-            100.0 * p.cpu_share,
-            p.provenance
+            "  process tree: {} ({:.1}% of the total), {cpu:.2} s of CPU time = {:.1}% of the machine's busy CPU time; estimated",
+            j(e),
+            if r.energy_j > 0.0 { 100.0 * e / r.energy_j } else { 0.0 },
+            100.0 * share,
         );
     }
-    if let Some(u) = m.cpu_utilisation {
+    if let Some(u) = r.cpu_utilisation {
         let _ = writeln!(s, "  machine CPU utilisation: {:.1}%", u * 100.0);
     }
-    for miss in &m.missing {
+    for miss in &r.missing {
         let _ = writeln!(s, "  not measured: {} ({})", miss.kind, miss.reason);
-    }
-    if m.read_errors > 0 {
-        let _ = writeln!(
-            s,
-            "  warning: {} sensor reads failed; previous values were kept",
-            m.read_errors
-        );
     }
     s
 }

@@ -3,9 +3,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// A fresh database path for each command, so tests never share (or touch the user's) database.
+pub fn fresh_db() -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    dir.path()
+        .join(format!("db-{}.sqlite", N.fetch_add(1, Ordering::SeqCst)))
+}
 
 pub fn greenai() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_greenai"));
+    c.env("GREENAI_DB", fresh_db());
     // Tests see no real GPU and no real sysfs unless they say so.
     c.env("GREENAI_SYSFS_ROOT", fixtures().join("empty-sysfs"));
     c.env_remove("CUDA_VISIBLE_DEVICES");

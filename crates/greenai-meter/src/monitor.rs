@@ -597,11 +597,14 @@ impl State {
             };
             let mut component = c.clone();
             component.provenance = provenance;
+            let avg_power = energy.map(|e| e / duration);
             components.push(ComponentMeasurement {
                 component,
                 energy,
-                avg_power: energy.map(|e| e / duration),
-                peak_power: w.peak[i],
+                avg_power,
+                // A mean never exceeds the peak: tick readings can miss the busiest moment (and a
+                // model's tick readings lag its edge readings).
+                peak_power: max_power(w.peak[i], avg_power),
                 integrated_energy: counter.and(integrated).filter(|_| independent),
                 disagreement: counter.and(disagreement),
                 utilisation: (w.util_n[i] > 0).then(|| w.util_sum[i] / w.util_n[i] as f64),
@@ -658,7 +661,7 @@ impl State {
             provenance,
             uncertainty,
             avg_power: energy / duration,
-            peak_power: w.total_peak,
+            peak_power: max_power(w.total_peak, Some(energy / duration)),
             components,
             missing: self.missing.clone(),
             cpu_utilisation,
@@ -666,6 +669,13 @@ impl State {
             samples: w.samples,
             read_errors: self.read_errors - w.start_errors,
         })
+    }
+}
+
+fn max_power(a: Option<Power>, b: Option<Power>) -> Option<Power> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -736,22 +746,31 @@ impl Monitor {
         self.state().series.iter().cloned().collect()
     }
 
-    /// The energy of an open window so far, up to the newest sample (for a live display).
-    pub fn window_energy(&self, name: &str) -> Option<Energy> {
+    /// Each component's energy in an open window so far, up to the newest sample (for a live
+    /// display or a metrics scrape): the counter's difference, else the integral of power.
+    pub fn window_components(&self, name: &str) -> Option<Vec<Option<Energy>>> {
         let st = self.state();
         let w = st.windows.get(name)?;
         let last = st.series.back()?;
         Some(
-            st.components
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.counted)
-                .map(
-                    |(i, _)| match (w.start_energy[i], last.readings[i].energy) {
-                        (Some(a), Some(b)) => b - a,
-                        _ => w.integrated[i],
-                    },
-                )
+            (0..st.components.len())
+                .map(|i| match (w.start_energy[i], last.readings[i].energy) {
+                    (Some(a), Some(b)) => Some(b - a),
+                    _ => w.last_point[i].map(|_| w.integrated[i]),
+                })
+                .collect(),
+        )
+    }
+
+    /// The counted energy of an open window so far.
+    pub fn window_energy(&self, name: &str) -> Option<Energy> {
+        let counted: Vec<bool> = self.state().components.iter().map(|c| c.counted).collect();
+        Some(
+            self.window_components(name)?
+                .into_iter()
+                .zip(counted)
+                .filter(|(_, c)| *c)
+                .filter_map(|(e, _)| e)
                 .sum(),
         )
     }

@@ -1,14 +1,25 @@
 //! One module per subcommand.
 
 mod detect;
+mod exporter;
 mod run;
+mod runs;
 
 use crate::cli::{Cli, Command};
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.db.unwrap_or_else(greenai_store::default_path);
     match cli.command {
         Command::Detect { json } => detect::detect(json),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, &db),
+        Command::Runs { command } => runs::runs(command, &db),
+        Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
     }
+}
+
+/// Opens the run database, or says what to do.
+fn open_store(db: &Path) -> anyhow::Result<greenai_store::Store> {
+    Ok(greenai_store::Store::open(db)?)
 }

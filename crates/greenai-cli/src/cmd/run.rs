@@ -1,64 +1,21 @@
 //! `greenai run -- CMD`: measure a command and its process tree.
 
 use crate::cli::RunArgs;
-use crate::{render, timefmt};
+use crate::render;
 use anyhow::{bail, Context};
-use greenai_meter::{detect, Measurement, Monitor, Provenance};
-use serde::Serialize;
+use greenai_meter::{detect, Monitor};
+use greenai_store::{RunStart, SampleWriter};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const WINDOW: &str = "run";
-
-/// One component in the JSON report. Field names are a stable interface (README, "JSON report").
-#[derive(Debug, Serialize)]
-struct ComponentJson {
-    name: String,
-    kind: &'static str,
-    /// `null` when the sensor gave no reading: never 0 for "unknown".
-    energy_j: Option<f64>,
-    avg_power_w: Option<f64>,
-    peak_power_w: Option<f64>,
-    provenance: Provenance,
-    sensor: String,
-    uncertainty: Option<f64>,
-    counted: bool,
-    within: Option<String>,
-    integrated_energy_j: Option<f64>,
-    disagreement: Option<f64>,
-}
-
-/// The JSON report of one run.
-#[derive(Debug, Serialize)]
-struct RunReport {
-    run_id: String,
-    command: String,
-    argv: Vec<String>,
-    exit_code: i32,
-    signal: Option<i32>,
-    started_at: String,
-    duration_s: f64,
-    energy_j: f64,
-    energy_kwh: f64,
-    provenance: Provenance,
-    uncertainty: Option<f64>,
-    components: Vec<ComponentJson>,
-    process_energy_j: Option<f64>,
-    process_cpu_time_s: Option<f64>,
-    process_cpu_share: Option<f64>,
-    avg_power_w: f64,
-    peak_power_w: Option<f64>,
-    cpu_utilisation: Option<f64>,
-    missing: Vec<greenai_meter::Missing>,
-    labels: BTreeMap<String, String>,
-    interval_s: f64,
-    samples: u32,
-    complete: bool,
-}
+/// How often samples are committed: a killed greenai loses at most this much of its series.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
@@ -142,15 +99,43 @@ fn new_run_id(started: SystemTime) -> String {
     )
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (builder, _report) = detect::machine_builder();
+pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    // Everything that can fail for greenai's own reasons fails before the command starts.
+    let store = super::open_store(db)?;
+    let prometheus = args
+        .prometheus
+        .as_deref()
+        .map(super::exporter::bind)
+        .transpose()?;
+    let discovery = detect::discover(greenai_meter::DiscoverOptions::from_env());
+    let host = greenai_store::host::host_info(Path::new("/proc"), &discovery.report);
+    let missing = discovery.report.missing.clone();
+    let builder = discovery.into_builder();
+    let started = SystemTime::now();
+    let start = RunStart {
+        run_id: new_run_id(started),
+        project_name: args.project.clone(),
+        command: shell_join(&args.command),
+        argv: args.command.clone(),
+        labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        started_unix_s: started
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64(),
+        interval_s: args.interval.as_secs_f64(),
+        host,
+        components: builder.components().to_vec(),
+        missing,
+    };
+    store.begin_run(&start)?;
+    let writer = SampleWriter::start(db, &start.run_id, &start.components, FLUSH_EVERY)?;
     let monitor = Arc::new(
         builder
             .interval(args.interval)
+            .on_sample(writer.sink())
             .start()
             .context("starting the energy monitor (see `greenai detect`)")?,
     );
-    let started = SystemTime::now();
     install_forwarding();
     monitor.begin_window(WINDOW)?;
     let mut cmd = std::process::Command::new(&args.command[0]);
@@ -158,7 +143,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            // No command ran: nothing of this run is worth keeping.
             let _ = monitor.end_window(WINDOW);
+            writer.finish();
+            let _ = store.discard_run(&start.run_id);
             if e.kind() == std::io::ErrorKind::NotFound {
                 bail!(
                     "cannot run {:?}: command not found; check its name, or give its path",
@@ -171,6 +159,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
     monitor.track_process(pid as u32);
+    if let Some(listener) = prometheus {
+        if let Ok(addr) = listener.local_addr() {
+            eprintln!(
+                "greenai: serving OpenMetrics on http://{addr}/metrics while the command runs"
+            );
+        }
+        let monitor = Arc::clone(&monitor);
+        std::thread::spawn(move || super::exporter::serve(listener, monitor, WINDOW));
+    }
 
     let done = Arc::new(AtomicBool::new(false));
     let live = std::io::stderr().is_terminal().then(|| {
@@ -194,7 +191,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         (libc::WEXITSTATUS(status), None)
     };
-    let report = build_report(&args, started, exit_code, signal, &m);
+    let mut report = start.finish(&m, exit_code, signal);
+    let outcome = writer.finish();
+    let stored = store.finish_run(&report);
 
     let how = match signal {
         Some(s) => format!("was killed by signal {s}"),
@@ -208,7 +207,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         m.energy.kwh(),
         m.provenance
     );
-    eprint!("{}", render::measurement(&m));
+    eprint!("{}", render::report(&report));
+    match (&stored, &outcome.first_error) {
+        (Ok(()), None) => eprintln!("  recorded as run {} in {}", report.run_id, db.display()),
+        (Err(e), _) => {
+            report.complete = false;
+            eprintln!("greenai: warning: the run's report was not stored ({e}); the report above is complete");
+        }
+        (Ok(()), Some(e)) => eprintln!(
+            "greenai: warning: {} of {} samples were not stored ({e}); the totals above are complete",
+            outcome.lost,
+            outcome.lost + outcome.written
+        ),
+    }
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -231,55 +242,4 @@ fn live_line(monitor: &Monitor, done: &AtomicBool) {
         std::thread::sleep(Duration::from_millis(200));
     }
     bar.finish_and_clear();
-}
-
-fn build_report(
-    args: &RunArgs,
-    started: SystemTime,
-    exit_code: i32,
-    signal: Option<i32>,
-    m: &Measurement,
-) -> RunReport {
-    RunReport {
-        run_id: new_run_id(started),
-        command: shell_join(&args.command),
-        argv: args.command.clone(),
-        exit_code,
-        signal,
-        started_at: timefmt::rfc3339(m.start_unix_s),
-        duration_s: m.duration.as_secs_f64(),
-        energy_j: m.energy.joules(),
-        energy_kwh: m.energy.kwh(),
-        provenance: m.provenance,
-        uncertainty: m.uncertainty,
-        components: m
-            .components
-            .iter()
-            .map(|c| ComponentJson {
-                name: c.component.id.clone(),
-                kind: c.component.kind.as_str(),
-                energy_j: c.energy.map(|e| e.joules()),
-                avg_power_w: c.avg_power.map(|p| p.watts()),
-                peak_power_w: c.peak_power.map(|p| p.watts()),
-                provenance: c.component.provenance,
-                sensor: c.component.sensor.clone(),
-                uncertainty: c.component.uncertainty,
-                counted: c.component.counted,
-                within: c.component.within.clone(),
-                integrated_energy_j: c.integrated_energy.map(|e| e.joules()),
-                disagreement: c.disagreement,
-            })
-            .collect(),
-        process_energy_j: m.process.as_ref().map(|p| p.energy.joules()),
-        process_cpu_time_s: m.process.as_ref().map(|p| p.cpu_time.as_secs_f64()),
-        process_cpu_share: m.process.as_ref().map(|p| p.cpu_share),
-        avg_power_w: m.avg_power.watts(),
-        peak_power_w: m.peak_power.map(|p| p.watts()),
-        cpu_utilisation: m.cpu_utilisation,
-        missing: m.missing.clone(),
-        labels: args.labels.iter().cloned().collect(),
-        interval_s: args.interval.as_secs_f64(),
-        samples: m.samples,
-        complete: true,
-    }
 }

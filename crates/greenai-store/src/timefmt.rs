@@ -2,15 +2,25 @@
 
 /// `2026-11-28T01:26:26.123Z` for seconds since the Unix epoch.
 pub fn rfc3339(unix_s: f64) -> String {
+    let (date, time, ms) = parts(unix_s);
+    format!("{date}T{time}.{ms:03}Z")
+}
+
+/// `2026-11-28T01:26:26`, the form of CodeCarbon's `timestamp` column.
+pub fn codecarbon_timestamp(unix_s: f64) -> String {
+    let (date, time, _) = parts(unix_s);
+    format!("{date}T{time}")
+}
+
+fn parts(unix_s: f64) -> (String, String, i64) {
     let millis = (unix_s * 1000.0).round() as i64;
     let (secs, ms) = (millis.div_euclid(1000), millis.rem_euclid(1000));
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60),
+        ms,
     )
 }
 
@@ -36,5 +46,6 @@ mod tests {
         assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400.5), "2000-02-29T00:00:00.500Z");
         assert_eq!(rfc3339(1_795_829_186.0), "2026-11-28T01:26:26.000Z");
+        assert_eq!(codecarbon_timestamp(1_795_829_186.4), "2026-11-28T01:26:26");
     }
 }

@@ -1,0 +1,605 @@
+//! The SQLite run database: schema migrations, runs, and their power series.
+
+use crate::error::{Result, StoreError};
+use crate::report::{HostInfo, RunReport, RunStart};
+use crate::series::{component_energies, StoredSample};
+use crate::timefmt;
+use greenai_meter::{Component, Missing, Provenance};
+use greenai_units::{Energy, Power};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran. A change to
+/// the schema is a new entry here, never an edit of an old one.
+const MIGRATIONS: &[&str] = &[
+    // 1: runs and their samples.
+    "CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        project_name TEXT NOT NULL,
+        command TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        started_unix_s REAL NOT NULL,
+        interval_s REAL NOT NULL,
+        host TEXT NOT NULL,
+        components TEXT NOT NULL,
+        missing TEXT NOT NULL,
+        greenai_pid INTEGER NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        exit_code INTEGER,
+        duration_s REAL,
+        energy_j REAL,
+        report TEXT
+    );
+    CREATE INDEX runs_started ON runs (started_unix_s);
+    CREATE TABLE samples (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        seq INTEGER NOT NULL,
+        elapsed_s REAL NOT NULL,
+        unix_s REAL NOT NULL,
+        total_power_w REAL NOT NULL,
+        energy_j REAL,
+        readings TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;",
+];
+
+/// How long a writer waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The default database: `$GREENAI_DB`, else `$XDG_DATA_HOME/greenai/greenai.sqlite`, else
+/// `~/.local/share/greenai/greenai.sqlite`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("GREENAI_DB").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("greenai").join("greenai.sqlite")
+}
+
+/// A run as the list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub project_name: String,
+    pub command: String,
+    pub started_unix_s: f64,
+    pub duration_s: Option<f64>,
+    pub energy_j: Option<f64>,
+    pub exit_code: Option<i32>,
+    pub status: RunStatus,
+}
+
+/// Whether a run finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Complete,
+    /// Its greenai process is still alive (on this machine).
+    Running,
+    /// Its greenai process stopped before finishing the run.
+    Incomplete,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Complete => "complete",
+            RunStatus::Running => "running",
+            RunStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// The run database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
+            path: path.to_path_buf(),
+            reason: format!("cannot create {}: {e}", dir.display()),
+            hint: "choose a writable place with --db PATH or GREENAI_DB".into(),
+        })?;
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Unavailable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+        hint: "choose a writable place with --db PATH or GREENAI_DB".into(),
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(StoreError::write)?;
+    // Reading the schema version is the first touch of the file's contents.
+    let probe: rusqlite::Result<i64> = conn.query_row("PRAGMA user_version", [], |r| r.get(0));
+    if let Err(e) = probe {
+        return Err(classify_open_error(path, e));
+    }
+    // WAL: readers never block the writer, and a killed process loses only its open
+    // transaction. NORMAL sync is durable across a process crash; a power loss may lose the
+    // last transaction.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| classify_open_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable {
+            path: path.to_path_buf(),
+            reason: format!("the file system refused write-ahead logging (journal mode {mode})"),
+            hint: "put the database on a local file system with --db PATH".into(),
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .map_err(StoreError::write)?;
+    Ok(conn)
+}
+
+fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::NotADatabase) | Some(C::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+        Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => {
+            StoreError::Unavailable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+                hint: "check the file's permissions, or choose another with --db PATH".into(),
+            }
+        }
+        _ => StoreError::Transient(format!("{}: {e}", path.display())),
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| classify_open_error(path, e))?;
+    if found > known {
+        return Err(StoreError::Unsupported {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction().map_err(StoreError::write)?;
+        // Another process may have migrated meanwhile: check again inside the transaction.
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(StoreError::write)?;
+        if now > i as i64 {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(StoreError::write)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(StoreError::write)?;
+        tx.commit().map_err(StoreError::write)?;
+    }
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serialises")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Transient(format!("a stored {what} is unreadable: {e}")))
+}
+
+fn pid_alive(pid: i64) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0
+        && (unsafe { libc::kill(pid as i32, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+impl Store {
+    /// Opens (creating it if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this file is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(StoreError::write)
+    }
+
+    /// Records a run as started (and incomplete until [`Store::finish_run`]).
+    pub fn begin_run(&self, r: &RunStart) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, project_name, command, argv, labels, started_unix_s, interval_s,
+                                   host, components, missing, greenai_pid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    r.run_id,
+                    r.project_name,
+                    r.command,
+                    json(&r.argv),
+                    json(&r.labels),
+                    r.started_unix_s,
+                    r.interval_s,
+                    json(&r.host),
+                    json(&r.components),
+                    json(&r.missing),
+                    std::process::id() as i64,
+                ],
+            )
+            .map_err(StoreError::write)?;
+        Ok(())
+    }
+
+    /// Stores a run's final report and marks it complete.
+    pub fn finish_run(&self, report: &RunReport) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE runs SET complete = 1, exit_code = ?2, duration_s = ?3, energy_j = ?4, report = ?5
+                 WHERE id = ?1",
+                params![
+                    report.run_id,
+                    report.exit_code,
+                    report.duration_s,
+                    report.energy_j,
+                    json(report)
+                ],
+            )
+            .map_err(StoreError::write)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "no run {} to finish",
+                report.run_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Removes a run that never started its command, with any samples it took.
+    pub fn discard_run(&self, run_id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM samples WHERE run_id = ?1", [run_id])
+            .and_then(|_| {
+                self.conn
+                    .execute("DELETE FROM runs WHERE id = ?1 AND complete = 0", [run_id])
+            })
+            .map_err(StoreError::write)?;
+        Ok(())
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, project_name, command, started_unix_s, duration_s, energy_j, exit_code,
+                        complete, greenai_pid
+                 FROM runs ORDER BY started_unix_s, id",
+            )
+            .map_err(StoreError::write)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let complete: bool = r.get(7)?;
+                let pid: i64 = r.get(8)?;
+                Ok(RunSummary {
+                    run_id: r.get(0)?,
+                    project_name: r.get(1)?,
+                    command: r.get(2)?,
+                    started_unix_s: r.get(3)?,
+                    duration_s: r.get(4)?,
+                    energy_j: r.get(5)?,
+                    exit_code: r.get(6)?,
+                    status: if complete {
+                        RunStatus::Complete
+                    } else if pid_alive(pid) {
+                        RunStatus::Running
+                    } else {
+                        RunStatus::Incomplete
+                    },
+                })
+            })
+            .map_err(StoreError::write)?;
+        let mut out: Vec<RunSummary> = rows
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::write)?;
+        // An incomplete run's figures come from its samples.
+        for r in out.iter_mut().filter(|r| r.status != RunStatus::Complete) {
+            if let Ok(rep) = self.report(&r.run_id) {
+                r.duration_s = Some(rep.duration_s);
+                r.energy_j = Some(rep.energy_j);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The full id of the one run whose id starts with `prefix`.
+    pub fn resolve(&self, prefix: &str) -> Result<String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2")
+            .map_err(StoreError::write)?;
+        let ids: Vec<String> = stmt
+            .query_map([prefix], |r| r.get(0))
+            .map_err(StoreError::write)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::write)?;
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(StoreError::NotFound(format!(
+                "no run with id {prefix:?} in {}; `greenai runs list` shows them",
+                self.path.display()
+            ))),
+            _ => Err(StoreError::NotFound(format!(
+                "{prefix:?} matches several runs; give more of the id"
+            ))),
+        }
+    }
+
+    /// A run's stored samples, in order.
+    pub fn samples(&self, run_id: &str) -> Result<Vec<StoredSample>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, elapsed_s, unix_s, total_power_w, energy_j, readings FROM samples
+                 WHERE run_id = ?1 ORDER BY seq",
+            )
+            .map_err(StoreError::write)?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, f64>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, Option<f64>>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(StoreError::write)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, elapsed_s, unix_s, p, e, readings) = row.map_err(StoreError::write)?;
+            let readings: Vec<(Option<f64>, Option<f64>)> = from_json(&readings, "sample")?;
+            out.push(StoredSample {
+                seq,
+                elapsed_s,
+                unix_s,
+                total_power: Power::from_watts(p),
+                energy: e.map(Energy::from_joules),
+                readings: readings
+                    .into_iter()
+                    .map(|(e, p)| (e.map(Energy::from_joules), p.map(Power::from_watts)))
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A run's report: the stored one for a complete run; for an incomplete one, what its stored
+    /// samples show, marked `complete: false`.
+    pub fn report(&self, run_id: &str) -> Result<RunReport> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            f64,
+            f64,
+            String,
+            String,
+            String,
+            bool,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .conn
+            .query_row(
+                "SELECT id, project_name, command, argv, labels, started_unix_s, interval_s, host,
+                        components, missing, complete, report
+                 FROM runs WHERE id = ?1",
+                [run_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(StoreError::write)?;
+        let Some((
+            id,
+            project,
+            command,
+            argv,
+            labels,
+            started,
+            interval,
+            host,
+            comps,
+            missing,
+            complete,
+            report,
+        )) = row
+        else {
+            return Err(StoreError::NotFound(format!("no run {run_id}")));
+        };
+        if complete {
+            if let Some(r) = report {
+                return from_json(&r, "report");
+            }
+        }
+        let components: Vec<Component> = from_json(&comps, "component list")?;
+        let missing: Vec<Missing> = from_json(&missing, "missing list")?;
+        let host: HostInfo = from_json(&host, "host")?;
+        let samples = self.samples(&id)?;
+        let energies = component_energies(components.len(), &samples);
+        let duration_s = match (samples.first(), samples.last()) {
+            (Some(a), Some(b)) => b.elapsed_s - a.elapsed_s,
+            _ => 0.0,
+        };
+        let counted: Vec<(&Component, Energy)> = components
+            .iter()
+            .zip(&energies)
+            .filter(|(c, _)| c.counted)
+            .filter_map(|(c, e)| Some((c, (*e)?)))
+            .collect();
+        let energy: Energy = counted.iter().map(|(_, e)| *e).sum();
+        let d = Duration::from_secs_f64(duration_s.max(0.0));
+        Ok(RunReport {
+            run_id: id,
+            project_name: project,
+            command,
+            argv: from_json(&argv, "argv")?,
+            exit_code: None,
+            signal: None,
+            started_at: timefmt::rfc3339(started),
+            started_unix_s: started,
+            duration_s,
+            energy_j: energy.joules(),
+            energy_kwh: energy.kwh(),
+            provenance: counted
+                .iter()
+                .map(|(c, _)| c.provenance)
+                .max()
+                .unwrap_or(Provenance::Estimated),
+            uncertainty: None,
+            components: components
+                .iter()
+                .zip(&energies)
+                .map(|(c, e)| crate::report::ComponentReport {
+                    name: c.id.clone(),
+                    kind: c.kind.as_str().to_string(),
+                    energy_j: e.map(|e| e.joules()),
+                    avg_power_w: e.map(|e| (e / d).watts()),
+                    peak_power_w: None,
+                    provenance: c.provenance,
+                    sensor: c.sensor.clone(),
+                    uncertainty: c.uncertainty,
+                    counted: c.counted,
+                    within: c.within.clone(),
+                    integrated_energy_j: None,
+                    disagreement: None,
+                })
+                .collect(),
+            process_energy_j: None,
+            process_cpu_time_s: None,
+            process_cpu_share: None,
+            avg_power_w: (energy / d).watts(),
+            peak_power_w: samples
+                .iter()
+                .skip(1)
+                .map(|s| s.total_power.watts())
+                .reduce(f64::max),
+            cpu_utilisation: None,
+            missing,
+            labels: from_json(&labels, "labels")?,
+            interval_s: interval,
+            samples: samples.len() as u32,
+            host,
+            complete: false,
+        })
+    }
+
+    /// Reports of the runs named (all runs when `ids` is empty), oldest first.
+    pub fn reports(&self, ids: &[String]) -> Result<Vec<RunReport>> {
+        let ids: Vec<String> = if ids.is_empty() {
+            self.runs()?.into_iter().map(|r| r.run_id).collect()
+        } else {
+            ids.iter().map(|p| self.resolve(p)).collect::<Result<_>>()?
+        };
+        ids.iter().map(|id| self.report(id)).collect()
+    }
+}
+
+/// Inserts samples of one run, in batches, from its own connection.
+pub struct SampleSink {
+    conn: Connection,
+    run_id: String,
+    seq: i64,
+}
+
+impl SampleSink {
+    pub fn open(path: &Path, run_id: &str) -> Result<SampleSink> {
+        Ok(SampleSink {
+            conn: open_connection(path)?,
+            run_id: run_id.to_string(),
+            seq: 0,
+        })
+    }
+
+    /// Writes a batch in one transaction: all of it or none.
+    pub fn write(&mut self, batch: &[(greenai_meter::Sample, Option<Energy>)]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction().map_err(StoreError::write)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO samples (run_id, seq, elapsed_s, unix_s, total_power_w, energy_j, readings)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(StoreError::write)?;
+            for (seq, (s, energy)) in (self.seq..).zip(batch) {
+                let readings: Vec<(Option<f64>, Option<f64>)> = s
+                    .readings
+                    .iter()
+                    .map(|r| (r.energy.map(|e| e.joules()), r.power.map(|p| p.watts())))
+                    .collect();
+                stmt.execute(params![
+                    self.run_id,
+                    seq,
+                    s.elapsed.as_secs_f64(),
+                    s.unix_s,
+                    s.total_power.watts(),
+                    energy.map(|e| e.joules()),
+                    json(&readings)
+                ])
+                .map_err(StoreError::write)?;
+            }
+        }
+        tx.commit().map_err(StoreError::write)?;
+        self.seq += batch.len() as i64;
+        Ok(())
+    }
+}

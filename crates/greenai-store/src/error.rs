@@ -1,0 +1,37 @@
+use std::path::PathBuf;
+
+/// What went wrong with the run database, classified by what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be created or opened (a missing directory, a read-only disk).
+    #[error("cannot open the run database {}: {reason}; {hint}", path.display())]
+    Unavailable {
+        path: PathBuf,
+        reason: String,
+        hint: String,
+    },
+    /// The file exists but is not a greenai database, or is damaged. It is left untouched.
+    #[error("{} is not a readable greenai database ({reason}); it was left untouched: move it aside, or choose another file with --db or GREENAI_DB", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// A newer greenai wrote the schema: this one will not guess at it.
+    #[error("{} has schema version {found}, newer than this greenai knows ({known}); upgrade greenai, or choose another file with --db", path.display())]
+    Unsupported {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    /// No run matches the id given.
+    #[error("{0}")]
+    NotFound(String),
+    /// A write failed (a full disk, a lock held too long): what was committed before is kept.
+    #[error("writing to the run database failed: {0}")]
+    Transient(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    pub(crate) fn write(e: rusqlite::Error) -> StoreError {
+        StoreError::Transient(e.to_string())
+    }
+}

@@ -1,0 +1,24 @@
+//! greenai's run database and its exports.
+//!
+//! - [`Store`] is the embedded SQLite database (WAL mode, migrated by `PRAGMA user_version`): one
+//!   row per run, its power series beside it.
+//! - [`SampleWriter`] streams a running monitor's samples into it, a transaction a second, so
+//!   a greenai killed mid-run leaves everything up to its last second, and the run reads as
+//!   incomplete.
+//! - [`RunReport`] is the record of a run: what `greenai run --json` prints, what the database
+//!   keeps, and what [`export`] writes as JSON or as CodeCarbon-compatible CSV.
+
+mod db;
+mod error;
+pub mod export;
+pub mod host;
+pub mod openmetrics;
+mod report;
+pub mod series;
+pub mod timefmt;
+mod writer;
+
+pub use db::{default_path, RunStatus, RunSummary, SampleSink, Store};
+pub use error::{Result, StoreError};
+pub use report::{ComponentReport, HostInfo, RunReport, RunStart};
+pub use writer::{SampleWriter, WriterOutcome};

@@ -1,0 +1,237 @@
+//! The run database on temporary files.
+
+use greenai_meter::{Component, ComponentKind, Provenance, Reading, Sample};
+use greenai_store::{
+    export, HostInfo, RunReport, RunStart, RunStatus, SampleSink, Store, StoreError,
+};
+use greenai_units::{Energy, Power};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn component(id: &str, kind: ComponentKind, counted: bool) -> Component {
+    Component {
+        id: id.into(),
+        kind,
+        sensor: format!("test:{id}"),
+        provenance: Provenance::Measured,
+        uncertainty: None,
+        counted,
+        within: None,
+    }
+}
+
+fn start(id: &str) -> RunStart {
+    RunStart {
+        run_id: id.into(),
+        project_name: "p".into(),
+        command: "train --fast".into(),
+        argv: vec!["train".into(), "--fast".into()],
+        labels: BTreeMap::from([("team".into(), "green".into())]),
+        started_unix_s: 1_795_829_186.0,
+        interval_s: 0.1,
+        host: HostInfo {
+            os: "Linux-test".into(),
+            cpu_count: 2,
+            ..Default::default()
+        },
+        components: vec![
+            component("cpu-package-0", ComponentKind::CpuPackage, true),
+            component("cpu-core-0", ComponentKind::CpuCore, false),
+            component("gpu-amd-0", ComponentKind::Gpu, true),
+        ],
+        missing: vec![],
+    }
+}
+
+/// Sample `i` of a run whose package uses 10 W (counter) and whose GPU draws 50 W (power only).
+fn sample(i: u32) -> Sample {
+    let t = i as f64 * 0.5;
+    Sample {
+        elapsed: Duration::from_secs_f64(t),
+        unix_s: 1_795_829_186.0 + t,
+        readings: vec![
+            Reading {
+                energy: Some(Energy::from_joules(100.0 + 10.0 * t)),
+                ..Default::default()
+            },
+            Reading {
+                energy: Some(Energy::from_joules(7.0 * t)),
+                ..Default::default()
+            },
+            Reading {
+                power: Some(Power::from_watts(50.0)),
+                ..Default::default()
+            },
+        ],
+        total_power: Power::from_watts(60.0),
+    }
+}
+
+#[test]
+fn a_new_file_is_migrated_once_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/runs.sqlite");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    s.begin_run(&start("a")).unwrap();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.runs().unwrap().len(),
+        1,
+        "reopening keeps what was recorded"
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_not_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite");
+    Store::open(&path).unwrap().begin_run(&start("a")).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    match Store::open(&path) {
+        Err(e @ StoreError::Unsupported { found: 99, .. }) => {
+            assert!(e.to_string().contains("upgrade greenai"))
+        }
+        other => panic!("expected Unsupported, got {:?}", other.err()),
+    }
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 1")
+        .unwrap();
+    assert_eq!(Store::open(&path).unwrap().runs().unwrap().len(), 1);
+}
+
+#[test]
+fn a_corrupt_file_is_reported_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite");
+    let garbage = vec![0x5au8; 8192];
+    std::fs::write(&path, &garbage).unwrap();
+    let e = Store::open(&path).err().expect("must fail");
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+    assert!(e.to_string().contains("--db"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}
+
+#[test]
+fn an_incomplete_run_reads_from_its_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite");
+    let s = Store::open(&path).unwrap();
+    s.begin_run(&start("r1")).unwrap();
+    let mut sink = SampleSink::open(&path, "r1").unwrap();
+    let batch: Vec<(Sample, Option<Energy>)> = (0..=8).map(|i| (sample(i), None)).collect();
+    sink.write(&batch).unwrap();
+    // greenai "dies" here: no finish_run.
+    let r = s.report("r1").unwrap();
+    assert!(!r.complete);
+    assert_eq!(r.exit_code, None);
+    assert_eq!(r.samples, 9);
+    assert!((r.duration_s - 4.0).abs() < 1e-9);
+    // Package 10 W × 4 s by counter, GPU 50 W × 4 s by integration; the core is not counted.
+    assert!((r.energy_j - 240.0).abs() < 1e-9, "{}", r.energy_j);
+    assert_eq!(r.components[1].energy_j, Some(28.0));
+    let listed = &s.runs().unwrap()[0];
+    // This process is alive and wrote it, so the run reads as running; its energy is known.
+    assert_eq!(listed.status, RunStatus::Running);
+    assert!((listed.energy_j.unwrap() - 240.0).abs() < 1e-9);
+}
+
+fn finished(s: &Store, id: &str) -> RunReport {
+    let st = start(id);
+    s.begin_run(&st).unwrap();
+    let mut r = s.report(id).unwrap();
+    r.complete = true;
+    r.exit_code = Some(0);
+    r.duration_s = 2.0;
+    r.energy_j = 7200.0;
+    r.components[0].energy_j = Some(3600.0);
+    r.components[2].energy_j = Some(3600.0);
+    s.finish_run(&r).unwrap();
+    r
+}
+
+#[test]
+fn exports_round_trip_in_codecarbon_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("runs.sqlite")).unwrap();
+    let a = finished(&s, "aaa1");
+    let b = finished(&s, "bbb2");
+
+    let mut json = Vec::new();
+    export::write_json(&mut json, &s.reports(&[]).unwrap()).unwrap();
+    let back: Vec<RunReport> = serde_json::from_slice(&json).unwrap();
+    assert_eq!(back, vec![a.clone(), b]);
+
+    let mut csv = Vec::new();
+    export::write_csv(&mut csv, &s.reports(&["aaa".into()]).unwrap()).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(header.len(), row.len());
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(col("run_id"), "aaa1");
+    assert_eq!(col("energy_consumed"), "0.002", "7200 J is 0.002 kWh");
+    assert_eq!(col("cpu_energy"), "0.001");
+    assert_eq!(col("cpu_power"), "1800", "3600 J over 2 s");
+    assert_eq!(col("ram_energy"), "", "no DRAM component: empty, not 0");
+    assert_eq!(
+        col("emissions"),
+        "",
+        "no carbon intensity yet: empty, not 0"
+    );
+    assert_eq!(col("tracking_mode"), "machine");
+    assert_eq!(col("timestamp"), "2026-11-28T01:26:28");
+}
+
+#[test]
+fn two_writers_on_one_file_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite");
+    Store::open(&path).unwrap();
+    let handles: Vec<_> = (0..2)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let s = Store::open(&path).unwrap();
+                let id = format!("w{w}");
+                s.begin_run(&start(&id)).unwrap();
+                let mut sink = SampleSink::open(&path, &id).unwrap();
+                for i in 0..50 {
+                    sink.write(&[(sample(i), None)]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.samples("w0").unwrap().len(), 50);
+    assert_eq!(s.samples("w1").unwrap().len(), 50);
+}
+
+#[test]
+fn ids_resolve_by_unique_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("runs.sqlite")).unwrap();
+    s.begin_run(&start("abc1")).unwrap();
+    s.begin_run(&start("abc2")).unwrap();
+    assert_eq!(s.resolve("abc1").unwrap(), "abc1");
+    assert!(s
+        .resolve("abc")
+        .unwrap_err()
+        .to_string()
+        .contains("several"));
+    assert!(s
+        .resolve("zzz")
+        .unwrap_err()
+        .to_string()
+        .contains("runs list"));
+}
