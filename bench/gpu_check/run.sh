@@ -7,14 +7,16 @@
 set -uo pipefail
 BIN=$1; OUT=$2; DURATION=${3:-30}
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm --format=csv > "$OUT/nvidia-smi-before.csv" 2>&1
+DB=$(mktemp -d)/runs.sqlite
+nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm --format=csv > "$OUT/nvidia-smi.csv" 2>&1
 "$BIN" detect > "$OUT/detect.txt" 2>&1; echo "detect exit: $?" >> "$OUT/detect.txt"
 "$BIN" detect --json > "$OUT/detect.json" 2>> "$OUT/detect.txt"
 # An idle window first, for the idle baseline, then the load.
-"$BIN" run --json --interval 0.1 --label phase=idle -- sleep 5 > "$OUT/idle.json" 2> "$OUT/idle.txt"
-"$BIN" run --json --interval 0.1 --label phase=matmul -- python3 bench/gpu_check/matmul.py "$DURATION" > "$OUT/run.json" 2> "$OUT/run.txt"
+"$BIN" --db "$DB" run --json --interval 0.1 --label phase=idle -- sleep 5 > "$OUT/idle.json" 2> "$OUT/run.txt"
+"$BIN" --db "$DB" run --json --interval 0.1 --label phase=matmul -- python3 bench/gpu_check/matmul.py "$DURATION" > "$OUT/run.json" 2>> "$OUT/run.txt"
 echo "run exit: $?" >> "$OUT/run.txt"
-nvidia-smi --query-gpu=name,power.draw,power.limit,clocks.sm --format=csv > "$OUT/nvidia-smi-after.csv" 2>&1
+nvidia-smi --query-gpu=name,power.draw,power.limit,clocks.sm --format=csv >> "$OUT/nvidia-smi.csv" 2>&1
+"$BIN" --db "$DB" runs export --format csv > "$OUT/runs.csv" 2>&1
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
