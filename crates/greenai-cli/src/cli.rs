@@ -33,6 +33,22 @@ pub enum Command {
         #[command(subcommand)]
         command: RunsCommand,
     },
+    /// Emissions of an amount of energy, or `carbon regions` for the known grids.
+    #[command(args_conflicts_with_subcommands = true)]
+    Carbon {
+        #[command(subcommand)]
+        command: Option<CarbonCommand>,
+        /// The energy, in kWh.
+        #[arg(long)]
+        energy_kwh: Option<f64>,
+        /// How long the energy took, in seconds (for the embodied share of SCI).
+        #[arg(long, default_value = "0")]
+        duration_s: f64,
+        #[command(flatten)]
+        carbon: CarbonArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the machine's energy and power as OpenMetrics text for Prometheus.
     Exporter {
         /// Address to listen on; a bare port binds 127.0.0.1.
@@ -67,6 +83,81 @@ pub enum RunsCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum CarbonCommand {
+    /// Every known region: countries, sub-national grids and cloud regions.
+    Regions {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the electricity comes from and what the facility adds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CarbonArgs {
+    /// Country (FR, FRA), sub-national grid (US-CA, CA-QC, CN-BJ, SE3) or cloud region
+    /// (gcp:europe-west1, aws:eu-west-3, azure:westeurope); default $GREENAI_REGION.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// A fixed grid intensity in gCO2e/kWh, overriding the region's.
+    #[arg(long, value_name = "G_PER_KWH")]
+    pub intensity: Option<f64>,
+    /// A CSV of intensity over time (timestamp,g_per_kwh[,marginal_g_per_kwh]).
+    #[arg(long, value_name = "CSV")]
+    pub intensity_file: Option<PathBuf>,
+    /// Power usage effectiveness of the facility (1.0 for a personal machine).
+    #[arg(long)]
+    pub pue: Option<f64>,
+    /// Energy reuse factor: the share of facility energy reused as heat (0 to 1).
+    #[arg(long)]
+    pub erf: Option<f64>,
+    /// SCI's functional unit and how many the work produced: NAME=COUNT (inference=10000).
+    #[arg(long, value_name = "NAME=COUNT", value_parser = parse_unit)]
+    pub functional_unit: Option<(String, f64)>,
+    /// Embodied emissions of the hardware, in kgCO2e, for SCI.
+    #[arg(long, value_name = "KG")]
+    pub embodied_kg: Option<f64>,
+    /// Expected lifespan of the hardware, in years (with --embodied-kg).
+    #[arg(long, default_value = "4")]
+    pub lifespan_years: f64,
+    /// Share of the hardware the work reserved, 0 to 1 (with --embodied-kg).
+    #[arg(long, default_value = "1")]
+    pub resource_share: f64,
+}
+
+impl CarbonArgs {
+    pub fn settings(&self) -> greenai_carbon::CarbonSettings {
+        greenai_carbon::CarbonSettings {
+            region: self.region.clone(),
+            intensity_g_per_kwh: self.intensity,
+            intensity_file: self.intensity_file.clone(),
+            pue: self.pue,
+            erf: self.erf,
+            functional_unit: self.functional_unit.clone(),
+            embodied: self
+                .embodied_kg
+                .map(|kg| greenai_carbon::footprint::Embodied {
+                    total: greenai_units::Emissions::from_kg(kg),
+                    lifespan: Duration::from_secs_f64(
+                        self.lifespan_years.max(0.0) * 365.25 * 86_400.0,
+                    ),
+                    resource_share: self.resource_share,
+                }),
+        }
+    }
+}
+
+fn parse_unit(s: &str) -> Result<(String, f64), String> {
+    let (name, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=COUNT (inference=10000)"))?;
+    let n: f64 = n.parse().map_err(|_| format!("{n:?} is not a count"))?;
+    if name.is_empty() || n <= 0.0 {
+        return Err(format!("{s:?}: give a name and a positive count"));
+    }
+    Ok((name.to_string(), n))
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
     Csv,
@@ -87,6 +178,8 @@ pub struct RunArgs {
     /// Project name, as in CodeCarbon's project_name column.
     #[arg(long, default_value = "default")]
     pub project: String,
+    #[command(flatten)]
+    pub carbon: CarbonArgs,
     /// Also serve OpenMetrics at ADDR while the command runs (a bare port binds 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub prometheus: Option<String>,

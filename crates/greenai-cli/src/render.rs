@@ -1,8 +1,9 @@
 //! Text reports for people: every figure with its unit and its provenance.
 
+use greenai_carbon::CarbonReport;
 use greenai_meter::{DetectReport, Provenance};
 use greenai_store::RunReport;
-use greenai_units::{Energy, Power};
+use greenai_units::{Emissions, Energy, Power};
 use std::fmt::Write;
 
 fn band(u: Option<f64>) -> String {
@@ -86,8 +87,57 @@ pub fn report(r: &RunReport) -> String {
     if let Some(u) = r.cpu_utilisation {
         let _ = writeln!(s, "  machine CPU utilisation: {:.1}%", u * 100.0);
     }
+    if let Some(c) = &r.carbon {
+        s.push_str(&carbon(c));
+    }
     for miss in &r.missing {
         let _ = writeln!(s, "  not measured: {} ({})", miss.kind, miss.reason);
+    }
+    s
+}
+
+/// The carbon lines of a report.
+pub fn carbon(c: &CarbonReport) -> String {
+    let mut s = String::new();
+    let g = |v: f64| format!("{:.3}", Emissions::from_grams(v));
+    let _ = writeln!(
+        s,
+        "  emissions: {} gross, {} net of heat reuse (ERF {}); PUE {}",
+        g(c.emissions_g),
+        g(c.net_emissions_g),
+        c.erf,
+        c.pue
+    );
+    let _ = writeln!(
+        s,
+        "  intensity: {:.1} gCO2e/kWh for {} ({}{}{})",
+        c.intensity_g_per_kwh,
+        c.region,
+        c.intensity_source,
+        c.intensity_year
+            .map(|y| format!(", {y}"))
+            .unwrap_or_default(),
+        if c.intensity_mode == "time_resolved" {
+            format!(
+                "; integrated over the run, {:.0}% covered by the series",
+                100.0 * c.intensity_coverage.unwrap_or(0.0)
+            )
+        } else {
+            String::new()
+        }
+    );
+    if let Some(m) = c.marginal_emissions_g {
+        let _ = writeln!(s, "  at the marginal intensity: {}", g(m));
+    }
+    if let (Some(sci), Some(unit)) = (c.sci_g_per_unit, &c.functional_unit) {
+        let _ = writeln!(
+            s,
+            "  SCI: {} per {unit}{}",
+            g(sci),
+            c.embodied_g
+                .map(|e| format!(" (embodied share {})", g(e)))
+                .unwrap_or_default()
+        );
     }
     s
 }

@@ -68,9 +68,10 @@ fn a_run_is_recorded_listed_shown_and_exported() {
         .unwrap();
     let csv = stdout(&o);
     let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |n: &str| row[header.iter().position(|h| *h == n).unwrap()];
+    let header = split_csv(lines.next().unwrap());
+    let row = split_csv(lines.next().unwrap());
+    assert_eq!(header.len(), row.len());
+    let col = |n: &str| row[header.iter().position(|h| h == n).unwrap()].as_str();
     assert_eq!(col("project_name"), "mnist");
     assert_eq!(col("run_id"), id);
     let kwh: f64 = col("energy_consumed").parse().unwrap();
@@ -140,7 +141,8 @@ fn two_runs_on_one_database_at_once_both_succeed() {
     for c in [a, b] {
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("not stored"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("recorded as run"), "{}", stderr(&o));
     }
     let list = json_of(with_db(&db).args(["runs", "list", "--json"]));
     let runs = list.as_array().unwrap();

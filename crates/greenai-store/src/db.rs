@@ -6,7 +6,7 @@ use crate::series::{component_energies, StoredSample};
 use crate::timefmt;
 use greenai_meter::{Component, Missing, Provenance};
 use greenai_units::{Energy, Power};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
         readings TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;",
+    // 2: each run's carbon settings, so an incomplete run's emissions can be worked out later.
+    "ALTER TABLE runs ADD COLUMN carbon TEXT;",
 ];
 
 /// How long a writer waits for another process's lock before giving up.
@@ -179,7 +181,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction().map_err(StoreError::write)?;
+        // IMMEDIATE: take the write lock up front, so a second process waits (busy_timeout)
+        // instead of failing when a read lock cannot be upgraded.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::write)?;
         // Another process may have migrated meanwhile: check again inside the transaction.
         let now: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -238,8 +244,8 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO runs (id, project_name, command, argv, labels, started_unix_s, interval_s,
-                                   host, components, missing, greenai_pid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                   host, components, missing, greenai_pid, carbon)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     r.run_id,
                     r.project_name,
@@ -252,6 +258,7 @@ impl Store {
                     json(&r.components),
                     json(&r.missing),
                     std::process::id() as i64,
+                    json(&r.carbon),
                 ],
             )
             .map_err(StoreError::write)?;
@@ -419,12 +426,13 @@ impl Store {
             String,
             bool,
             Option<String>,
+            Option<String>,
         );
         let row: Option<Row> = self
             .conn
             .query_row(
                 "SELECT id, project_name, command, argv, labels, started_unix_s, interval_s, host,
-                        components, missing, complete, report
+                        components, missing, complete, report, carbon
                  FROM runs WHERE id = ?1",
                 [run_id],
                 |r| {
@@ -441,6 +449,7 @@ impl Store {
                         r.get(9)?,
                         r.get(10)?,
                         r.get(11)?,
+                        r.get(12)?,
                     ))
                 },
             )
@@ -459,6 +468,7 @@ impl Store {
             missing,
             complete,
             report,
+            carbon,
         )) = row
         else {
             return Err(StoreError::NotFound(format!("no run {run_id}")));
@@ -485,6 +495,19 @@ impl Store {
             .collect();
         let energy: Energy = counted.iter().map(|(_, e)| *e).sum();
         let d = Duration::from_secs_f64(duration_s.max(0.0));
+        // The carbon settings the run started with; a run recorded before they were kept has none.
+        let carbon = carbon
+            .and_then(|c| serde_json::from_str::<greenai_carbon::CarbonSettings>(&c).ok())
+            .and_then(|settings| {
+                let resolved = settings.resolve().ok()?;
+                let series: Vec<(f64, Energy)> = samples
+                    .iter()
+                    .filter_map(|s| Some((s.unix_s, s.energy?)))
+                    .collect();
+                Some(greenai_carbon::assess(
+                    &settings, &resolved, energy, d, &series,
+                ))
+            });
         Ok(RunReport {
             run_id: id,
             project_name: project,
@@ -536,6 +559,7 @@ impl Store {
             interval_s: interval,
             samples: samples.len() as u32,
             host,
+            carbon,
             complete: false,
         })
     }
@@ -572,7 +596,10 @@ impl SampleSink {
         if batch.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction().map_err(StoreError::write)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::write)?;
         {
             let mut stmt = tx
                 .prepare_cached(

@@ -52,6 +52,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "greenai_exit_code",
     "greenai_process_energy",
     "greenai_command",
+    "greenai_net_emissions",
+    "greenai_intensity_g_per_kwh",
+    "greenai_intensity_source",
 ];
 
 fn field(s: &str) -> String {
@@ -63,16 +66,16 @@ fn field(s: &str) -> String {
 }
 
 fn num(v: Option<f64>) -> String {
-    v.map(|v| format!("{v}")).unwrap_or_default()
+    // `+ 0.0` turns an empty sum's -0.0 into 0.
+    v.map(|v| format!("{}", v + 0.0)).unwrap_or_default()
 }
 
 fn kwh(j: f64) -> f64 {
     greenai_units::Energy::from_joules(j).kwh()
 }
 
-/// One CSV row in CodeCarbon's units: seconds, kg, kg/s, W, kWh, GB. Emissions and location are
-/// left empty until greenai knows the grid's carbon intensity; a missing component's columns are
-/// empty, never 0.
+/// One CSV row in CodeCarbon's units: seconds, kg, kg/s, W, kWh, GB. A missing component's
+/// columns are empty, never 0; so are emissions for a run recorded without carbon settings.
 pub fn csv_row(r: &RunReport) -> Vec<String> {
     let d = r.duration_s;
     let cpu = r.energy_of(&["cpu_package", "platform"]);
@@ -80,14 +83,17 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
     let ram = r.energy_of(&["dram"]);
     let watts = |e: Option<f64>| e.filter(|_| d > 0.0).map(|e| e / d);
     let cpu_util = r.cpu_utilisation.map(|u| u * 100.0);
+    let c = r.carbon.as_ref();
+    let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+    let emissions_kg = c.map(|c| c.emissions_g / 1000.0);
     vec![
         timefmt::codecarbon_timestamp(r.started_unix_s + d),
         r.project_name.clone(),
         r.run_id.clone(),
         String::new(),
         format!("{d}"),
-        String::new(),
-        String::new(),
+        num(emissions_kg),
+        num(emissions_kg.filter(|_| d > 0.0).map(|e| e / d)),
         num(watts(cpu)),
         num(watts(gpu)),
         num(watts(ram)),
@@ -96,11 +102,11 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         num(ram.map(kwh)),
         format!("{}", kwh(r.energy_j)),
         String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
+        text(c.and_then(|c| c.country_name.as_ref())),
+        text(c.and_then(|c| c.country_iso_code.as_ref())),
+        text(c.map(|c| &c.region)),
+        text(c.and_then(|c| c.cloud_provider.as_ref())),
+        text(c.and_then(|c| c.cloud_region.as_ref())),
         r.host.os.clone(),
         String::new(),
         String::new(),
@@ -116,8 +122,13 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         String::new(),
         String::new(),
         String::new(),
-        "N".into(),
-        "1".into(),
+        if c.is_some_and(|c| c.cloud_provider.is_some()) {
+            "Y"
+        } else {
+            "N"
+        }
+        .into(),
+        num(Some(c.map_or(1.0, |c| c.pue))),
         "0".into(),
         r.provenance.as_str().into(),
         num(r.uncertainty),
@@ -125,6 +136,9 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
         num(r.process_energy_j.map(kwh)),
         r.command.clone(),
+        num(c.map(|c| c.net_emissions_g / 1000.0)),
+        num(c.map(|c| c.intensity_g_per_kwh)),
+        text(c.map(|c| &c.intensity_source)),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The record of one run: what `greenai run --json` prints and what the database keeps.
 
 use crate::timefmt;
+use greenai_carbon::{CarbonReport, CarbonSettings};
 use greenai_meter::{Component, Measurement, Missing, Provenance};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,6 +66,9 @@ pub struct RunReport {
     pub interval_s: f64,
     pub samples: u32,
     pub host: HostInfo,
+    /// Carbon: gross and net emissions, the intensity used, its source and year, PUE, ERF, SCI.
+    #[serde(flatten)]
+    pub carbon: Option<CarbonReport>,
     /// The run finished and was fully recorded. An incomplete run's figures cover what was
     /// stored before greenai stopped.
     pub complete: bool,
@@ -83,6 +87,7 @@ pub struct RunStart {
     pub host: HostInfo,
     pub components: Vec<Component>,
     pub missing: Vec<Missing>,
+    pub carbon: CarbonSettings,
 }
 
 impl RunStart {
@@ -131,6 +136,7 @@ impl RunStart {
             interval_s: self.interval_s,
             samples: m.samples,
             host: self.host.clone(),
+            carbon: None,
             complete: true,
         }
     }

@@ -40,6 +40,10 @@ fn start(id: &str) -> RunStart {
             component("gpu-amd-0", ComponentKind::Gpu, true),
         ],
         missing: vec![],
+        carbon: greenai_carbon::CarbonSettings {
+            region: Some("FR".into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -67,12 +71,31 @@ fn sample(i: u32) -> Sample {
     }
 }
 
+/// Splits one CSV line, honouring double quotes (as the export writes them).
+fn split_csv(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 #[test]
 fn a_new_file_is_migrated_once_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/runs.sqlite");
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     s.begin_run(&start("a")).unwrap();
     drop(s);
     let s = Store::open(&path).unwrap();
@@ -100,7 +123,7 @@ fn a_newer_schema_is_refused_not_reset() {
     }
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 1")
+        .execute_batch("PRAGMA user_version = 2")
         .unwrap();
     assert_eq!(Store::open(&path).unwrap().runs().unwrap().len(), 1);
 }
@@ -135,6 +158,13 @@ fn an_incomplete_run_reads_from_its_samples() {
     // Package 10 W × 4 s by counter, GPU 50 W × 4 s by integration; the core is not counted.
     assert!((r.energy_j - 240.0).abs() < 1e-9, "{}", r.energy_j);
     assert_eq!(r.components[1].energy_j, Some(28.0));
+    // Its emissions follow from the settings it started with.
+    let c = r.carbon.as_ref().unwrap();
+    let fr = greenai_carbon::grid::lookup("FR")
+        .unwrap()
+        .intensity
+        .g_per_kwh();
+    assert!((c.emissions_g - 240.0 / 3.6e6 * fr).abs() < 1e-9);
     let listed = &s.runs().unwrap()[0];
     // This process is alive and wrote it, so the run reads as running; its energy is known.
     assert_eq!(listed.status, RunStatus::Running);
@@ -151,6 +181,14 @@ fn finished(s: &Store, id: &str) -> RunReport {
     r.energy_j = 7200.0;
     r.components[0].energy_j = Some(3600.0);
     r.components[2].energy_j = Some(3600.0);
+    let resolved = st.carbon.resolve().unwrap();
+    r.carbon = Some(greenai_carbon::assess(
+        &st.carbon,
+        &resolved,
+        Energy::from_joules(7200.0),
+        Duration::from_secs(2),
+        &[],
+    ));
     s.finish_run(&r).unwrap();
     r
 }
@@ -172,22 +210,54 @@ fn exports_round_trip_in_codecarbon_units() {
     let text = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);
-    let header: Vec<&str> = lines[0].split(',').collect();
-    let row: Vec<&str> = lines[1].split(',').collect();
+    let header = split_csv(lines[0]);
+    let row = split_csv(lines[1]);
     assert_eq!(header.len(), row.len());
-    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    let col = |name: &str| row[header.iter().position(|h| h == name).unwrap()].as_str();
     assert_eq!(col("run_id"), "aaa1");
     assert_eq!(col("energy_consumed"), "0.002", "7200 J is 0.002 kWh");
     assert_eq!(col("cpu_energy"), "0.001");
     assert_eq!(col("cpu_power"), "1800", "3600 J over 2 s");
     assert_eq!(col("ram_energy"), "", "no DRAM component: empty, not 0");
-    assert_eq!(
-        col("emissions"),
-        "",
-        "no carbon intensity yet: empty, not 0"
-    );
+    let fr = greenai_carbon::grid::lookup("FR")
+        .unwrap()
+        .intensity
+        .g_per_kwh();
+    let kg: f64 = col("emissions").parse().unwrap();
+    assert!((kg - 0.002 * fr / 1000.0).abs() < 1e-12, "{kg}");
+    assert_eq!(col("country_iso_code"), "FRA");
+    assert_eq!(col("country_name"), "France");
+    assert_eq!(col("region"), "FR");
+    assert_eq!(col("pue"), "1");
     assert_eq!(col("tracking_mode"), "machine");
     assert_eq!(col("timestamp"), "2026-11-28T01:26:28");
+}
+
+#[test]
+fn a_version_1_database_is_migrated_in_place_keeping_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    // The schema as greenai 0.1's first migration left it, with one finished run in it.
+    c.execute_batch(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, project_name TEXT NOT NULL, command TEXT NOT NULL,
+            argv TEXT NOT NULL, labels TEXT NOT NULL, started_unix_s REAL NOT NULL, interval_s REAL NOT NULL,
+            host TEXT NOT NULL, components TEXT NOT NULL, missing TEXT NOT NULL, greenai_pid INTEGER NOT NULL,
+            complete INTEGER NOT NULL DEFAULT 0, exit_code INTEGER, duration_s REAL, energy_j REAL, report TEXT);
+         CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs (id), seq INTEGER NOT NULL,
+            elapsed_s REAL NOT NULL, unix_s REAL NOT NULL, total_power_w REAL NOT NULL, energy_j REAL,
+            readings TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+         INSERT INTO runs VALUES ('old', 'p', 'true', '[\"true\"]', '{}', 0, 0.1, '{\"hostname\":\"h\",\"os\":\"o\",\"cpu_model\":\"c\",\"cpu_count\":1,\"ram_total_gb\":1,\"gpu_count\":0,\"gpu_model\":\"\"}',
+            '[]', '[]', 1, 0, NULL, NULL, NULL, NULL);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(c);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let r = s.report("old").unwrap();
+    assert_eq!(r.command, "true");
+    assert!(r.carbon.is_none(), "no settings were recorded for it");
 }
 
 #[test]

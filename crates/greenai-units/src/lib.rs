@@ -2,6 +2,7 @@
 //!
 //! The core types are [`Energy`] (joules) and [`Power`] (watts); [`Energy`] divided by a
 //! [`std::time::Duration`] is a [`Power`], and a [`Power`] times a duration is an [`Energy`].
+//! [`CarbonIntensity`] (gCO2e/kWh) times an [`Energy`] is [`Emissions`] (gCO2e).
 //! Raw sensor units (`µJ`, `mW`) exist only in the `from_*` constructors, so a value never travels
 //! through the code with its unit written in a comment.
 //!
@@ -89,6 +90,97 @@ impl Power {
     }
 }
 
+/// The carbon intensity of electricity, stored in grams of CO2-equivalent per kilowatt-hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CarbonIntensity(f64);
+
+impl CarbonIntensity {
+    pub const fn from_g_per_kwh(g: f64) -> Self {
+        CarbonIntensity(g)
+    }
+    /// From pounds per megawatt-hour, the unit of the US EPA's eGRID.
+    pub fn from_lb_per_mwh(lb: f64) -> Self {
+        CarbonIntensity(lb * 453.592_37 / 1000.0)
+    }
+    pub const fn g_per_kwh(self) -> f64 {
+        self.0
+    }
+}
+
+/// An amount of greenhouse gas, stored in grams of CO2-equivalent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Emissions(f64);
+
+impl Emissions {
+    pub const ZERO: Emissions = Emissions(0.0);
+
+    pub const fn from_grams(g: f64) -> Self {
+        Emissions(g)
+    }
+    pub fn from_kg(kg: f64) -> Self {
+        Emissions(kg * 1000.0)
+    }
+    pub const fn grams(self) -> f64 {
+        self.0
+    }
+    pub fn kg(self) -> f64 {
+        self.0 / 1000.0
+    }
+}
+
+impl Mul<CarbonIntensity> for Energy {
+    type Output = Emissions;
+    fn mul(self, i: CarbonIntensity) -> Emissions {
+        Emissions(self.kwh() * i.0)
+    }
+}
+impl Add for Emissions {
+    type Output = Emissions;
+    fn add(self, rhs: Emissions) -> Emissions {
+        Emissions(self.0 + rhs.0)
+    }
+}
+impl AddAssign for Emissions {
+    fn add_assign(&mut self, rhs: Emissions) {
+        self.0 += rhs.0;
+    }
+}
+impl Mul<f64> for Emissions {
+    type Output = Emissions;
+    fn mul(self, k: f64) -> Emissions {
+        Emissions(self.0 * k)
+    }
+}
+impl Sum for Emissions {
+    fn sum<I: Iterator<Item = Emissions>>(iter: I) -> Emissions {
+        // From +0.0: an empty f64 `sum()` is -0.0, which would print as "-0".
+        Emissions(iter.fold(0.0, |acc, e| acc + e.0))
+    }
+}
+impl fmt::Display for Emissions {
+    /// `0.123 mgCO2e`, `12.3 gCO2e`, `4.56 kgCO2e`, `7.89 tCO2e`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = self.0;
+        let prec = f.precision().unwrap_or(3);
+        if g != 0.0 && g.abs() < 1.0 {
+            write!(f, "{:.*} mgCO2e", prec, g * 1e3)
+        } else if g.abs() >= 1e6 {
+            write!(f, "{:.*} tCO2e", prec, g / 1e6)
+        } else if g.abs() >= 1e3 {
+            write!(f, "{:.*} kgCO2e", prec, g / 1e3)
+        } else {
+            write!(f, "{:.*} gCO2e", prec, g)
+        }
+    }
+}
+impl fmt::Display for CarbonIntensity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.*} gCO2e/kWh", f.precision().unwrap_or(1), self.0)
+    }
+}
+
 impl Add for Energy {
     type Output = Energy;
     fn add(self, rhs: Energy) -> Energy {
@@ -132,7 +224,8 @@ impl Div<Duration> for Energy {
 }
 impl Sum for Energy {
     fn sum<I: Iterator<Item = Energy>>(iter: I) -> Energy {
-        Energy(iter.map(|e| e.0).sum())
+        // From +0.0: an empty f64 `sum()` is -0.0, which would print as "-0".
+        Energy(iter.fold(0.0, |acc, e| acc + e.0))
     }
 }
 impl<'a> Sum<&'a Energy> for Energy {
@@ -166,7 +259,8 @@ impl Mul<Duration> for Power {
 }
 impl Sum for Power {
     fn sum<I: Iterator<Item = Power>>(iter: I) -> Power {
-        Power(iter.map(|p| p.0).sum())
+        // From +0.0: an empty f64 `sum()` is -0.0, which would print as "-0".
+        Power(iter.fold(0.0, |acc, p| acc + p.0))
     }
 }
 
@@ -232,6 +326,13 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn an_empty_sum_is_positive_zero() {
+        let e: Energy = std::iter::empty::<Energy>().sum();
+        assert!(e.joules().is_sign_positive());
+        assert_eq!(e.to_string(), "0.000 J");
+    }
+
+    #[test]
     fn kwh_is_exact() {
         assert_eq!(Energy::from_kwh(1.0).joules(), 3_600_000.0);
         assert_eq!(Energy::from_joules(JOULES_PER_KWH).kwh(), 1.0);
@@ -243,6 +344,16 @@ mod tests {
         assert_eq!(wrapped_delta(990, 5, 999), 15);
         assert_eq!(wrapped_delta(5, 990, 999), 985);
         assert_eq!(wrapped_delta(7, 7, 999), 0);
+    }
+
+    #[test]
+    fn one_kwh_at_one_gram_per_kwh_is_one_gram() {
+        assert_eq!(
+            Energy::from_kwh(1.0) * CarbonIntensity::from_g_per_kwh(1.0),
+            Emissions::from_grams(1.0)
+        );
+        assert!((CarbonIntensity::from_lb_per_mwh(1000.0).g_per_kwh() - 453.59237).abs() < 1e-9);
+        assert_eq!(Emissions::from_kg(2.5).to_string(), "2.500 kgCO2e");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod carbon;
 mod detect;
 mod exporter;
 mod run;
@@ -16,6 +17,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args, &db),
         Command::Runs { command } => runs::runs(command, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
+        Command::Carbon {
+            command,
+            energy_kwh,
+            duration_s,
+            carbon,
+            json,
+        } => carbon::carbon(command, energy_kwh, duration_s, &carbon, json),
     }
 }
 

@@ -102,6 +102,8 @@ fn new_run_id(started: SystemTime) -> String {
 pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     // Everything that can fail for greenai's own reasons fails before the command starts.
     let store = super::open_store(db)?;
+    let carbon = args.carbon.settings();
+    let resolved = carbon.resolve()?;
     let prometheus = args
         .prometheus
         .as_deref()
@@ -126,6 +128,7 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
         host,
         components: builder.components().to_vec(),
         missing,
+        carbon,
     };
     store.begin_run(&start)?;
     let writer = SampleWriter::start(db, &start.run_id, &start.components, FLUSH_EVERY)?;
@@ -193,6 +196,24 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     };
     let mut report = start.finish(&m, exit_code, signal);
     let outcome = writer.finish();
+    // A time-resolved intensity integrates over the stored energy series.
+    let series: Vec<(f64, greenai_units::Energy)> = if resolved.series.is_some() {
+        store
+            .samples(&start.run_id)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| Some((s.unix_s, s.energy?)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    report.carbon = Some(greenai_carbon::assess(
+        &start.carbon,
+        &resolved,
+        m.energy,
+        m.duration,
+        &series,
+    ));
     let stored = store.finish_run(&report);
 
     let how = match signal {
@@ -208,6 +229,9 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
         m.provenance
     );
     eprint!("{}", render::report(&report));
+    if let Some(w) = &resolved.warning {
+        eprintln!("greenai: warning: {w}");
+    }
     match (&stored, &outcome.first_error) {
         (Ok(()), None) => eprintln!("  recorded as run {} in {}", report.run_id, db.display()),
         (Err(e), _) => {
