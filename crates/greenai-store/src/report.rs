@@ -2,7 +2,7 @@
 
 use crate::timefmt;
 use greenai_carbon::{CarbonReport, CarbonSettings};
-use greenai_meter::{Component, Measurement, Missing, Provenance};
+use greenai_meter::{Component, ComponentMeasurement, Measurement, Missing, Provenance};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,6 +22,25 @@ pub struct ComponentReport {
     pub within: Option<String>,
     pub integrated_energy_j: Option<f64>,
     pub disagreement: Option<f64>,
+}
+
+impl From<&ComponentMeasurement> for ComponentReport {
+    fn from(c: &ComponentMeasurement) -> Self {
+        ComponentReport {
+            name: c.component.id.clone(),
+            kind: c.component.kind.as_str().to_string(),
+            energy_j: c.energy.map(|e| e.joules()),
+            avg_power_w: c.avg_power.map(|p| p.watts()),
+            peak_power_w: c.peak_power.map(|p| p.watts()),
+            provenance: c.component.provenance,
+            sensor: c.component.sensor.clone(),
+            uncertainty: c.component.uncertainty,
+            counted: c.component.counted,
+            within: c.component.within.clone(),
+            integrated_energy_j: c.integrated_energy.map(|e| e.joules()),
+            disagreement: c.disagreement,
+        }
+    }
 }
 
 /// What greenai knows of the machine a run ran on (CodeCarbon's host columns).
@@ -107,24 +126,7 @@ impl RunStart {
             energy_kwh: m.energy.kwh(),
             provenance: m.provenance,
             uncertainty: m.uncertainty,
-            components: m
-                .components
-                .iter()
-                .map(|c| ComponentReport {
-                    name: c.component.id.clone(),
-                    kind: c.component.kind.as_str().to_string(),
-                    energy_j: c.energy.map(|e| e.joules()),
-                    avg_power_w: c.avg_power.map(|p| p.watts()),
-                    peak_power_w: c.peak_power.map(|p| p.watts()),
-                    provenance: c.component.provenance,
-                    sensor: c.component.sensor.clone(),
-                    uncertainty: c.component.uncertainty,
-                    counted: c.component.counted,
-                    within: c.component.within.clone(),
-                    integrated_energy_j: c.integrated_energy.map(|e| e.joules()),
-                    disagreement: c.disagreement,
-                })
-                .collect(),
+            components: m.components.iter().map(ComponentReport::from).collect(),
             process_energy_j: m.process.as_ref().map(|p| p.energy.joules()),
             process_cpu_time_s: m.process.as_ref().map(|p| p.cpu_time.as_secs_f64()),
             process_cpu_share: m.process.as_ref().map(|p| p.cpu_share),

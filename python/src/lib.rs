@@ -1,0 +1,297 @@
+//! `greenai._greenai`: the Rust side of greenai's Python package.
+//!
+//! [`Meter`] owns a running [`greenai_meter::Monitor`] (whose sampling thread never touches
+//! Python), and, when recording, a run in the same SQLite database the CLI uses. Measurements
+//! cross into Python as JSON text, which `greenai/__init__.py` turns into dataclasses; every
+//! blocking call releases the GIL.
+
+use greenai_carbon::{CarbonReport, CarbonSettings, Resolved};
+use greenai_meter::{detect, Measurement, Monitor};
+use greenai_store::{ComponentReport, RunStart, SampleWriter, Store};
+use pyo3::create_exception;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+create_exception!(
+    greenai,
+    GreenaiError,
+    PyRuntimeError,
+    "An error from greenai, with the same message the greenai command prints."
+);
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    GreenaiError::new_err(e.to_string())
+}
+
+/// The window that spans a meter's whole life, for its run record.
+const SESSION: &str = "\u{0}session";
+
+struct Recording {
+    store: Store,
+    writer: SampleWriter,
+    start: RunStart,
+}
+
+struct Session {
+    monitor: Arc<Monitor>,
+    settings: CarbonSettings,
+    resolved: Resolved,
+    recording: Option<Recording>,
+    open: Vec<String>,
+}
+
+/// A measurement as JSON: the run report's component shape, plus carbon where known.
+fn measurement_json(m: &Measurement, carbon: Option<&CarbonReport>) -> String {
+    let mut v = serde_json::json!({
+        "name": m.name,
+        "start_unix_s": m.start_unix_s,
+        "duration_s": m.duration.as_secs_f64(),
+        "energy_j": m.energy.joules(),
+        "energy_kwh": m.energy.kwh(),
+        "avg_power_w": m.avg_power.watts(),
+        "peak_power_w": m.peak_power.map(|p| p.watts()),
+        "provenance": m.provenance,
+        "uncertainty": m.uncertainty,
+        "components": m.components.iter().map(ComponentReport::from).collect::<Vec<_>>(),
+        "process_energy_j": m.process.as_ref().map(|p| p.energy.joules()),
+        "process_cpu_time_s": m.process.as_ref().map(|p| p.cpu_time.as_secs_f64()),
+        "cpu_utilisation": m.cpu_utilisation,
+        "missing": m.missing,
+        "samples": m.samples,
+    });
+    if let (Some(c), Some(obj)) = (carbon, v.as_object_mut()) {
+        if let Ok(serde_json::Value::Object(cm)) = serde_json::to_value(c) {
+            obj.extend(cm);
+        }
+    }
+    v.to_string()
+}
+
+/// The Rust half of `greenai.Meter`; use `greenai.Meter`, which adds the context manager.
+#[pyclass(module = "greenai._greenai")]
+struct Meter {
+    session: Mutex<Option<Session>>,
+}
+
+impl Meter {
+    fn with_session<T>(&self, f: impl FnOnce(&mut Session) -> PyResult<T>) -> PyResult<T> {
+        let mut guard = self
+            .session
+            .lock()
+            .map_err(|_| err("the meter's lock was poisoned"))?;
+        match guard.as_mut() {
+            Some(s) => f(s),
+            None => Err(err("this meter is closed")),
+        }
+    }
+}
+
+#[pymethods]
+impl Meter {
+    #[new]
+    #[pyo3(signature = (interval=0.1, region=None, db=None, record=true, project="python".to_string(),
+                        argv=Vec::new(), pue=None, erf=None, intensity=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        interval: f64,
+        region: Option<String>,
+        db: Option<PathBuf>,
+        record: bool,
+        project: String,
+        argv: Vec<String>,
+        pue: Option<f64>,
+        erf: Option<f64>,
+        intensity: Option<f64>,
+    ) -> PyResult<Self> {
+        if !(interval.is_finite() && interval > 0.0) {
+            return Err(err(format!(
+                "sampling interval {interval} s is outside 1 ms ..= 60 s"
+            )));
+        }
+        let settings = CarbonSettings {
+            region,
+            intensity_g_per_kwh: intensity,
+            pue,
+            erf,
+            ..Default::default()
+        };
+        let session = py
+            .detach(move || -> Result<Session, String> {
+                let resolved = settings.resolve().map_err(|e| e.to_string())?;
+                let discovery = detect::discover(greenai_meter::DiscoverOptions::from_env());
+                let host = greenai_store::host::host_info(Path::new("/proc"), &discovery.report);
+                let missing = discovery.report.missing.clone();
+                let mut builder = discovery.into_builder();
+                let started = SystemTime::now();
+                let unix = started.duration_since(UNIX_EPOCH).unwrap_or_default();
+                let start = RunStart {
+                    run_id: format!(
+                        "{:012x}{:06x}",
+                        unix.as_micros() as u64 & 0xffff_ffff_ffff,
+                        std::process::id() & 0xff_ffff
+                    ),
+                    project_name: project,
+                    command: argv.join(" "),
+                    argv,
+                    labels: BTreeMap::from([("source".to_string(), "python".to_string())]),
+                    started_unix_s: unix.as_secs_f64(),
+                    interval_s: interval,
+                    host,
+                    components: builder.components().to_vec(),
+                    missing,
+                    carbon: settings.clone(),
+                };
+                let recording = if record {
+                    let path = db.unwrap_or_else(greenai_store::default_path);
+                    let store = Store::open(&path).map_err(|e| e.to_string())?;
+                    store.begin_run(&start).map_err(|e| e.to_string())?;
+                    let writer = SampleWriter::start(
+                        &path,
+                        &start.run_id,
+                        &start.components,
+                        Duration::from_secs(1),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    builder = builder.on_sample(writer.sink());
+                    Some(Recording {
+                        store,
+                        writer,
+                        start,
+                    })
+                } else {
+                    None
+                };
+                let monitor = builder
+                    .interval(Duration::from_secs_f64(interval))
+                    .track_process(std::process::id())
+                    .start()
+                    .map_err(|e| e.to_string())?;
+                monitor.begin_window(SESSION).map_err(|e| e.to_string())?;
+                Ok(Session {
+                    monitor: Arc::new(monitor),
+                    settings,
+                    resolved,
+                    recording,
+                    open: Vec::new(),
+                })
+            })
+            .map_err(err)?;
+        Ok(Meter {
+            session: Mutex::new(Some(session)),
+        })
+    }
+
+    /// Opens a window named `name`, reading every counter now.
+    fn begin_window(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.with_session(|s| {
+            let monitor = Arc::clone(&s.monitor);
+            py.detach(|| monitor.begin_window(name)).map_err(err)?;
+            s.open.push(name.to_string());
+            Ok(())
+        })
+    }
+
+    /// Closes the window named `name` and returns its measurement as JSON.
+    fn end_window(&self, py: Python<'_>, name: &str) -> PyResult<String> {
+        self.with_session(|s| {
+            let monitor = Arc::clone(&s.monitor);
+            let m = py.detach(|| monitor.end_window(name)).map_err(err)?;
+            s.open.retain(|n| n != name);
+            let carbon =
+                greenai_carbon::assess(&s.settings, &s.resolved, m.energy, m.duration, &[]);
+            Ok(measurement_json(&m, Some(&carbon)))
+        })
+    }
+
+    /// Names of the windows still open, oldest first.
+    fn open_windows(&self) -> PyResult<Vec<String>> {
+        self.with_session(|s| Ok(s.open.clone()))
+    }
+
+    /// The run id in the database, when recording.
+    #[getter]
+    fn run_id(&self) -> PyResult<Option<String>> {
+        self.with_session(|s| Ok(s.recording.as_ref().map(|r| r.start.run_id.clone())))
+    }
+
+    /// The warning about the carbon intensity (no region: the world average), if any.
+    #[getter]
+    fn carbon_warning(&self) -> PyResult<Option<String>> {
+        self.with_session(|s| Ok(s.resolved.warning.clone()))
+    }
+
+    /// Closes every open window, stops sampling, stores the run, and returns the whole session's
+    /// measurement as JSON, and the JSON of each window that was still open.
+    fn close(&self, py: Python<'_>) -> PyResult<(String, Vec<(String, String)>)> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| err("the meter's lock was poisoned"))?
+            .take()
+            .ok_or_else(|| err("this meter is closed"))?;
+        py.detach(move || -> Result<(String, Vec<(String, String)>), String> {
+            let mut left = Vec::new();
+            for name in session.open.iter().rev() {
+                if let Ok(m) = session.monitor.end_window(name) {
+                    let c = greenai_carbon::assess(
+                        &session.settings,
+                        &session.resolved,
+                        m.energy,
+                        m.duration,
+                        &[],
+                    );
+                    left.push((name.clone(), measurement_json(&m, Some(&c))));
+                }
+            }
+            let m = session
+                .monitor
+                .end_window(SESSION)
+                .map_err(|e| e.to_string())?;
+            let carbon = greenai_carbon::assess(
+                &session.settings,
+                &session.resolved,
+                m.energy,
+                m.duration,
+                &[],
+            );
+            if let Some(rec) = session.recording {
+                let outcome = rec.writer.finish();
+                let mut report = rec.start.finish(&m, 0, None);
+                report.carbon = Some(carbon.clone());
+                rec.store.finish_run(&report).map_err(|e| e.to_string())?;
+                if let Some(e) = outcome.first_error {
+                    return Err(format!("{} samples were not stored: {e}", outcome.lost));
+                }
+            }
+            Ok((measurement_json(&m, Some(&carbon)), left))
+        })
+        .map_err(err)
+    }
+}
+
+/// `greenai detect --json`, as a JSON string.
+#[pyfunction]
+fn detect_json(py: Python<'_>) -> PyResult<String> {
+    let report = py.detach(|| detect::discover(greenai_meter::DiscoverOptions::from_env()).report);
+    serde_json::to_string(&report).map_err(err)
+}
+
+/// The default database path (`$GREENAI_DB`, else `~/.local/share/greenai/greenai.sqlite`).
+#[pyfunction]
+fn default_db() -> String {
+    greenai_store::default_path().display().to_string()
+}
+
+#[pymodule]
+fn _greenai(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Meter>()?;
+    m.add_function(wrap_pyfunction!(detect_json, m)?)?;
+    m.add_function(wrap_pyfunction!(default_db, m)?)?;
+    m.add("GreenaiError", m.py().get_type::<GreenaiError>())?;
+    Ok(())
+}
