@@ -130,11 +130,7 @@ impl Meter {
                 let started = SystemTime::now();
                 let unix = started.duration_since(UNIX_EPOCH).unwrap_or_default();
                 let start = RunStart {
-                    run_id: format!(
-                        "{:012x}{:06x}",
-                        unix.as_micros() as u64 & 0xffff_ffff_ffff,
-                        std::process::id() & 0xff_ffff
-                    ),
+                    run_id: greenai_store::new_run_id(),
                     project_name: project,
                     command: argv.join(" "),
                     argv,

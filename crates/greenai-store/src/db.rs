@@ -127,17 +127,24 @@ fn open_connection(path: &Path) -> Result<Connection> {
         hint: "choose a writable place with --db PATH or GREENAI_DB".into(),
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(StoreError::write)?;
-    // Reading the schema version is the first touch of the file's contents.
-    let probe: rusqlite::Result<i64> = conn.query_row("PRAGMA user_version", [], |r| r.get(0));
-    if let Err(e) = probe {
-        return Err(classify_open_error(path, e));
-    }
-    // WAL: readers never block the writer, and a killed process loses only its open
-    // transaction. NORMAL sync is durable across a process crash; a power loss may lose the
-    // last transaction.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| classify_open_error(path, e))?;
+    // Reading the schema version is the first touch of the file's contents. WAL: readers never
+    // block the writer, and a killed process loses only its open transaction; NORMAL sync is
+    // durable across a process crash (a power loss may lose the last transaction). Switching a
+    // new file to WAL takes an exclusive lock for which SQLite does not always wait, so two
+    // processes creating one database at once retry here rather than fail.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mode: String = loop {
+        let attempt = conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .and_then(|_| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)));
+        match attempt {
+            Ok(mode) => break mode,
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(classify_open_error(path, e)),
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Unavailable {
             path: path.to_path_buf(),
@@ -148,6 +155,13 @@ fn open_connection(path: &Path) -> Result<Connection> {
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         .map_err(StoreError::write)?;
     Ok(conn)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {

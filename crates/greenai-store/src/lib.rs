@@ -20,5 +20,5 @@ mod writer;
 
 pub use db::{default_path, RunStatus, RunSummary, SampleSink, Store};
 pub use error::{Result, StoreError};
-pub use report::{ComponentReport, HostInfo, RunReport, RunStart};
+pub use report::{new_run_id, ComponentReport, HostInfo, RunReport, RunStart};
 pub use writer::{SampleWriter, WriterOutcome};

@@ -93,6 +93,23 @@ pub struct RunReport {
     pub complete: bool,
 }
 
+/// A new run id: 18 hex digits from the start time (µs), the process id and a per-process
+/// counter, so ids sort by start time and two runs of one process never collide.
+pub fn new_run_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64;
+    format!(
+        "{:012x}{:04x}{:02x}",
+        us & 0xffff_ffff_ffff,
+        std::process::id() & 0xffff,
+        SEQ.fetch_add(1, Ordering::Relaxed) & 0xff
+    )
+}
+
 /// What is known of a run when it starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStart {

@@ -87,18 +87,6 @@ fn shell_join(argv: &[String]) -> String {
         .join(" ")
 }
 
-fn new_run_id(started: SystemTime) -> String {
-    let ns = started
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "{:012x}{:06x}",
-        (ns / 1000) as u64 & 0xffff_ffff_ffff,
-        std::process::id() & 0xff_ffff
-    )
-}
-
 pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     // Everything that can fail for greenai's own reasons fails before the command starts.
     let store = super::open_store(db)?;
@@ -115,7 +103,7 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let builder = discovery.into_builder();
     let started = SystemTime::now();
     let start = RunStart {
-        run_id: new_run_id(started),
+        run_id: greenai_store::new_run_id(),
         project_name: args.project.clone(),
         command: shell_join(&args.command),
         argv: args.command.clone(),
