@@ -257,3 +257,56 @@ fn run_serves_metrics_while_its_command_runs() {
     assert!(body.contains("greenai_machine_power_watts "), "{body}");
     assert!(g.wait().unwrap().success());
 }
+
+#[test]
+fn a_full_disk_mid_run_loses_no_recorded_data_and_keeps_the_exit_status() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    // An earlier run, recorded before the disk fills.
+    let first = json_of(with_db(&db).args(["run", "--json", "--", "true"]));
+    let mut cmd = with_db(&db);
+    cmd.args([
+        "run",
+        "--interval",
+        "0.001",
+        "--",
+        "sh",
+        "-c",
+        "sleep 2; exit 3",
+    ]);
+    // SAFETY: only async-signal-safe calls between fork and exec. A 160 KiB file-size limit
+    // makes the database's writes fail as on a full disk (EFBIG, with SIGXFSZ ignored).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: 160 * 1024,
+                rlim_max: 160 * 1024,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "the child's status, not a storage error: {}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("were not stored") || err.contains("was not stored"),
+        "{err}"
+    );
+    assert!(err.contains("total"), "the report is still printed: {err}");
+    // What was recorded before stays readable.
+    let list = json_of(with_db(&db).args(["runs", "list", "--json"]));
+    let runs = list.as_array().unwrap();
+    assert_eq!(runs[0]["run_id"], first["run_id"]);
+    assert_eq!(runs[0]["status"], "complete");
+    let second = runs[1]["run_id"].as_str().unwrap();
+    let shown = json_of(with_db(&db).args(["runs", "show", "--json", second]));
+    assert!(shown["samples"].as_u64().unwrap() > 10 || shown["energy_j"].as_f64().unwrap() > 0.0);
+}
