@@ -129,8 +129,8 @@ fn run_reports_carbon_and_exports_it_the_codecarbon_way() {
         .unwrap();
     let csv = stdout(&o);
     let mut lines = csv.lines();
-    let header = split_csv(lines.next().unwrap());
-    let row = split_csv(lines.next().unwrap());
+    let header = greenai_store::export::split_csv_line(lines.next().unwrap());
+    let row = greenai_store::export::split_csv_line(lines.next().unwrap());
     let col = |n: &str| row[header.iter().position(|h| h == n).unwrap()].clone();
     let kg: f64 = col("emissions").parse().unwrap();
     assert!((kg - gross / 1000.0).abs() < 1e-15);

@@ -68,8 +68,8 @@ fn a_run_is_recorded_listed_shown_and_exported() {
         .unwrap();
     let csv = stdout(&o);
     let mut lines = csv.lines();
-    let header = split_csv(lines.next().unwrap());
-    let row = split_csv(lines.next().unwrap());
+    let header = greenai_store::export::split_csv_line(lines.next().unwrap());
+    let row = greenai_store::export::split_csv_line(lines.next().unwrap());
     assert_eq!(header.len(), row.len());
     let col = |n: &str| row[header.iter().position(|h| h == n).unwrap()].as_str();
     assert_eq!(col("project_name"), "mnist");

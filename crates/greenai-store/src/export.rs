@@ -142,6 +142,26 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
     ]
 }
 
+/// Splits one line of CSV as [`write_csv`] writes it (RFC 4180 quoting), for readers of the
+/// export.
+pub fn split_csv_line(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 pub fn write_csv(out: &mut dyn Write, reports: &[RunReport]) -> io::Result<()> {
     writeln!(out, "{}", CSV_COLUMNS.join(","))?;
     for r in reports {
@@ -165,6 +185,9 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("plain"), "plain");
+        let row = ["a,b", "say \"hi\"", "", "plain"];
+        let line: Vec<String> = row.iter().map(|f| field(f)).collect();
+        assert_eq!(split_csv_line(&line.join(",")), row);
         let idx = |c: &str| CSV_COLUMNS.iter().position(|x| *x == c).unwrap();
         // CodeCarbon's order is kept where the columns mean the same thing.
         assert!(idx("timestamp") < idx("duration") && idx("duration") < idx("energy_consumed"));

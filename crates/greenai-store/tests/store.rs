@@ -71,25 +71,6 @@ fn sample(i: u32) -> Sample {
     }
 }
 
-/// Splits one CSV line, honouring double quotes (as the export writes them).
-fn split_csv(line: &str) -> Vec<String> {
-    let (mut out, mut cur, mut quoted, mut chars) =
-        (Vec::new(), String::new(), false, line.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
 #[test]
 fn a_new_file_is_migrated_once_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,8 +191,8 @@ fn exports_round_trip_in_codecarbon_units() {
     let text = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);
-    let header = split_csv(lines[0]);
-    let row = split_csv(lines[1]);
+    let header = export::split_csv_line(lines[0]);
+    let row = export::split_csv_line(lines[1]);
     assert_eq!(header.len(), row.len());
     let col = |name: &str| row[header.iter().position(|h| h == name).unwrap()].as_str();
     assert_eq!(col("run_id"), "aaa1");
