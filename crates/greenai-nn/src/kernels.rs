@@ -124,6 +124,27 @@ pub fn im2col(x: &[f32], s: ConvShape, cols: &mut [f32]) {
     }
 }
 
+/// The sum of `x` over eight lanes, which the compiler turns into vector adds (an ordered
+/// `iter().sum()` cannot be reordered, so it stays scalar).
+pub fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// ReLU's backward: `grad` where the forward output was positive, else 0, without branches.
+pub fn relu_backward(grad: &mut [f32], out: &[f32]) {
+    for (d, a) in grad.iter_mut().zip(out) {
+        *d = if *a > 0.0 { *d } else { 0.0 };
+    }
+}
+
 /// `max(0, x)` in place, returning nothing: the sign of the output is the backward mask.
 pub fn relu(x: &mut [f32]) {
     for v in x {
@@ -198,6 +219,15 @@ mod tests {
         assert_eq!(&cols[4 * 4..5 * 4], &x);
         // The top-left tap sees only x[0] at output (1, 1).
         assert_eq!(&cols[0..4], &[0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn lane_sum_and_relu_backward() {
+        let x: Vec<f32> = (1..=21).map(|i| i as f32).collect();
+        assert_eq!(sum(&x), 231.0);
+        let mut g = vec![1.0, 2.0, 3.0];
+        relu_backward(&mut g, &[0.5, 0.0, -1.0]);
+        assert_eq!(g, [1.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The seed's LightweightNet, exactly: Conv2d(1→16, 3×3, padding 1) → ReLU → flatten →
 //! Linear(16·H·W → classes). Forward and backward by hand over the [`crate::kernels`].
 
-use crate::kernels::{gemm, im2col, relu, rm, rm_mut, softmax_cross_entropy, tr, ConvShape};
+use crate::kernels::{
+    gemm, im2col, relu, relu_backward, rm, rm_mut, softmax_cross_entropy, sum, tr, ConvShape,
+};
 use crate::rng::SplitMix64;
 
 /// Output channels of the convolution.
@@ -184,12 +186,7 @@ impl LightweightNet {
             0.0,
             rm_mut(&mut ws.dact, f),
         );
-        // ReLU: pass the gradient where the output was positive.
-        for (d, a) in ws.dact.iter_mut().zip(&ws.act) {
-            if *a <= 0.0 {
-                *d = 0.0;
-            }
-        }
+        relu_backward(&mut ws.dact, &ws.act);
         // Convolution: dW += dOut·colsᵀ, db += Σ dOut. The input needs no gradient.
         for i in 0..n {
             let dout = &ws.dact[i * f..(i + 1) * f];
@@ -204,7 +201,7 @@ impl LightweightNet {
                 rm_mut(&mut g.0[0], 9),
             );
             for (c, plane) in dout.chunks(hw).enumerate() {
-                g.0[1][c] += plane.iter().sum::<f32>();
+                g.0[1][c] += sum(plane);
             }
         }
         (loss, correct)
