@@ -28,6 +28,8 @@ pub enum Command {
     },
     /// Run a command, measure the energy it used, and keep the run in the database.
     Run(RunArgs),
+    /// Train a model on an IDX dataset (the bundled MNIST by default), each epoch in a meter window.
+    Train(TrainArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -156,6 +158,43 @@ fn parse_unit(s: &str) -> Result<(String, f64), String> {
         return Err(format!("{s:?}: give a name and a positive count"));
     }
     Ok((name.to_string(), n))
+}
+
+/// The models greenai's engine implements so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelName {
+    /// The seed's LightweightNet: Conv2d(1→16, 3×3, padding 1), ReLU, Linear(16·H·W → classes).
+    Lightweight,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    #[arg(long, value_enum, default_value = "lightweight")]
+    pub model: ModelName,
+    #[arg(long, default_value = "10")]
+    pub epochs: usize,
+    #[arg(long, default_value = "64")]
+    pub batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value = "0.001")]
+    pub lr: f32,
+    #[arg(long, default_value = "2")]
+    pub threads: usize,
+    /// A directory of IDX files named as MNIST's (train-images-idx3-ubyte[.gz], …); default: the
+    /// bundled MNIST.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Seed for initialisation and shuffling.
+    #[arg(long, default_value = "0")]
+    pub seed: u64,
+    /// Sampling interval of the meter, in seconds.
+    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub carbon: CarbonArgs,
+    /// Print one JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -32,6 +32,21 @@ pub fn train_epoch(
     batch: usize,
     threads: usize,
 ) -> EpochStats {
+    train_epoch_with(net, params, opt, data, order, batch, threads, &mut |_| {})
+}
+
+/// [`train_epoch`], calling `progress` after every batch with the epoch's figures so far.
+#[allow(clippy::too_many_arguments)]
+pub fn train_epoch_with(
+    net: &LightweightNet,
+    params: &mut Params,
+    opt: &mut Adam,
+    data: &Dataset,
+    order: &[usize],
+    batch: usize,
+    threads: usize,
+    progress: &mut dyn FnMut(EpochStats),
+) -> EpochStats {
     let threads = threads.max(1);
     let mut workers: Vec<Worker> = (0..threads)
         .map(|_| Worker {
@@ -42,8 +57,8 @@ pub fn train_epoch(
             correct: 0,
         })
         .collect();
-    let (mut loss, mut correct) = (0.0, 0);
-    for idx in order.chunks(batch) {
+    let (mut loss, mut correct, mut seen) = (0.0, 0, 0);
+    for idx in order.chunks(batch.max(1)) {
         let scale = 1.0 / idx.len() as f32;
         let per = idx.len().div_ceil(threads);
         let p: &Params = params;
@@ -67,6 +82,12 @@ pub fn train_epoch(
         opt.step(params, &first[0].grads);
         loss += workers[..used].iter().map(|w| w.loss).sum::<f64>();
         correct += workers[..used].iter().map(|w| w.correct).sum::<usize>();
+        seen += idx.len();
+        progress(EpochStats {
+            mean_loss: loss / seen as f64,
+            train_accuracy: correct as f64 / seen as f64,
+            samples: seen,
+        });
     }
     EpochStats {
         mean_loss: loss / order.len().max(1) as f64,

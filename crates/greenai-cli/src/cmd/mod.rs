@@ -5,6 +5,7 @@ mod detect;
 mod exporter;
 mod run;
 mod runs;
+mod train;
 
 use crate::cli::{Cli, Command};
 use std::path::Path;
@@ -16,6 +17,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect { json } => detect::detect(json),
         Command::Run(args) => run::run(args, &db),
         Command::Runs { command } => runs::runs(command, &db),
+        Command::Train(args) => train::train(args),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Carbon {
             command,
