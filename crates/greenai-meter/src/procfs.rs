@@ -68,6 +68,50 @@ pub fn read_cpu_times(proc_root: &Path) -> Result<CpuTimes> {
     StatFile::open(proc_root)?.read()
 }
 
+/// What `/proc/cpuinfo` and `/proc/meminfo` say about the machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuInfo {
+    /// `model name` (x86), `Model` or `cpu model` (other architectures); `None` if absent.
+    pub model: Option<String>,
+    pub logical_cpus: usize,
+    /// `MemTotal`, in bytes.
+    pub memory_bytes: u64,
+}
+
+impl CpuInfo {
+    /// Reads `<proc_root>/cpuinfo` (required) and `<proc_root>/meminfo` (0 bytes if unreadable).
+    pub fn read(proc_root: &Path) -> Result<Self> {
+        let cpuinfo = std::fs::read_to_string(proc_root.join("cpuinfo")).map_err(|e| {
+            MeterError::Unavailable {
+                reason: format!("cannot read {}/cpuinfo: {e}", proc_root.display()),
+            }
+        })?;
+        let meminfo = std::fs::read_to_string(proc_root.join("meminfo")).unwrap_or_default();
+        Ok(Self::parse(&cpuinfo, &meminfo))
+    }
+
+    pub fn parse(cpuinfo: &str, meminfo: &str) -> Self {
+        let model = cpuinfo.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            matches!(k.trim(), "model name" | "Model" | "cpu model").then(|| v.trim().to_string())
+        });
+        let logical_cpus = cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count();
+        let mem_kib: u64 = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+        CpuInfo {
+            model,
+            logical_cpus,
+            memory_bytes: mem_kib * 1024,
+        }
+    }
+}
+
 /// The fields of `/proc/PID/stat` the meter needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
@@ -217,6 +261,19 @@ impl ProcessTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpuinfo_and_meminfo_parse_on_x86_and_arm() {
+        let x86 = CpuInfo::parse(
+            "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R)\n",
+            "MemTotal:       2048 kB\n",
+        );
+        assert_eq!(x86.model.as_deref(), Some("Intel(R) Xeon(R)"));
+        assert_eq!((x86.logical_cpus, x86.memory_bytes), (2, 2048 * 1024));
+        let arm = CpuInfo::parse("processor\t: 0\nModel\t: Raspberry Pi 4\n", "");
+        assert_eq!(arm.model.as_deref(), Some("Raspberry Pi 4"));
+        assert_eq!(arm.memory_bytes, 0);
+    }
 
     #[test]
     fn stat_cpu_line_excludes_idle_and_steal_from_busy() {

@@ -1,6 +1,7 @@
 //! What greenai records of the machine: reads `/proc`, `uname` and the detect report.
 
 use crate::report::HostInfo;
+use greenai_meter::procfs::CpuInfo;
 use greenai_meter::{ComponentKind, DetectReport};
 use std::path::Path;
 
@@ -26,24 +27,11 @@ fn uname() -> (String, String) {
 /// The host's description, from `proc_root` and what discovery found.
 pub fn host_info(proc_root: &Path, report: &DetectReport) -> HostInfo {
     let (os, hostname) = uname();
-    let cpuinfo = std::fs::read_to_string(proc_root.join("cpuinfo")).unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == "model name").then(|| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    let cpu_count = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
-    let mem_kib: f64 = std::fs::read_to_string(proc_root.join("meminfo"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
+    let info = CpuInfo::read(proc_root).unwrap_or(CpuInfo {
+        model: None,
+        logical_cpus: 0,
+        memory_bytes: 0,
+    });
     let gpus: Vec<&greenai_meter::Component> = report
         .components
         .iter()
@@ -61,9 +49,10 @@ pub fn host_info(proc_root: &Path, report: &DetectReport) -> HostInfo {
     HostInfo {
         hostname,
         os,
-        cpu_model,
-        cpu_count,
-        ram_total_gb: mem_kib * 1024.0 / 1e9,
+        cpu_model: info.model.unwrap_or_default(),
+        cpu_count: info.logical_cpus,
+        // CodeCarbon's ram_total_size is in GB (10^9 bytes).
+        ram_total_gb: info.memory_bytes as f64 / 1e9,
         gpu_count: gpus.len(),
         gpu_model,
     }

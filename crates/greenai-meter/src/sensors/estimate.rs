@@ -13,7 +13,7 @@
 
 use crate::component::{Component, ComponentKind, Provenance, Reading};
 use crate::error::{MeterError, Result};
-use crate::procfs::{CpuTimes, StatFile};
+use crate::procfs::{CpuInfo, CpuTimes, StatFile};
 use crate::sensor::EnergySensor;
 use greenai_units::{Energy, Power};
 use std::path::Path;
@@ -106,31 +106,9 @@ pub struct MachineModel {
 impl MachineModel {
     /// Reads `cpuinfo` and `meminfo` under `proc_root`.
     pub fn detect(proc_root: &Path) -> Result<Self> {
-        let cpuinfo = std::fs::read_to_string(proc_root.join("cpuinfo")).map_err(|e| {
-            MeterError::Unavailable {
-                reason: format!("cannot read {}/cpuinfo: {e}", proc_root.display()),
-            }
-        })?;
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                matches!(k.trim(), "model name" | "Model" | "cpu model")
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown CPU".into());
-        let logical_cpus = cpuinfo
-            .lines()
-            .filter(|l| l.starts_with("processor"))
-            .count()
-            .max(1);
-        let meminfo = std::fs::read_to_string(proc_root.join("meminfo")).unwrap_or_default();
-        let mem_kib: f64 = meminfo
-            .lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
+        let info = CpuInfo::read(proc_root)?;
+        let cpu_model = info.model.unwrap_or_else(|| "unknown CPU".into());
+        let logical_cpus = info.logical_cpus.max(1);
         let (cpu_max_power, tdp_entry) = match lookup_tdp(&cpu_model) {
             Some((w, name)) => (Power::from_watts(w), Some(name.to_string())),
             None => (
@@ -144,7 +122,7 @@ impl MachineModel {
             tdp_entry,
             cpu_max_power,
             idle_share: DEFAULT_IDLE_SHARE,
-            memory_gib: mem_kib / (1024.0 * 1024.0),
+            memory_gib: info.memory_bytes as f64 / (1u64 << 30) as f64,
         })
     }
 
