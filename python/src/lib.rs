@@ -7,14 +7,14 @@
 
 use greenai_carbon::{CarbonReport, CarbonSettings, Resolved};
 use greenai_meter::{detect, Measurement, Monitor};
-use greenai_store::{ComponentReport, RunStart, SampleWriter, Store};
+use greenai_store::{ComponentReport, Recording, RunStart, Store};
 use pyo3::create_exception;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 create_exception!(
     greenai,
@@ -29,12 +29,6 @@ fn err(e: impl std::fmt::Display) -> PyErr {
 
 /// The window that spans a meter's whole life, for its run record.
 const SESSION: &str = "\u{0}session";
-
-struct Recording {
-    store: Store,
-    writer: SampleWriter,
-    start: RunStart,
-}
 
 struct Session {
     monitor: Arc<Monitor>,
@@ -124,41 +118,24 @@ impl Meter {
             .detach(move || -> Result<Session, String> {
                 let resolved = settings.resolve().map_err(|e| e.to_string())?;
                 let discovery = detect::discover(greenai_meter::DiscoverOptions::from_env());
-                let host = greenai_store::host::host_info(Path::new("/proc"), &discovery.report);
-                let missing = discovery.report.missing.clone();
+                let detected = discovery.report.clone();
                 let mut builder = discovery.into_builder();
-                let started = SystemTime::now();
-                let unix = started.duration_since(UNIX_EPOCH).unwrap_or_default();
-                let start = RunStart {
-                    run_id: greenai_store::new_run_id(),
-                    project_name: project,
-                    command: argv.join(" "),
-                    argv,
-                    labels: BTreeMap::from([("source".to_string(), "python".to_string())]),
-                    started_unix_s: unix.as_secs_f64(),
-                    interval_s: interval,
-                    host,
-                    components: builder.components().to_vec(),
-                    missing,
-                    carbon: settings.clone(),
-                };
                 let recording = if record {
                     let path = db.unwrap_or_else(greenai_store::default_path);
                     let store = Store::open(&path).map_err(|e| e.to_string())?;
-                    store.begin_run(&start).map_err(|e| e.to_string())?;
-                    let writer = SampleWriter::start(
-                        &path,
-                        &start.run_id,
-                        &start.components,
-                        Duration::from_secs(1),
-                    )
-                    .map_err(|e| e.to_string())?;
-                    builder = builder.on_sample(writer.sink());
-                    Some(Recording {
-                        store,
-                        writer,
-                        start,
-                    })
+                    let start = RunStart::new(
+                        &project,
+                        argv,
+                        BTreeMap::from([("source".to_string(), "python".to_string())]),
+                        Duration::from_secs_f64(interval),
+                        &detected,
+                        &builder,
+                        settings.clone(),
+                    );
+                    let (recording, b) =
+                        Recording::begin(store, start, builder).map_err(|e| e.to_string())?;
+                    builder = b;
+                    Some(recording)
                 } else {
                     None
                 };
@@ -212,7 +189,7 @@ impl Meter {
     /// The run id in the database, when recording.
     #[getter]
     fn run_id(&self) -> PyResult<Option<String>> {
-        self.with_session(|s| Ok(s.recording.as_ref().map(|r| r.start.run_id.clone())))
+        self.with_session(|s| Ok(s.recording.as_ref().map(|r| r.start().run_id.clone())))
     }
 
     /// The warning about the carbon intensity (no region: the world average), if any.
@@ -248,22 +225,26 @@ impl Meter {
                 .monitor
                 .end_window(SESSION)
                 .map_err(|e| e.to_string())?;
-            let carbon = greenai_carbon::assess(
-                &session.settings,
-                &session.resolved,
-                m.energy,
-                m.duration,
-                &[],
-            );
-            if let Some(rec) = session.recording {
-                let outcome = rec.writer.finish();
-                let mut report = rec.start.finish(&m, 0, None);
-                report.carbon = Some(carbon.clone());
-                rec.store.finish_run(&report).map_err(|e| e.to_string())?;
-                if let Some(e) = outcome.first_error {
-                    return Err(format!("{} samples were not stored: {e}", outcome.lost));
+            let carbon = match session.recording {
+                Some(rec) => {
+                    let done = rec.finish(&m, 0, None, &session.resolved);
+                    done.stored.map_err(|e| e.to_string())?;
+                    if let Some(e) = done.samples.first_error {
+                        return Err(format!(
+                            "{} samples were not stored: {e}",
+                            done.samples.lost
+                        ));
+                    }
+                    done.report.carbon.expect("finish fills in the carbon")
                 }
-            }
+                None => greenai_carbon::assess(
+                    &session.settings,
+                    &session.resolved,
+                    m.energy,
+                    m.duration,
+                    &[],
+                ),
+            };
             Ok((measurement_json(&m, Some(&carbon)), left))
         })
         .map_err(err)

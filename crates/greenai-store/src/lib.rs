@@ -13,6 +13,7 @@ mod error;
 pub mod export;
 pub mod host;
 pub mod openmetrics;
+mod recording;
 mod report;
 pub mod series;
 pub mod timefmt;
@@ -20,5 +21,6 @@ mod writer;
 
 pub use db::{default_path, RunStatus, RunSummary, SampleSink, Store};
 pub use error::{Result, StoreError};
+pub use recording::{command_line, Finished, Recording, FLUSH_EVERY};
 pub use report::{new_run_id, ComponentReport, HostInfo, RunReport, RunStart};
 pub use writer::{SampleWriter, WriterOutcome};

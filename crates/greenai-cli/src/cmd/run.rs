@@ -4,18 +4,16 @@ use crate::cli::RunArgs;
 use crate::render;
 use anyhow::{bail, Context};
 use greenai_meter::{detect, Monitor};
-use greenai_store::{RunStart, SampleWriter};
+use greenai_store::{Finished, Recording, RunStart};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const WINDOW: &str = "run";
-/// How often samples are committed: a killed greenai loses at most this much of its series.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
@@ -71,22 +69,6 @@ fn wait_child(pid: i32) -> anyhow::Result<(i32, Duration)> {
     Ok((status, tv(ru.ru_utime) + tv(ru.ru_stime)))
 }
 
-fn shell_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     // Everything that can fail for greenai's own reasons fails before the command starts.
     let store = super::open_store(db)?;
@@ -98,32 +80,21 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
         .map(super::exporter::bind)
         .transpose()?;
     let discovery = detect::discover(greenai_meter::DiscoverOptions::from_env());
-    let host = greenai_store::host::host_info(Path::new("/proc"), &discovery.report);
-    let missing = discovery.report.missing.clone();
+    let detected = discovery.report.clone();
     let builder = discovery.into_builder();
-    let started = SystemTime::now();
-    let start = RunStart {
-        run_id: greenai_store::new_run_id(),
-        project_name: args.project.clone(),
-        command: shell_join(&args.command),
-        argv: args.command.clone(),
-        labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
-        started_unix_s: started
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64(),
-        interval_s: args.interval.as_secs_f64(),
-        host,
-        components: builder.components().to_vec(),
-        missing,
+    let start = RunStart::new(
+        &args.project,
+        args.command.clone(),
+        args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        args.interval,
+        &detected,
+        &builder,
         carbon,
-    };
-    store.begin_run(&start)?;
-    let writer = SampleWriter::start(db, &start.run_id, &start.components, FLUSH_EVERY)?;
+    );
+    let (recording, builder) = Recording::begin(store, start, builder)?;
     let monitor = Arc::new(
         builder
             .interval(args.interval)
-            .on_sample(writer.sink())
             .start()
             .context("starting the energy monitor (see `greenai detect`)")?,
     );
@@ -136,8 +107,7 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
         Err(e) => {
             // No command ran: nothing of this run is worth keeping.
             let _ = monitor.end_window(WINDOW);
-            writer.finish();
-            let _ = store.discard_run(&start.run_id);
+            recording.discard();
             if e.kind() == std::io::ErrorKind::NotFound {
                 bail!(
                     "cannot run {:?}: command not found; check its name, or give its path",
@@ -182,27 +152,11 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     } else {
         (libc::WEXITSTATUS(status), None)
     };
-    let mut report = start.finish(&m, exit_code, signal);
-    let outcome = writer.finish();
-    // A time-resolved intensity integrates over the stored energy series.
-    let series: Vec<(f64, greenai_units::Energy)> = if resolved.series.is_some() {
-        store
-            .samples(&start.run_id)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|s| Some((s.unix_s, s.energy?)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    report.carbon = Some(greenai_carbon::assess(
-        &start.carbon,
-        &resolved,
-        m.energy,
-        m.duration,
-        &series,
-    ));
-    let stored = store.finish_run(&report);
+    let Finished {
+        report,
+        samples,
+        stored,
+    } = recording.finish(&m, exit_code, signal, &resolved);
 
     let how = match signal {
         Some(s) => format!("was killed by signal {s}"),
@@ -220,16 +174,15 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     if let Some(w) = &resolved.warning {
         eprintln!("greenai: warning: {w}");
     }
-    match (&stored, &outcome.first_error) {
+    match (&stored, &samples.first_error) {
         (Ok(()), None) => eprintln!("  recorded as run {} in {}", report.run_id, db.display()),
         (Err(e), _) => {
-            report.complete = false;
             eprintln!("greenai: warning: the run's report was not stored ({e}); the report above is complete");
         }
         (Ok(()), Some(e)) => eprintln!(
             "greenai: warning: {} of {} samples were not stored ({e}); the totals above are complete",
-            outcome.lost,
-            outcome.lost + outcome.written
+            samples.lost,
+            samples.lost + samples.written
         ),
     }
     if args.json {
