@@ -47,6 +47,7 @@ fn a_run_is_recorded_listed_shown_and_exported() {
     let list = json_of(with_db(&db).args(["runs", "list", "--json"]));
     assert_eq!(list[0]["run_id"], id.as_str());
     assert_eq!(list[0]["status"], "complete");
+    assert_eq!(list[0]["provenance"], run["provenance"]);
 
     let shown = json_of(with_db(&db).args(["runs", "show", "--json", &id[..8]]));
     assert_eq!(shown, run, "the stored report is the printed one");
@@ -116,6 +117,7 @@ fn a_killed_greenai_leaves_its_samples_and_an_incomplete_run() {
 
     let list = json_of(with_db(&db).args(["runs", "list", "--json"]));
     assert_eq!(list[0]["status"], "incomplete");
+    assert!(list[0]["provenance"].is_string(), "{}", list[0]);
     let id = list[0]["run_id"].as_str().unwrap();
     let r = json_of(with_db(&db).args(["runs", "show", "--json", id]));
     assert_eq!(r["complete"], false);

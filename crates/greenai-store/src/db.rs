@@ -77,6 +77,8 @@ pub struct RunSummary {
     pub started_unix_s: f64,
     pub duration_s: Option<f64>,
     pub energy_j: Option<f64>,
+    /// How `energy_j` was obtained (the least direct of its parts).
+    pub provenance: Option<Provenance>,
     pub exit_code: Option<i32>,
     pub status: RunStatus,
 }
@@ -322,7 +324,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, project_name, command, started_unix_s, duration_s, energy_j, exit_code,
-                        complete, greenai_pid
+                        complete, greenai_pid, json_extract(report, '$.provenance')
                  FROM runs ORDER BY started_unix_s, id",
             )
             .map_err(StoreError::write)?;
@@ -337,6 +339,9 @@ impl Store {
                     started_unix_s: r.get(3)?,
                     duration_s: r.get(4)?,
                     energy_j: r.get(5)?,
+                    provenance: r
+                        .get::<_, Option<String>>(9)?
+                        .and_then(|p| serde_json::from_value(serde_json::Value::String(p)).ok()),
                     exit_code: r.get(6)?,
                     status: if complete {
                         RunStatus::Complete
@@ -356,6 +361,7 @@ impl Store {
             if let Ok(rep) = self.report(&r.run_id) {
                 r.duration_s = Some(rep.duration_s);
                 r.energy_j = Some(rep.energy_j);
+                r.provenance = Some(rep.provenance);
             }
         }
         Ok(out)

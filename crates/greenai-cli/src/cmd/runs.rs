@@ -20,7 +20,7 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
                         serde_json::json!({
                             "run_id": r.run_id, "project_name": r.project_name, "command": r.command,
                             "started_at": timefmt::rfc3339(r.started_unix_s), "duration_s": r.duration_s,
-                            "energy_j": r.energy_j, "exit_code": r.exit_code, "status": r.status.as_str(),
+                            "energy_j": r.energy_j, "provenance": r.provenance, "exit_code": r.exit_code, "status": r.status.as_str(),
                         })
                     })
                     .collect();
@@ -29,13 +29,13 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
             } else {
                 writeln!(
                     out,
-                    "{:<18} {:<24} {:>10} {:>12} {:<10} {:>4}  command",
-                    "run", "started (UTC)", "duration", "energy", "status", "exit"
+                    "{:<18} {:<24} {:>10} {:>12} {:<10} {:<10} {:>4}  command",
+                    "run", "started (UTC)", "duration", "energy", "provenance", "status", "exit"
                 )?;
                 for r in &runs {
                     writeln!(
                         out,
-                        "{:<18} {:<24} {:>10} {:>12} {:<10} {:>4}  {}",
+                        "{:<18} {:<24} {:>10} {:>12} {:<10} {:<10} {:>4}  {}",
                         r.run_id,
                         timefmt::rfc3339(r.started_unix_s),
                         r.duration_s
@@ -44,6 +44,7 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
                         r.energy_j
                             .map(|e| format!("{:.2}", greenai_units::Energy::from_joules(e)))
                             .unwrap_or_default(),
+                        r.provenance.map(|p| p.as_str()).unwrap_or_default(),
                         r.status.as_str(),
                         r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
                         r.command
