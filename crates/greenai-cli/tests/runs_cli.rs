@@ -224,7 +224,9 @@ fn the_exporter_serves_openmetrics_on_loopback() {
     assert!(first.trim_end().ends_with("# EOF"));
     let total = |body: &str| -> f64 {
         body.lines()
-            .find_map(|l| l.strip_prefix("greenai_machine_energy_joules_total "))
+            .find_map(|l| {
+                l.strip_prefix("greenai_machine_energy_joules_total{provenance=\"estimated\"} ")
+            })
             .unwrap()
             .parse()
             .unwrap()
@@ -256,7 +258,10 @@ fn run_serves_metrics_while_its_command_runs() {
     let addr = served_at(&mut g);
     std::thread::sleep(Duration::from_millis(200));
     let body = scrape(&addr);
-    assert!(body.contains("greenai_machine_power_watts "), "{body}");
+    assert!(
+        body.contains("greenai_machine_power_watts{provenance="),
+        "{body}"
+    );
     assert!(g.wait().unwrap().success());
 }
 

@@ -1,6 +1,6 @@
 //! OpenMetrics text for Prometheus: energy counters and power gauges per component.
 
-use greenai_meter::{Component, Sample};
+use greenai_meter::{Component, Provenance, Sample};
 use greenai_units::Energy;
 use std::fmt::Write;
 
@@ -55,17 +55,29 @@ pub fn render(
             }
         }
     }
-    let total: Energy = components
+    let counted: Vec<(&Component, Energy)> = components
         .iter()
         .zip(energy)
         .filter(|(c, _)| c.counted)
-        .filter_map(|(_, e)| *e)
-        .sum();
+        .filter_map(|(c, e)| Some((c, (*e)?)))
+        .collect();
+    let total: Energy = counted.iter().map(|(_, e)| *e).sum();
+    // The total is as direct as its least direct part.
+    let provenance = counted
+        .iter()
+        .map(|(c, _)| c.provenance)
+        .max()
+        .unwrap_or(Provenance::Estimated)
+        .as_str();
     s.push_str("# TYPE greenai_machine_energy_joules counter\n# UNIT greenai_machine_energy_joules joules\n");
     s.push_str(
         "# HELP greenai_machine_energy_joules The machine's energy: counted components only.\n",
     );
-    let _ = writeln!(s, "greenai_machine_energy_joules_total {}", total.joules());
+    let _ = writeln!(
+        s,
+        "greenai_machine_energy_joules_total{{provenance=\"{provenance}\"}} {}",
+        total.joules()
+    );
     if let Some(sample) = latest {
         s.push_str(
             "# TYPE greenai_machine_power_watts gauge\n# UNIT greenai_machine_power_watts watts\n",
@@ -86,7 +98,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenai_meter::{ComponentKind, Provenance, Reading};
+    use greenai_meter::{ComponentKind, Reading};
     use greenai_units::Power;
 
     #[test]
@@ -113,7 +125,10 @@ mod tests {
         let text = render(&[c], &[Some(Energy::from_joules(12.5))], Some(&sample));
         assert!(text.contains("greenai_energy_joules_total{component=\"cpu-package-0\",kind=\"cpu_package\",provenance=\"measured\",counted=\"true\"} 12.5\n"), "{text}");
         assert!(text.contains("greenai_power_watts{component=\"cpu-package-0\""));
-        assert!(text.contains("greenai_machine_energy_joules_total 12.5\n"));
+        assert!(
+            text.contains("greenai_machine_energy_joules_total{provenance=\"measured\"} 12.5\n"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }
