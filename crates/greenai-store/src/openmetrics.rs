@@ -87,7 +87,7 @@ pub fn render(
         );
         let _ = writeln!(
             s,
-            "greenai_machine_power_watts {}",
+            "greenai_machine_power_watts{{provenance=\"{provenance}\"}} {}",
             sample.total_power.watts()
         );
     }
@@ -125,6 +125,10 @@ mod tests {
         let text = render(&[c], &[Some(Energy::from_joules(12.5))], Some(&sample));
         assert!(text.contains("greenai_energy_joules_total{component=\"cpu-package-0\",kind=\"cpu_package\",provenance=\"measured\",counted=\"true\"} 12.5\n"), "{text}");
         assert!(text.contains("greenai_power_watts{component=\"cpu-package-0\""));
+        assert!(
+            text.contains("greenai_machine_power_watts{provenance=\"measured\"} 42.5\n"),
+            "{text}"
+        );
         assert!(
             text.contains("greenai_machine_energy_joules_total{provenance=\"measured\"} 12.5\n"),
             "{text}"
