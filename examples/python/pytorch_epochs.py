@@ -36,7 +36,7 @@ with greenai.Meter(interval=0.1, region=args.region, project="pytorch-example") 
             opt.step()
         m = meter.end_window(f"epoch-{epoch}")
         print(f"epoch {epoch}: loss {loss.item():.3f}, {m.energy_j:.2f} J ({m.provenance}), "
-              f"{m.avg_power_w:.1f} W avg, {m.emissions_g:.4f} gCO2e, this process {m.process_energy_j:.2f} J")
+              f"{m.avg_power_w:.1f} W avg, {m.emissions_g * 1e3:.3f} mgCO2e, this process {m.process_energy_j:.2f} J")
 
 whole = meter.measurement
-print(f"run {meter.run_id}: {whole.energy_j:.2f} J, {whole.emissions_g:.4f} gCO2e in {whole.duration_s:.1f} s")
+print(f"run {meter.run_id}: {whole.energy_j:.2f} J, {whole.emissions_g * 1e3:.3f} mgCO2e in {whole.duration_s:.1f} s")
