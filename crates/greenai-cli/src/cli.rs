@@ -30,6 +30,10 @@ pub enum Command {
     Run(RunArgs),
     /// Train a model on an IDX dataset (the bundled MNIST by default), each epoch in a meter window.
     Train(TrainArgs),
+    /// Evaluate a checkpoint on a test set, inside a meter window.
+    Eval(EvalArgs),
+    /// Classify the images of an IDX file with a checkpoint, inside a meter window.
+    Predict(PredictArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -160,11 +164,68 @@ fn parse_unit(s: &str) -> Result<(String, f64), String> {
     Ok((name.to_string(), n))
 }
 
-/// The models greenai's engine implements so far.
+/// The models greenai's engine implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelName {
     /// The seed's LightweightNet: Conv2d(1→16, 3×3, padding 1), ReLU, Linear(16·H·W → classes).
     Lightweight,
+    /// Depthwise-separable blocks (dw 3×3 + BN + ReLU6, pw 1×1 + BN + ReLU6), global average pool.
+    Mobilenet,
+    /// ShuffleNet units: grouped 1×1 convolutions, channel shuffle, depthwise 3×3, residual add.
+    Shufflenet,
+    /// A plain convolutional baseline: two 3×3 convolutions with max pooling, two linear layers.
+    Cnn,
+}
+
+impl ModelName {
+    pub fn kind(self) -> greenai_nn::models::ModelKind {
+        use greenai_nn::models::ModelKind;
+        match self {
+            ModelName::Lightweight => ModelKind::Lightweight,
+            ModelName::Mobilenet => ModelKind::Mobilenet,
+            ModelName::Shufflenet => ModelKind::Shufflenet,
+            ModelName::Cnn => ModelKind::Cnn,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerName {
+    Adam,
+    Adamw,
+    Sgd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleName {
+    /// Cosine annealing of the learning rate to zero over the epochs.
+    Cosine,
+    Constant,
+}
+
+/// Where a job's run is recorded, and how it is metered.
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// Threads for the forward and backward passes.
+    #[arg(long, default_value = "2")]
+    pub threads: usize,
+    /// Images per batch.
+    #[arg(long, default_value = "64")]
+    pub batch: usize,
+    /// Sampling interval of the meter, in seconds.
+    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Project name of the recorded run.
+    #[arg(long, default_value = "default")]
+    pub project: String,
+    /// Do not record the run in the database.
+    #[arg(long)]
+    pub no_store: bool,
+    #[command(flatten)]
+    pub carbon: CarbonArgs,
+    /// Print one JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -173,28 +234,64 @@ pub struct TrainArgs {
     pub model: ModelName,
     #[arg(long, default_value = "10")]
     pub epochs: usize,
-    #[arg(long, default_value = "64")]
-    pub batch: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value = "0.001")]
-    pub lr: f32,
-    #[arg(long, default_value = "2")]
-    pub threads: usize,
+    /// Learning rate (default: 0.001 for adam and adamw, 0.05 for sgd).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptimizerName,
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: ScheduleName,
+    /// Weight decay (L2 for adam and sgd, decoupled for adamw; default 0, adamw 0.01).
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
     /// A directory of IDX files named as MNIST's (train-images-idx3-ubyte[.gz], …); default: the
     /// bundled MNIST.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Training images held out for validation after every epoch (0: none).
+    #[arg(long, default_value = "5000")]
+    pub validation: usize,
+    /// Stop when validation accuracy has not improved for this many epochs.
+    #[arg(long, value_name = "EPOCHS")]
+    pub patience: Option<usize>,
+    /// Save a checkpoint (safetensors) after every epoch; `{epoch}` in PATH keeps one per epoch.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+    /// Resume training from a checkpoint written by --save.
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<PathBuf>,
     /// Seed for initialisation and shuffling.
     #[arg(long, default_value = "0")]
     pub seed: u64,
-    /// Sampling interval of the meter, in seconds.
-    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
-    pub interval: Duration,
     #[command(flatten)]
-    pub carbon: CarbonArgs,
-    /// Print one JSON report on stdout.
-    #[arg(long)]
-    pub json: bool,
+    pub job: JobArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// A checkpoint written by `greenai train --save`.
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    /// A directory of IDX files; its test set (t10k-*) is evaluated. Default: the bundled MNIST.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PredictArgs {
+    /// A checkpoint written by `greenai train --save`.
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    /// An IDX images file (raw or .gz) to classify; default: the bundled MNIST test images.
+    #[arg(long, value_name = "FILE")]
+    pub images: Option<PathBuf>,
+    /// Classify only the first N images.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub job: JobArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

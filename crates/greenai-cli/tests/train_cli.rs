@@ -37,7 +37,16 @@ fn trains_on_another_image_size_and_reports_every_field() {
     write_subset(dir.path(), Split::Test, 1000, "t10k");
     let o = greenai()
         .args([
-            "train", "--epochs", "2", "--json", "--region", "FR", "--data",
+            "train",
+            "--epochs",
+            "2",
+            "--validation",
+            "500",
+            "--json",
+            "--region",
+            "FR",
+            "--no-store",
+            "--data",
         ])
         .arg(dir.path())
         .output()
@@ -63,12 +72,15 @@ fn trains_on_another_image_size_and_reports_every_field() {
     assert_eq!(v["model"], "lightweight");
     assert_eq!(v["precision"], "f32");
     assert_eq!(v["params"], 16 * 9 + 16 + 10 * 16 * 196 + 10);
-    assert_eq!(v["per_epoch"].as_array().unwrap().len(), 2);
+    let per_epoch = v["training"]["per_epoch"].as_array().unwrap();
+    assert_eq!(per_epoch.len(), 2);
+    assert!(per_epoch
+        .iter()
+        .all(|e| e["validation_accuracy"].as_f64().unwrap() > 0.5));
+    assert_eq!(v["training"]["train_samples"], 3500);
     assert!(v["accuracy"].as_f64().unwrap() > 0.8, "{}", v["accuracy"]);
     assert!(v["energy_j"].as_f64().unwrap() > 0.0);
-    let per_epoch: f64 = v["per_epoch"]
-        .as_array()
-        .unwrap()
+    let per_epoch: f64 = per_epoch
         .iter()
         .map(|e| e["energy_j"].as_f64().unwrap())
         .sum();
@@ -126,4 +138,144 @@ fn bad_data_is_a_clear_error_with_exit_2() {
         let o = greenai().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
+}
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Train with a checkpoint, evaluate it, predict with it, resume it: the checkpoint carries the
+/// whole model (BatchNorm statistics included) and the optimiser, and every job is a stored run.
+#[test]
+fn checkpoints_serve_eval_predict_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    write_subset(dir.path(), Split::Train, 1200, "train");
+    write_subset(dir.path(), Split::Test, 300, "t10k");
+    let db = fresh_db();
+    let ck = dir.path().join("m.safetensors");
+    let train = |epochs: &str, extra: &[&str]| {
+        greenai()
+            .env("GREENAI_DB", &db)
+            .args([
+                "train",
+                "--model",
+                "mobilenet",
+                "--threads",
+                "1",
+                "--validation",
+                "200",
+            ])
+            .args(["--epochs", epochs, "--json", "--data"])
+            .arg(dir.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Two epochs with a checkpoint per epoch; then the second epoch again, resumed from the
+    // first checkpoint: the same model.
+    let per_epoch = dir.path().join("m-{epoch}.safetensors");
+    let straight = json_of(&train("2", &["--save", per_epoch.to_str().unwrap()]));
+    assert_eq!(straight["training"]["epochs_run"], 2);
+    let ck1 = dir.path().join("m-1.safetensors");
+    let resumed = json_of(&train(
+        "2",
+        &[
+            "--resume",
+            ck1.to_str().unwrap(),
+            "--save",
+            ck.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(resumed["training"]["epochs_run"], 1);
+    assert_eq!(resumed["training"]["per_epoch"][0]["epoch"], 2);
+    assert_eq!(
+        resumed["accuracy"], straight["accuracy"],
+        "resuming changes nothing"
+    );
+    assert_eq!(
+        resumed["training"]["per_epoch"][0]["loss"],
+        straight["training"]["per_epoch"][1]["loss"]
+    );
+    let o = train("2", &["--resume", ck.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("already holds 2 epochs"),
+        "{}",
+        stderr(&o)
+    );
+
+    let eval = json_of(
+        &greenai()
+            .env("GREENAI_DB", &db)
+            .args(["eval", "--json", "--data"])
+            .arg(dir.path())
+            .arg(&ck)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(eval["accuracy"], resumed["accuracy"]);
+    assert_eq!(eval["model"], "mobilenet");
+    assert!(eval["joules_per_1000_inferences"].as_f64().unwrap() > 0.0);
+
+    let images = dir.path().join("t10k-images-idx3-ubyte");
+    let o = greenai()
+        .env("GREENAI_DB", &db)
+        .args(["predict", "--limit", "7", "--images"])
+        .arg(&images)
+        .arg(&ck)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 7);
+    assert!(lines[0].starts_with("0\t"), "{lines:?}");
+
+    // Four runs of the engine recorded (the refused resume is not one), with their job and accuracy labels.
+    let runs = greenai()
+        .env("GREENAI_DB", &db)
+        .args(["runs", "list", "--json"])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = json_of(&runs);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    let jobs: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r["labels"]["job"].as_str())
+        .collect();
+    assert_eq!(
+        jobs.iter().filter(|j| **j == "train").count(),
+        2,
+        "{jobs:?}"
+    );
+    assert!(jobs.contains(&"eval") && jobs.contains(&"predict"));
+    assert!(runs
+        .iter()
+        .any(|r| r["labels"]["accuracy"].as_str().is_some()));
+
+    // A checkpoint of another image size, or not a checkpoint at all: exit 2, said clearly.
+    let o = greenai()
+        .args(["eval", "--no-store"])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("are 28×28 but the checkpoint's mobilenet model was trained on 14×14"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&images, b"junk").unwrap();
+    let o = greenai()
+        .args(["eval", "--no-store"])
+        .arg(&images)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a safetensors file"),
+        "{}",
+        stderr(&o)
+    );
 }

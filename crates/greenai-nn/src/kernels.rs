@@ -124,6 +124,315 @@ pub fn im2col(x: &[f32], s: ConvShape, cols: &mut [f32]) {
     }
 }
 
+/// Folds `cols` (as [`im2col`] lays it out) back onto a `cin × h × w` image, adding every tap
+/// into `dx`: the adjoint of [`im2col`].
+pub fn col2im_add(cols: &[f32], s: ConvShape, dx: &mut [f32]) {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let mut row = 0;
+    for c in 0..s.cin {
+        let plane = &mut dx[c * s.h * s.w..(c + 1) * s.h * s.w];
+        for ky in 0..s.k {
+            for kx in 0..s.k {
+                let src = &cols[row * oh * ow..(row + 1) * oh * ow];
+                let (lo, hi) = valid_range(kx, s.pad, s.stride, s.w, ow);
+                for oy in 0..oh {
+                    let iy = (oy * s.stride + ky) as isize - s.pad as isize;
+                    if iy < 0 || iy >= s.h as isize {
+                        continue;
+                    }
+                    let line = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                    for ox in lo..hi {
+                        line[ox * s.stride + kx - s.pad] += src[oy * ow + ox];
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// The output columns `lo..hi` whose input column `ox·stride + kx − pad` lies inside `0..w`.
+#[inline]
+pub fn valid_range(kx: usize, pad: usize, stride: usize, w: usize, ow: usize) -> (usize, usize) {
+    let lo = if kx >= pad {
+        0
+    } else {
+        (pad - kx).div_ceil(stride)
+    };
+    // ox·stride + kx − pad ≤ w − 1  ⇔  ox ≤ (w − 1 + pad − kx) / stride
+    let hi = if w + pad > kx {
+        ((w - 1 + pad - kx) / stride + 1).min(ow)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Copies a `h × w` plane into `xp`, a `(h + 2·pad) × (w + 2·pad)` plane with a zero border, so
+/// that the depthwise kernels below run without a bounds test per tap.
+pub fn pad_plane(x: &[f32], s: ConvShape, xp: &mut Vec<f32>) {
+    let wp = s.w + 2 * s.pad;
+    xp.clear();
+    xp.resize((s.h + 2 * s.pad) * wp, 0.0);
+    for (y, row) in x.chunks_exact(s.w).enumerate() {
+        let o = (y + s.pad) * wp + s.pad;
+        xp[o..o + s.w].copy_from_slice(row);
+    }
+}
+
+/// Depthwise convolution of one channel plane: `out[oy, ox] = Σ w[ky, kx] · x[iy, ix]` over the
+/// `k × k` taps, zero padding, overwriting `out`. A direct kernel over a padded copy (`xp` is
+/// scratch): im2col would copy nine times the plane to do the same work. Stride 1 vectorises
+/// along the row; 3×3 taps are unrolled.
+pub fn depthwise_plane(x: &[f32], w: &[f32], s: ConvShape, out: &mut [f32], xp: &mut Vec<f32>) {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    pad_plane(x, s, xp);
+    let wp = s.w + 2 * s.pad;
+    let st = s.stride;
+    if s.k == 3 {
+        let t: [f32; 9] = w[..9].try_into().expect("3×3 taps");
+        for oy in 0..oh {
+            let base = oy * st * wp;
+            let r0 = &xp[base..base + wp];
+            let r1 = &xp[base + wp..base + 2 * wp];
+            let r2 = &xp[base + 2 * wp..base + 3 * wp];
+            let dst = &mut out[oy * ow..(oy + 1) * ow];
+            if st == 1 {
+                for (ox, d) in dst.iter_mut().enumerate() {
+                    *d = t[0] * r0[ox]
+                        + t[1] * r0[ox + 1]
+                        + t[2] * r0[ox + 2]
+                        + t[3] * r1[ox]
+                        + t[4] * r1[ox + 1]
+                        + t[5] * r1[ox + 2]
+                        + t[6] * r2[ox]
+                        + t[7] * r2[ox + 1]
+                        + t[8] * r2[ox + 2];
+                }
+            } else {
+                for (ox, d) in dst.iter_mut().enumerate() {
+                    let i = ox * st;
+                    *d = t[0] * r0[i]
+                        + t[1] * r0[i + 1]
+                        + t[2] * r0[i + 2]
+                        + t[3] * r1[i]
+                        + t[4] * r1[i + 1]
+                        + t[5] * r1[i + 2]
+                        + t[6] * r2[i]
+                        + t[7] * r2[i + 1]
+                        + t[8] * r2[i + 2];
+                }
+            }
+        }
+        return;
+    }
+    out[..oh * ow].fill(0.0);
+    for oy in 0..oh {
+        let dst = &mut out[oy * ow..(oy + 1) * ow];
+        for ky in 0..s.k {
+            let row = &xp[(oy * st + ky) * wp..(oy * st + ky + 1) * wp];
+            for kx in 0..s.k {
+                let wt = w[ky * s.k + kx];
+                for (ox, d) in dst.iter_mut().enumerate() {
+                    *d += wt * row[ox * st + kx];
+                }
+            }
+        }
+    }
+}
+
+/// The backward of [`depthwise_plane`]: adds the weight gradient into `dw` and, when given, the
+/// input gradient into `dx`. `xp` and `dxp` are scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_plane_backward(
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    s: ConvShape,
+    dw: &mut [f32],
+    dx: Option<&mut [f32]>,
+    xp: &mut Vec<f32>,
+    dxp: &mut Vec<f32>,
+) {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    pad_plane(x, s, xp);
+    let wp = s.w + 2 * s.pad;
+    let st = s.stride;
+    let want_dx = dx.is_some();
+    if want_dx {
+        dxp.clear();
+        dxp.resize(xp.len(), 0.0);
+    }
+    let mut acc = [0.0f32; 49];
+    let kk = s.k * s.k;
+    debug_assert!(kk <= acc.len(), "kernels up to 7×7");
+    if s.k == 3 {
+        let t: [f32; 9] = w[..9].try_into().expect("3×3 taps");
+        let mut a = [0.0f32; 9];
+        for oy in 0..oh {
+            let g = &dy[oy * ow..(oy + 1) * ow];
+            let base = oy * st * wp;
+            {
+                let r0 = &xp[base..base + wp];
+                let r1 = &xp[base + wp..base + 2 * wp];
+                let r2 = &xp[base + 2 * wp..base + 3 * wp];
+                if st == 1 {
+                    // Nine dot products along the row: the compiler keeps them in vectors.
+                    let n = ow;
+                    for (j, (r, off)) in [
+                        (r0, 0),
+                        (r0, 1),
+                        (r0, 2),
+                        (r1, 0),
+                        (r1, 1),
+                        (r1, 2),
+                        (r2, 0),
+                        (r2, 1),
+                        (r2, 2),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        a[j] += dot(g, &r[off..off + n]);
+                    }
+                } else {
+                    for (ox, &gv) in g.iter().enumerate() {
+                        let i = ox * st;
+                        a[0] += gv * r0[i];
+                        a[1] += gv * r0[i + 1];
+                        a[2] += gv * r0[i + 2];
+                        a[3] += gv * r1[i];
+                        a[4] += gv * r1[i + 1];
+                        a[5] += gv * r1[i + 2];
+                        a[6] += gv * r2[i];
+                        a[7] += gv * r2[i + 1];
+                        a[8] += gv * r2[i + 2];
+                    }
+                }
+            }
+            if want_dx {
+                for ky in 0..3 {
+                    let r = base + ky * wp;
+                    let drow = &mut dxp[r..r + wp];
+                    let (w0, w1, w2) = (t[3 * ky], t[3 * ky + 1], t[3 * ky + 2]);
+                    if st == 1 {
+                        let d = &mut drow[..ow + 2];
+                        for (ox, &gv) in g.iter().enumerate() {
+                            d[ox] += w0 * gv;
+                            d[ox + 1] += w1 * gv;
+                            d[ox + 2] += w2 * gv;
+                        }
+                    } else {
+                        for (ox, &gv) in g.iter().enumerate() {
+                            let i = ox * st;
+                            drow[i] += w0 * gv;
+                            drow[i + 1] += w1 * gv;
+                            drow[i + 2] += w2 * gv;
+                        }
+                    }
+                }
+            }
+        }
+        acc[..9].copy_from_slice(&a);
+    } else {
+        backward_general(dy, w, s, &mut acc, xp, dxp, want_dx);
+    }
+    for (d, a) in dw[..kk].iter_mut().zip(&acc) {
+        *d += a;
+    }
+    if let Some(dx) = dx {
+        for (y, row) in dx.chunks_exact_mut(s.w).enumerate() {
+            let o = (y + s.pad) * wp + s.pad;
+            for (d, v) in row.iter_mut().zip(&dxp[o..o + s.w]) {
+                *d += v;
+            }
+        }
+    }
+}
+
+fn backward_general(
+    dy: &[f32],
+    w: &[f32],
+    s: ConvShape,
+    acc: &mut [f32; 49],
+    xp: &[f32],
+    dxp: &mut [f32],
+    want_dx: bool,
+) {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let wp = s.w + 2 * s.pad;
+    let st = s.stride;
+    for oy in 0..oh {
+        let g = &dy[oy * ow..(oy + 1) * ow];
+        for ky in 0..s.k {
+            let r = (oy * st + ky) * wp;
+            let row = &xp[r..r + wp];
+            for kx in 0..s.k {
+                let a = &mut acc[ky * s.k + kx];
+                if st == 1 {
+                    *a += dot(g, &row[kx..kx + ow]);
+                } else {
+                    for (ox, gv) in g.iter().enumerate() {
+                        *a += gv * row[ox * st + kx];
+                    }
+                }
+                if want_dx {
+                    let wt = w[ky * s.k + kx];
+                    let drow = &mut dxp[r..r + wp];
+                    if st == 1 {
+                        for (d, gv) in drow[kx..kx + ow].iter_mut().zip(g) {
+                            *d += wt * gv;
+                        }
+                    } else {
+                        for (ox, gv) in g.iter().enumerate() {
+                            drow[ox * st + kx] += wt * gv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Σ (x − mean)²` over eight lanes.
+pub fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            let d = v - mean;
+            *a += d * d;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ a·b` over eight lanes (vectorised like [`sum`]).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// The sum of `x` over eight lanes, which the compiler turns into vector adds (an ordered
 /// `iter().sum()` cannot be reordered, so it stays scalar).
 pub fn sum(x: &[f32]) -> f32 {

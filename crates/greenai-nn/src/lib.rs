@@ -1,16 +1,23 @@
-//! greenai's training engine. So far: the data layer and the seed's LightweightNet in f32.
+//! greenai's training engine: datasets, a small graph of layers with hand-written forward and
+//! backward passes over CPU kernels, the models, optimisers and data-parallel training.
 //!
 //! - [`data::idx`] reads IDX files (MNIST, Fashion-MNIST), raw or gzip, with errors that say what
-//!   is wrong with the file.
-//! - [`data::Dataset`] pairs images with labels, normalises them and shuffles deterministically.
-//! - [`data::bundled_mnist_dir`] is the MNIST copy shipped in the repository (`data/mnist`).
-//! - [`lightweight::LightweightNet`], trained by [`train::train_epoch`] with [`optim::Adam`],
-//!   data-parallel over threads, on the [`kernels`].
+//!   is wrong with the file; [`data::Dataset`] normalises and shuffles deterministically;
+//!   [`data::bundled_mnist_dir`] is the MNIST copy shipped in the repository (`data/mnist`).
+//! - [`graph`] holds a model's layers, runs forward and backward, and folds BatchNorm into the
+//!   convolutions for inference; [`backend`] is the compute seam (GEMM, im2col, depthwise).
+//! - [`models`] builds `lightweight` (the seed's LightweightNet), `mobilenet`, `shufflenet` and
+//!   `cnn`; [`train::Runner`] trains and evaluates them data-parallel over threads with an
+//!   [`optim::Optimizer`]; [`checkpoint`] saves and loads them as safetensors.
 
+pub mod backend;
+pub mod checkpoint;
 pub mod data;
+pub mod graph;
 pub mod kernels;
-pub mod lightweight;
+pub mod models;
 pub mod optim;
+pub mod params;
 pub mod rng;
 pub mod train;
 

@@ -1,10 +1,57 @@
 //! Training and evaluation, data-parallel over threads: each thread runs forward and backward on
 //! its share of a batch with its own gradient buffer; the buffers are summed, then one optimiser
-//! step.
+//! step. BatchNorm normalises each thread's share with that share's statistics (as PyTorch's
+//! DataParallel without SyncBatchNorm does); with one thread it is exactly the batch's.
 
+use crate::backend::{Backend, Cpu};
 use crate::data::{Dataset, MNIST_MEAN, MNIST_STD};
-use crate::lightweight::{LightweightNet, Params, Workspace};
-use crate::optim::Adam;
+use crate::graph::{Exec, Graph, BN_MOMENTUM};
+use crate::kernels::softmax_cross_entropy;
+use crate::models::ModelKind;
+use crate::optim::Optimizer;
+use crate::params::Params;
+use crate::Result;
+
+/// A model's architecture with its parameters and BatchNorm running statistics.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub kind: ModelKind,
+    pub graph: Graph,
+    pub params: Params,
+    pub buffers: Params,
+}
+
+impl Model {
+    /// A freshly initialised `kind` for `rows × cols` single-channel images.
+    pub fn new(
+        kind: ModelKind,
+        rows: usize,
+        cols: usize,
+        classes: usize,
+        seed: u64,
+    ) -> Result<Model> {
+        let graph = kind.build(1, rows, cols, classes)?;
+        let params = graph.init(seed);
+        let buffers = graph.init_buffers();
+        Ok(Model {
+            kind,
+            graph,
+            params,
+            buffers,
+        })
+    }
+
+    /// The inference form: BatchNorm folded into the convolutions before it, activations fused.
+    pub fn folded(&self) -> Model {
+        let (graph, params, buffers) = self.graph.fold_batchnorm(&self.params, &self.buffers);
+        Model {
+            kind: self.kind,
+            graph,
+            params,
+            buffers,
+        }
+    }
+}
 
 /// One epoch's figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,124 +63,248 @@ pub struct EpochStats {
 
 struct Worker {
     grads: Params,
-    ws: Workspace,
+    ex: Exec,
     x: Vec<f32>,
+    labels: Vec<u8>,
     loss: f64,
     correct: usize,
+    stats: Vec<Vec<f32>>,
 }
 
-/// Trains one epoch over `order` in batches of `batch`, on `threads` threads.
-pub fn train_epoch(
-    net: &LightweightNet,
-    params: &mut Params,
-    opt: &mut Adam,
-    data: &Dataset,
-    order: &[usize],
-    batch: usize,
-    threads: usize,
-) -> EpochStats {
-    train_epoch_with(net, params, opt, data, order, batch, threads, &mut |_| {})
+/// How training runs: batch size, threads, and the backend.
+#[derive(Clone, Copy)]
+pub struct Runner<'a> {
+    pub backend: &'a dyn Backend,
+    pub batch: usize,
+    pub threads: usize,
 }
 
-/// [`train_epoch`], calling `progress` after every batch with the epoch's figures so far.
-#[allow(clippy::too_many_arguments)]
-pub fn train_epoch_with(
-    net: &LightweightNet,
-    params: &mut Params,
-    opt: &mut Adam,
-    data: &Dataset,
-    order: &[usize],
-    batch: usize,
-    threads: usize,
-    progress: &mut dyn FnMut(EpochStats),
-) -> EpochStats {
-    let threads = threads.max(1);
-    let mut workers: Vec<Worker> = (0..threads)
-        .map(|_| Worker {
-            grads: Params::zeros_like(params),
-            ws: Workspace::default(),
-            x: Vec::new(),
-            loss: 0.0,
-            correct: 0,
-        })
-        .collect();
-    let (mut loss, mut correct, mut seen) = (0.0, 0, 0);
-    for idx in order.chunks(batch.max(1)) {
-        let scale = 1.0 / idx.len() as f32;
-        let per = idx.len().div_ceil(threads);
-        let p: &Params = params;
-        std::thread::scope(|s| {
-            for (w, part) in workers.iter_mut().zip(idx.chunks(per)) {
-                s.spawn(move || {
-                    w.grads.fill_zero();
-                    data.normalised_batch(part, MNIST_MEAN, MNIST_STD, &mut w.x);
-                    let labels: Vec<u8> = part.iter().map(|&i| data.labels[i]).collect();
-                    let (l, c) = net.train_chunk(p, &w.x, &labels, scale, &mut w.grads, &mut w.ws);
-                    w.loss = l;
-                    w.correct = c;
-                });
-            }
-        });
-        let used = idx.chunks(per).count();
-        let (first, rest) = workers.split_at_mut(1);
-        for w in &rest[..used - 1] {
-            first[0].grads.add_assign(&w.grads);
+impl Default for Runner<'_> {
+    fn default() -> Self {
+        Runner {
+            backend: &Cpu,
+            batch: 64,
+            threads: 1,
         }
-        opt.step(params, &first[0].grads);
-        loss += workers[..used].iter().map(|w| w.loss).sum::<f64>();
-        correct += workers[..used].iter().map(|w| w.correct).sum::<usize>();
-        seen += idx.len();
-        progress(EpochStats {
-            mean_loss: loss / seen as f64,
-            train_accuracy: correct as f64 / seen as f64,
-            samples: seen,
-        });
-    }
-    EpochStats {
-        mean_loss: loss / order.len().max(1) as f64,
-        train_accuracy: correct as f64 / order.len().max(1) as f64,
-        samples: order.len(),
     }
 }
 
-/// Accuracy on every image of `data`, in chunks of `batch`, on `threads` threads.
-pub fn evaluate(
-    net: &LightweightNet,
-    params: &Params,
-    data: &Dataset,
-    batch: usize,
-    threads: usize,
-) -> f64 {
-    let all: Vec<usize> = (0..data.len()).collect();
-    let threads = threads.max(1);
-    let per = all.len().div_ceil(threads);
-    let correct: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = all
-            .chunks(per.max(1))
-            .map(|part| {
-                s.spawn(move || {
-                    let (mut ws, mut x, mut pred) = (Workspace::default(), Vec::new(), Vec::new());
-                    let mut correct = 0;
-                    for c in part.chunks(batch) {
-                        data.normalised_batch(c, MNIST_MEAN, MNIST_STD, &mut x);
-                        pred.clear();
-                        net.predict_chunk(params, &x, c.len(), &mut ws, &mut pred);
-                        correct += pred
-                            .iter()
-                            .zip(c)
-                            .filter(|(p, &i)| **p == data.labels[i])
-                            .count();
-                    }
-                    correct
-                })
+/// Forward and backward on one chunk: adds `scale ·` the gradient of the summed loss into
+/// `grads`; returns `(summed loss, correct predictions)`.
+pub fn train_chunk(
+    be: &dyn Backend,
+    model: &Model,
+    x: &[f32],
+    labels: &[u8],
+    scale: f32,
+    grads: &mut Params,
+    ex: &mut Exec,
+) -> (f64, usize) {
+    let n = labels.len();
+    let k = model.graph.classes();
+    ex.forward(be, &model.graph, &model.params, &model.buffers, x, n, true);
+    let correct = count_correct(ex.logits(), labels, k);
+    let mut d = std::mem::take(&mut ex.dlogits);
+    d.resize(n * k, 0.0);
+    let loss = softmax_cross_entropy(ex.logits(), labels, k, scale, &mut d);
+    ex.dlogits = d;
+    ex.backward(be, &model.graph, &model.params, grads);
+    (loss, correct)
+}
+
+impl Runner<'_> {
+    /// Trains one epoch over `order`.
+    pub fn train_epoch(
+        &self,
+        model: &mut Model,
+        opt: &mut Optimizer,
+        data: &Dataset,
+        order: &[usize],
+        progress: &mut dyn FnMut(EpochStats),
+    ) -> EpochStats {
+        let threads = self.threads.max(1);
+        let be = self.backend;
+        let mut workers: Vec<Worker> = (0..threads)
+            .map(|_| Worker {
+                grads: Params::zeros_like(&model.params),
+                ex: Exec::default(),
+                x: Vec::new(),
+                labels: Vec::new(),
+                loss: 0.0,
+                correct: 0,
+                stats: Vec::new(),
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("evaluation thread"))
-            .sum()
-    });
-    correct as f64 / data.len().max(1) as f64
+        let has_bn = !model.graph.buffers.is_empty();
+        let (mut loss, mut correct, mut seen) = (0.0, 0, 0);
+        for idx in order.chunks(self.batch.max(1)) {
+            let scale = 1.0 / idx.len() as f32;
+            let per = idx.len().div_ceil(threads);
+            let m: &Model = model;
+            let run = |w: &mut Worker, part: &[usize]| {
+                w.grads.fill_zero();
+                data.normalised_batch(part, MNIST_MEAN, MNIST_STD, &mut w.x);
+                w.labels.clear();
+                w.labels.extend(part.iter().map(|&i| data.labels[i]));
+                let (l, c) = train_chunk(be, m, &w.x, &w.labels, scale, &mut w.grads, &mut w.ex);
+                w.loss = l;
+                w.correct = c;
+                if has_bn {
+                    w.stats = w.ex.batch_stats(&m.graph);
+                }
+            };
+            let used = idx.chunks(per).count();
+            if used == 1 {
+                run(&mut workers[0], idx);
+            } else {
+                std::thread::scope(|s| {
+                    let mut it = workers.iter_mut().zip(idx.chunks(per));
+                    let (w0, p0) = it.next().expect("one chunk at least");
+                    for (w, part) in it {
+                        s.spawn(move || run(w, part));
+                    }
+                    run(w0, p0);
+                });
+            }
+            let (first, rest) = workers.split_at_mut(1);
+            for w in &rest[..used - 1] {
+                first[0].grads.add_assign(&w.grads);
+            }
+            opt.step(&mut model.params, &first[0].grads);
+            if has_bn {
+                // Running statistics move towards the mean of the threads' batch statistics.
+                for (b, buf) in model.buffers.0.iter_mut().enumerate() {
+                    for (c, r) in buf.iter_mut().enumerate() {
+                        let avg = workers[..used].iter().map(|w| w.stats[b][c]).sum::<f32>()
+                            / used as f32;
+                        *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * avg;
+                    }
+                }
+            }
+            loss += workers[..used].iter().map(|w| w.loss).sum::<f64>();
+            correct += workers[..used].iter().map(|w| w.correct).sum::<usize>();
+            seen += idx.len();
+            progress(EpochStats {
+                mean_loss: loss / seen as f64,
+                train_accuracy: correct as f64 / seen as f64,
+                samples: seen,
+            });
+        }
+        EpochStats {
+            mean_loss: loss / order.len().max(1) as f64,
+            train_accuracy: correct as f64 / order.len().max(1) as f64,
+            samples: order.len(),
+        }
+    }
+
+    /// Predicted classes of the images `which` of `data`, in order, with the model in inference
+    /// mode (pass [`Model::folded`] for the fused path).
+    pub fn predict(&self, model: &Model, data: &Dataset, which: &[usize]) -> Vec<u8> {
+        let threads = self.threads.max(1);
+        let per = which.len().div_ceil(threads).max(1);
+        let be = self.backend;
+        let k = model.graph.classes();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = which
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
+                        for c in part.chunks(self.batch.max(1)) {
+                            data.normalised_batch(c, MNIST_MEAN, MNIST_STD, &mut x);
+                            ex.forward(
+                                be,
+                                &model.graph,
+                                &model.params,
+                                &model.buffers,
+                                &x,
+                                c.len(),
+                                false,
+                            );
+                            out.extend(ex.logits().chunks(k).map(argmax));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("inference thread"))
+                .collect()
+        })
+    }
+
+    /// Accuracy over the images `which` of `data` (all of them when `None`).
+    pub fn evaluate(&self, model: &Model, data: &Dataset, which: Option<&[usize]>) -> f64 {
+        let all: Vec<usize>;
+        let which = match which {
+            Some(w) => w,
+            None => {
+                all = (0..data.len()).collect();
+                &all
+            }
+        };
+        let pred = self.predict(model, data, which);
+        let correct = pred
+            .iter()
+            .zip(which)
+            .filter(|(p, &i)| **p == data.labels[i])
+            .count();
+        correct as f64 / which.len().max(1) as f64
+    }
+}
+
+pub fn argmax(row: &[f32]) -> u8 {
+    let mut best = 0;
+    for (j, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = j;
+        }
+    }
+    best as u8
+}
+
+fn count_correct(logits: &[f32], labels: &[u8], k: usize) -> usize {
+    logits
+        .chunks(k)
+        .zip(labels)
+        .filter(|(row, &y)| argmax(row) == y)
+        .count()
+}
+
+/// Stops training when the validation accuracy has not improved by more than `min_delta` for
+/// `patience` epochs in a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStopping {
+    pub patience: usize,
+    pub min_delta: f64,
+    pub best: f64,
+    pub best_epoch: usize,
+    stale: usize,
+}
+
+impl EarlyStopping {
+    pub fn new(patience: usize, min_delta: f64) -> Self {
+        EarlyStopping {
+            patience,
+            min_delta,
+            best: f64::NEG_INFINITY,
+            best_epoch: 0,
+            stale: 0,
+        }
+    }
+
+    /// Records `epoch`'s validation accuracy; true when training should stop.
+    pub fn update(&mut self, epoch: usize, accuracy: f64) -> bool {
+        if accuracy > self.best + self.min_delta {
+            self.best = accuracy;
+            self.best_epoch = epoch;
+            self.stale = 0;
+        } else {
+            self.stale += 1;
+        }
+        self.stale >= self.patience
+    }
 }
 
 #[cfg(test)]
@@ -142,25 +313,27 @@ mod tests {
     use crate::data::{bundled_mnist_dir, shuffled, Split};
 
     /// Gradients of K micro-batches, each scaled by the whole batch's size and summed, equal the
-    /// gradient of the whole batch: what the data-parallel split relies on.
+    /// gradient of the whole batch: what the data-parallel split relies on (no BatchNorm here).
     #[test]
     fn micro_batch_gradients_add_up_to_the_batch_gradient() {
         let data = Dataset::load(&bundled_mnist_dir(), Split::Test).unwrap();
-        let net = LightweightNet {
-            rows: 28,
-            cols: 28,
-            classes: 10,
-        };
-        let p = net.init(1);
+        let model = Model::new(ModelKind::Lightweight, 28, 28, 10, 1).unwrap();
         let idx: Vec<usize> = (0..64).collect();
         let grad_of = |part: &[usize]| {
-            let mut g = Params::zeros_like(&p);
+            let mut g = Params::zeros_like(&model.params);
             let mut x = Vec::new();
             data.normalised_batch(part, MNIST_MEAN, MNIST_STD, &mut x);
             let y: Vec<u8> = part.iter().map(|&i| data.labels[i]).collect();
-            let loss = net
-                .train_chunk(&p, &x, &y, 1.0 / 64.0, &mut g, &mut Workspace::default())
-                .0;
+            let loss = train_chunk(
+                &Cpu,
+                &model,
+                &x,
+                &y,
+                1.0 / 64.0,
+                &mut g,
+                &mut Exec::default(),
+            )
+            .0;
             (g, loss)
         };
         let (whole, loss) = grad_of(&idx);
@@ -180,21 +353,30 @@ mod tests {
     fn a_few_hundred_steps_learn_mnist() {
         let train = Dataset::load(&bundled_mnist_dir(), Split::Train).unwrap();
         let test = Dataset::load(&bundled_mnist_dir(), Split::Test).unwrap();
-        let net = LightweightNet {
-            rows: 28,
-            cols: 28,
-            classes: 10,
+        let mut model = Model::new(ModelKind::Lightweight, 28, 28, 10, 0).unwrap();
+        let mut opt = Optimizer::adam(&model.params, 1e-3);
+        let r = Runner {
+            threads: 2,
+            ..Runner::default()
         };
-        let mut p = net.init(0);
-        let mut opt = Adam::new(&p, 1e-3);
-        let before = evaluate(&net, &p, &test, 500, 2);
+        let before = r.evaluate(&model, &test, None);
         let order = &shuffled(train.len(), 0)[..12_800];
-        let stats = train_epoch(&net, &mut p, &mut opt, &train, order, 64, 2);
-        let after = evaluate(&net, &p, &test, 500, 2);
+        let stats = r.train_epoch(&mut model, &mut opt, &train, order, &mut |_| {});
+        let after = r.evaluate(&model, &test, None);
         assert!(before < 0.3, "{before}");
         assert!(
             after > 0.9,
             "200 steps of Adam reach over 90 %: {after} ({stats:?})"
         );
+    }
+
+    #[test]
+    fn early_stopping_waits_for_patience() {
+        let mut es = EarlyStopping::new(2, 0.001);
+        assert!(!es.update(1, 0.90));
+        assert!(!es.update(2, 0.95));
+        assert!(!es.update(3, 0.9505)); // within min_delta: stale 1
+        assert!(es.update(4, 0.94)); // stale 2
+        assert_eq!((es.best, es.best_epoch), (0.95, 2));
     }
 }

@@ -7,6 +7,7 @@ use crate::timefmt;
 use greenai_meter::{Component, Missing, Provenance};
 use greenai_units::{Energy, Power};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -81,6 +82,8 @@ pub struct RunSummary {
     pub provenance: Option<Provenance>,
     pub exit_code: Option<i32>,
     pub status: RunStatus,
+    /// The run's labels (a training run's model and accuracy among them).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Whether a run finished.
@@ -281,19 +284,21 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a run's final report and marks it complete.
+    /// Stores a run's final report and marks it complete. Labels added since the run began (a
+    /// training run's accuracy) are stored with it.
     pub fn finish_run(&self, report: &RunReport) -> Result<()> {
         let n = self
             .conn
             .execute(
-                "UPDATE runs SET complete = 1, exit_code = ?2, duration_s = ?3, energy_j = ?4, report = ?5
-                 WHERE id = ?1",
+                "UPDATE runs SET complete = 1, exit_code = ?2, duration_s = ?3, energy_j = ?4, report = ?5,
+                 labels = ?6 WHERE id = ?1",
                 params![
                     report.run_id,
                     report.exit_code,
                     report.duration_s,
                     report.energy_j,
-                    json(report)
+                    json(report),
+                    json(&report.labels)
                 ],
             )
             .map_err(StoreError::write)?;
@@ -324,7 +329,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, project_name, command, started_unix_s, duration_s, energy_j, exit_code,
-                        complete, greenai_pid, json_extract(report, '$.provenance')
+                        complete, greenai_pid, json_extract(report, '$.provenance'), labels
                  FROM runs ORDER BY started_unix_s, id",
             )
             .map_err(StoreError::write)?;
@@ -343,6 +348,10 @@ impl Store {
                         .get::<_, Option<String>>(9)?
                         .and_then(|p| serde_json::from_value(serde_json::Value::String(p)).ok()),
                     exit_code: r.get(6)?,
+                    labels: r
+                        .get::<_, Option<String>>(10)?
+                        .and_then(|l| serde_json::from_str(&l).ok())
+                        .unwrap_or_default(),
                     status: if complete {
                         RunStatus::Complete
                     } else if pid_alive(pid) {

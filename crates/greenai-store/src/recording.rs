@@ -104,6 +104,11 @@ impl Recording {
         &self.start
     }
 
+    /// Adds or replaces a label; it is stored when the run finishes.
+    pub fn set_label(&mut self, key: &str, value: impl Into<String>) {
+        self.start.labels.insert(key.to_string(), value.into());
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -3,6 +3,7 @@
 mod carbon;
 mod detect;
 mod exporter;
+mod job;
 mod run;
 mod runs;
 mod train;
@@ -17,7 +18,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect { json } => detect::detect(json),
         Command::Run(args) => run::run(args, &db),
         Command::Runs { command } => runs::runs(command, &db),
-        Command::Train(args) => train::train(args),
+        Command::Train(args) => train::train(args, &db),
+        Command::Eval(args) => train::eval(args, &db),
+        Command::Predict(args) => train::predict(args, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Carbon {
             command,

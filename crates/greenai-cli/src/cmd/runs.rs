@@ -21,6 +21,7 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
                             "run_id": r.run_id, "project_name": r.project_name, "command": r.command,
                             "started_at": timefmt::rfc3339(r.started_unix_s), "duration_s": r.duration_s,
                             "energy_j": r.energy_j, "provenance": r.provenance, "exit_code": r.exit_code, "status": r.status.as_str(),
+                            "labels": r.labels,
                         })
                     })
                     .collect();

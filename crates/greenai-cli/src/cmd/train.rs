@@ -1,75 +1,84 @@
-//! `greenai train`: train a model with every epoch and the evaluation inside a meter window.
+//! `greenai train`, `greenai eval` and `greenai predict`: the engine's jobs, each metered from
+//! start to end and recorded as a run; every epoch and the evaluation in their own windows.
 
-use crate::cli::{ModelName, TrainArgs};
+use super::job::{Job, JobEnd};
+use crate::cli::{EvalArgs, OptimizerName, PredictArgs, ScheduleName, TrainArgs};
 use anyhow::{bail, Context};
-use greenai_meter::{detect, Measurement, Provenance};
-use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split};
-use greenai_nn::lightweight::LightweightNet;
-use greenai_nn::optim::Adam;
-use greenai_nn::train::{evaluate, train_epoch_with};
+use greenai_meter::{Measurement, Provenance};
+use greenai_nn::checkpoint;
+use greenai_nn::data::{bundled_mnist_dir, idx, shuffled, Dataset, Split};
+use greenai_nn::optim::{Optimizer, OptimizerKind, Schedule};
+use greenai_nn::train::{EarlyStopping, Model, Runner};
 use greenai_units::Energy;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Debug, Serialize)]
 struct EpochReport {
     epoch: usize,
     loss: f64,
     train_accuracy: f64,
+    validation_accuracy: Option<f64>,
+    lr: f32,
     energy_j: f64,
     duration_s: f64,
     provenance: Provenance,
 }
 
-/// The JSON report. Field names are a stable interface (README).
+/// The JSON report of `train` and `eval`. Field names are a stable interface (README).
 #[derive(Debug, Serialize)]
-struct TrainReport {
+struct JobReport {
+    command: &'static str,
+    run_id: Option<String>,
     model: &'static str,
     precision: &'static str,
     quantization: &'static str,
     dataset: String,
-    epochs: usize,
-    batch: usize,
-    lr: f32,
-    threads: usize,
     /// Test-set accuracy, 0 to 1.
     accuracy: f64,
-    /// Training and evaluation together.
+    test_samples: usize,
+    /// The whole job (loading, training, validation, evaluation).
     energy_j: f64,
-    training_energy_j: f64,
     duration_s: f64,
-    train_samples_per_s: f64,
+    training_energy_j: Option<f64>,
+    train_samples_per_s: Option<f64>,
     inference_samples_per_s: f64,
-    joules_per_training_sample: f64,
+    joules_per_training_sample: Option<f64>,
     joules_per_1000_inferences: f64,
     params: usize,
     flops: u64,
     provenance: Provenance,
     uncertainty: Option<f64>,
-    per_epoch: Vec<EpochReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    training: Option<TrainingReport>,
     #[serde(flatten)]
     carbon: greenai_carbon::CarbonReport,
 }
 
-fn model_name(m: ModelName) -> &'static str {
-    match m {
-        ModelName::Lightweight => "lightweight",
-    }
+#[derive(Debug, Serialize)]
+struct TrainingReport {
+    epochs: usize,
+    epochs_run: usize,
+    stopped_early: bool,
+    best_epoch: Option<usize>,
+    batch: usize,
+    lr: f32,
+    optimizer: &'static str,
+    schedule: &'static str,
+    threads: usize,
+    train_samples: usize,
+    validation_samples: usize,
+    checkpoint: Option<String>,
+    per_epoch: Vec<EpochReport>,
 }
 
-pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    if args.epochs == 0 || args.batch == 0 || args.threads == 0 {
-        bail!("--epochs, --batch and --threads must be at least 1");
-    }
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        bail!("--lr {} is not a positive learning rate", args.lr);
-    }
-    let settings = args.carbon.settings();
-    let resolved = settings.resolve()?;
-    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
-    let train = Dataset::load(&dir, Split::Train).context("loading the training set")?;
-    let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
+fn load_sets(dir: &Path) -> anyhow::Result<(Dataset, Dataset)> {
+    let train = Dataset::load(dir, Split::Train).context("loading the training set")?;
+    let test = Dataset::load(dir, Split::Test).context("loading the test set")?;
     if (train.rows, train.cols) != (test.rows, test.cols) {
         bail!(
             "training images are {}×{} but test images {}×{}: the sets do not belong together",
@@ -82,71 +91,264 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if train.is_empty() || test.is_empty() {
         bail!("{} has an empty training or test set", dir.display());
     }
-    let classes = train.classes().max(test.classes());
-    let net = LightweightNet {
-        rows: train.rows,
-        cols: train.cols,
-        classes,
-    };
+    Ok((train, test))
+}
 
-    let (builder, _) = detect::machine_builder();
-    let meter = builder
-        .interval(args.interval)
-        .start()
-        .context("starting the energy monitor")?;
-    let mut params = net.init(args.seed);
-    let mut opt = Adam::new(&params, args.lr);
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = indicatif::ProgressBar::new(train.len() as u64);
+/// Checks that images fit a checkpoint's model.
+fn check_size(model: &Model, rows: usize, cols: usize, what: &str) -> anyhow::Result<()> {
+    let s = model.graph.input_shape();
+    if (s.h, s.w) != (rows, cols) {
+        bail!(
+            "{what} are {rows}×{cols} but the checkpoint's {} model was trained on {}×{} images",
+            model.kind.name(),
+            s.h,
+            s.w
+        );
+    }
+    Ok(())
+}
+
+fn bar(len: usize) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(len as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
-    });
+    })
+}
+
+/// The uncertainty of a sum of measurements, as a fraction of the sum.
+fn combined_uncertainty<'a>(ms: impl Iterator<Item = &'a Measurement>) -> Option<f64> {
+    let (mut band, mut total) = (Some(0.0), 0.0);
+    for m in ms {
+        band = band.and_then(|b| m.uncertainty.map(|u| b + u * m.energy.joules()));
+        total += m.energy.joules();
+    }
+    band.filter(|_| total > 0.0).map(|b| b / total)
+}
+
+fn print_summary(r: &JobReport) {
+    let train = match (
+        r.training_energy_j,
+        r.train_samples_per_s,
+        r.joules_per_training_sample,
+    ) {
+        (Some(e), Some(sps), Some(jps)) => format!(
+            "training {:.1} ({:.3} mJ per sample, {sps:.0} samples/s), ",
+            Energy::from_joules(e),
+            jps * 1e3
+        ),
+        _ => String::new(),
+    };
+    eprintln!(
+        "{}: test accuracy {:.4} on {} images; {train}inference {:.3} J per 1,000 ({:.0}/s); \
+         job {:.1} in {:.1} s, {}; {} parameters, {} FLOPs per inference; {}{}",
+        r.model,
+        r.accuracy,
+        r.test_samples,
+        r.joules_per_1000_inferences,
+        r.inference_samples_per_s,
+        Energy::from_joules(r.energy_j),
+        r.duration_s,
+        greenai_units::Emissions::from_grams(r.carbon.emissions_g),
+        r.params,
+        r.flops,
+        r.provenance,
+        r.uncertainty
+            .map(|u| format!(" ±{:.0}%", u * 100.0))
+            .unwrap_or_default(),
+    );
+    if let Some(id) = &r.run_id {
+        eprintln!("  recorded as run {id}");
+    }
+}
+
+fn emit(r: &JobReport, json: bool) -> anyhow::Result<()> {
+    print_summary(r);
+    if json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, r)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `--save` with `{epoch}` in it keeps one file per epoch.
+fn checkpoint_path(template: &Path, epoch: usize) -> std::path::PathBuf {
+    let s = template.to_string_lossy();
+    if s.contains("{epoch}") {
+        s.replace("{epoch}", &epoch.to_string()).into()
+    } else {
+        template.to_path_buf()
+    }
+}
+
+pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let kind = match args.optimizer {
+        OptimizerName::Adam => OptimizerKind::Adam,
+        OptimizerName::Adamw => OptimizerKind::AdamW,
+        OptimizerName::Sgd => OptimizerKind::Sgd,
+    };
+    let lr = args.lr.unwrap_or(kind.default_lr());
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("--lr {lr} is not a positive learning rate");
+    }
+    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
+    let (train, test) = load_sets(&dir)?;
+    if args.validation >= train.len() {
+        bail!(
+            "--validation {} leaves no training images (the set has {})",
+            args.validation,
+            train.len()
+        );
+    }
+    let classes = train.classes().max(test.classes());
+    let (mut model, mut opt, first_epoch) = match &args.resume {
+        Some(path) => {
+            let ck = checkpoint::load(path)
+                .with_context(|| format!("resuming from {}", path.display()))?;
+            check_size(&ck.model, train.rows, train.cols, "the training images")?;
+            if ck.model.graph.classes() < classes {
+                bail!(
+                    "the data has {classes} classes but the checkpoint's model {}",
+                    ck.model.graph.classes()
+                );
+            }
+            let opt = ck.optimizer.clone().with_context(|| {
+                format!("{} holds no optimiser state to resume from", path.display())
+            })?;
+            let done: usize = ck.meta_num("epoch").unwrap_or(0);
+            if done >= args.epochs {
+                bail!(
+                    "{} already holds {done} epochs; ask for more with --epochs",
+                    path.display()
+                );
+            }
+            if ck.model.kind != args.model.kind() {
+                eprintln!(
+                    "greenai: resuming the checkpoint's {} model (not --model {})",
+                    ck.model.kind.name(),
+                    args.model.kind().name()
+                );
+            }
+            (ck.model, opt, done + 1)
+        }
+        None => {
+            let model = Model::new(
+                args.model.kind(),
+                train.rows,
+                train.cols,
+                classes,
+                args.seed,
+            )?;
+            let mut opt = Optimizer::new(kind, &model.params, lr);
+            if let Some(wd) = args.weight_decay {
+                opt.weight_decay = wd;
+            }
+            (model, opt, 1)
+        }
+    };
+    // A fixed split: the last `validation` images of a seeded permutation are held out.
+    let perm = shuffled(train.len(), args.seed ^ 0x5eed_f7a1);
+    let (train_idx, val_idx) = perm.split_at(train.len() - args.validation);
+    let steps_per_epoch = train_idx.len().div_ceil(args.job.batch) as u64;
+    // The schedule spans --epochs; a resumed run continues it from the checkpoint's step.
+    opt.schedule = match args.schedule {
+        ScheduleName::Cosine => Schedule::Cosine {
+            total_steps: steps_per_epoch * args.epochs as u64,
+        },
+        ScheduleName::Constant => Schedule::Constant,
+    };
+
+    let labels: BTreeMap<String, String> = [
+        ("job", "train".to_string()),
+        ("model", model.kind.name().to_string()),
+        ("precision", "f32".into()),
+        ("quantization", "none".into()),
+        ("optimizer", opt.kind.name().into()),
+        ("epochs", args.epochs.to_string()),
+        ("batch", args.job.batch.to_string()),
+        ("threads", args.job.threads.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut job = Job::start(&args.job, db, labels)?;
+    let runner = Runner {
+        threads: args.job.threads,
+        batch: args.job.batch,
+        ..Runner::default()
+    };
+    let bar = bar(train_idx.len());
     let mut per_epoch = Vec::new();
-    let mut train_energy = Energy::ZERO;
+    let mut epochs_ms: Vec<Measurement> = Vec::new();
     let mut train_time = 0.0;
-    let mut provenance = Provenance::Measured;
-    let mut measurements: Vec<Measurement> = Vec::new();
-    for epoch in 1..=args.epochs {
-        let order = shuffled(train.len(), args.seed.wrapping_add(epoch as u64));
+    let mut stopper = args.patience.map(|p| EarlyStopping::new(p, 1e-4));
+    let mut stopped_early = false;
+    let mut trained_samples = 0usize;
+    for epoch in first_epoch..=args.epochs {
+        let order: Vec<usize> = {
+            let p = shuffled(train_idx.len(), args.seed.wrapping_add(epoch as u64));
+            p.iter().map(|&i| train_idx[i]).collect()
+        };
         if let Some(b) = &bar {
             b.reset();
             b.set_prefix(format!("{epoch}/{}", args.epochs));
         }
-        meter.begin_window("epoch")?;
-        let stats = train_epoch_with(
-            &net,
-            &mut params,
-            &mut opt,
-            &train,
-            &order,
-            args.batch,
-            args.threads,
-            &mut |s| {
-                if let Some(b) = &bar {
-                    b.set_position(s.samples as u64);
-                    if s.samples % (args.batch * 20) < args.batch {
-                        let j = meter.window_energy("epoch").unwrap_or_default();
-                        b.set_message(format!(
-                            "loss {:.4} acc {:.4} {:.1}",
-                            s.mean_loss, s.train_accuracy, j
-                        ));
-                    }
+        let lr_now = opt.current_lr();
+        job.meter.begin_window("epoch")?;
+        let t = Instant::now();
+        let stats = runner.train_epoch(&mut model, &mut opt, &train, &order, &mut |s| {
+            if let Some(b) = &bar {
+                b.set_position(s.samples as u64);
+                if s.samples % (args.job.batch * 20) < args.job.batch {
+                    let j = job.meter.window_energy("job").unwrap_or_default();
+                    b.set_message(format!(
+                        "loss {:.4} acc {:.4}, {:.1} so far",
+                        s.mean_loss, s.train_accuracy, j
+                    ));
                 }
-            },
-        );
-        let m = meter.end_window("epoch")?;
-        train_energy += m.energy;
-        train_time += m.duration.as_secs_f64();
-        provenance = provenance.max(m.provenance);
-        if bar.is_none() && !args.json {
+            }
+        });
+        train_time += t.elapsed().as_secs_f64();
+        trained_samples += order.len();
+        if !model.params.all_finite() {
+            job.meter.end_window("epoch")?;
+            bail!(
+                "training diverged in epoch {epoch} (a parameter is no longer finite); \
+                 lower --lr (it is {})",
+                opt.lr
+            );
+        }
+        let val =
+            (!val_idx.is_empty()).then(|| runner.evaluate(&model.folded(), &train, Some(val_idx)));
+        let m = job.meter.end_window("epoch")?;
+        if let Some(path) = &args.save {
+            let path = checkpoint_path(path, epoch);
+            checkpoint::save(
+                &path,
+                &model,
+                Some(&opt),
+                &[
+                    ("epoch", epoch.to_string()),
+                    ("seed", args.seed.to_string()),
+                ],
+            )
+            .with_context(|| format!("saving the checkpoint after epoch {epoch}"))?;
+        }
+        if bar.is_none() && !args.job.json {
             eprintln!(
-                "epoch {epoch}/{}: loss {:.4}, train accuracy {:.4}, {:.2} ({}), {:.1} s",
+                "epoch {epoch}/{}: loss {:.4}, train accuracy {:.4}{}, {:.2} ({}), {:.1} s",
                 args.epochs,
                 stats.mean_loss,
                 stats.train_accuracy,
+                val.map(|v| format!(", validation {v:.4}"))
+                    .unwrap_or_default(),
                 m.energy,
                 m.provenance,
                 m.duration.as_secs_f64()
@@ -156,82 +358,237 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             epoch,
             loss: stats.mean_loss,
             train_accuracy: stats.train_accuracy,
+            validation_accuracy: val,
+            lr: lr_now,
             energy_j: m.energy.joules(),
             duration_s: m.duration.as_secs_f64(),
             provenance: m.provenance,
         });
-        measurements.push(m);
+        epochs_ms.push(m);
+        if let (Some(s), Some(v)) = (&mut stopper, val) {
+            if s.update(epoch, v) && epoch < args.epochs {
+                eprintln!(
+                    "greenai: stopping early after epoch {epoch}: validation accuracy has not \
+                     improved for {} epochs (best {:.4} at epoch {})",
+                    s.patience, s.best, s.best_epoch
+                );
+                stopped_early = true;
+                break;
+            }
+        }
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    meter.begin_window("eval")?;
-    let accuracy = evaluate(&net, &params, &test, 64, args.threads);
-    let eval = meter.end_window("eval")?;
-    provenance = provenance.max(eval.provenance);
-    let energy = train_energy + eval.energy;
-    let duration = train_time + eval.duration.as_secs_f64();
-    let uncertainty = measurements
-        .iter()
-        .chain(std::iter::once(&eval))
-        .map(|m| m.uncertainty.map(|u| u * m.energy.joules()))
-        .sum::<Option<f64>>()
-        .filter(|_| energy.joules() > 0.0)
-        .map(|band| band / energy.joules());
-    let carbon = greenai_carbon::assess(
-        &settings,
-        &resolved,
-        energy,
-        std::time::Duration::from_secs_f64(duration),
-        &[],
+    let folded = model.folded();
+    job.meter.begin_window("eval")?;
+    let t = Instant::now();
+    let accuracy = runner.evaluate(&folded, &test, None);
+    let infer_s = t.elapsed().as_secs_f64();
+    let eval = job.meter.end_window("eval")?;
+    job.label("accuracy", format!("{accuracy:.4}"));
+    job.label(
+        "energy_per_1000_inferences_j",
+        format!("{:.6}", eval.energy.joules() * 1000.0 / test.len() as f64),
     );
-    let samples = (train.len() * args.epochs) as f64;
-    let report = TrainReport {
-        model: model_name(args.model),
+    let train_energy: Energy = epochs_ms.iter().map(|m| m.energy).sum();
+    job.label("training_energy_j", format!("{:.6}", train_energy.joules()));
+    let JobEnd {
+        measurement: whole,
+        carbon,
+        run_id,
+    } = job.finish()?;
+    let provenance = epochs_ms
+        .iter()
+        .chain([&eval, &whole])
+        .map(|m| m.provenance)
+        .max()
+        .unwrap_or(Provenance::Estimated);
+    let report = JobReport {
+        command: "train",
+        run_id,
+        model: model.kind.name(),
         precision: "f32",
         quantization: "none",
         dataset: dir.display().to_string(),
-        epochs: args.epochs,
-        batch: args.batch,
-        lr: args.lr,
-        threads: args.threads,
         accuracy,
-        energy_j: energy.joules(),
-        training_energy_j: train_energy.joules(),
-        duration_s: duration,
-        train_samples_per_s: samples / train_time,
-        inference_samples_per_s: test.len() as f64 / eval.duration.as_secs_f64(),
-        joules_per_training_sample: train_energy.joules() / samples,
+        test_samples: test.len(),
+        energy_j: whole.energy.joules(),
+        duration_s: whole.duration.as_secs_f64(),
+        training_energy_j: Some(train_energy.joules()),
+        train_samples_per_s: Some(trained_samples as f64 / train_time),
+        inference_samples_per_s: test.len() as f64 / infer_s,
+        joules_per_training_sample: Some(train_energy.joules() / trained_samples.max(1) as f64),
         joules_per_1000_inferences: eval.energy.joules() * 1000.0 / test.len() as f64,
-        params: net.param_count(),
-        flops: net.flops(),
+        params: model.graph.param_count(),
+        flops: model.graph.flops(),
         provenance,
-        uncertainty,
-        per_epoch,
+        uncertainty: combined_uncertainty(std::iter::once(&whole)),
+        training: Some(TrainingReport {
+            epochs: args.epochs,
+            epochs_run: per_epoch.len(),
+            stopped_early,
+            best_epoch: stopper.map(|s| s.best_epoch),
+            batch: args.job.batch,
+            lr: opt.lr,
+            optimizer: opt.kind.name(),
+            schedule: match opt.schedule {
+                Schedule::Constant => "constant",
+                Schedule::Cosine { .. } => "cosine",
+            },
+            threads: args.job.threads,
+            train_samples: train_idx.len(),
+            validation_samples: val_idx.len(),
+            checkpoint: args.save.as_ref().map(|p| {
+                checkpoint_path(p, args.epochs.min(first_epoch + per_epoch.len() - 1))
+                    .display()
+                    .to_string()
+            }),
+            per_epoch,
+        }),
         carbon,
     };
-    eprintln!(
-        "{}: test accuracy {:.4}; training {:.1} ({:.2} mJ per sample, {:.0} samples/s), \
-         evaluation {:.3} J per 1,000 inferences ({:.0}/s); {} parameters, {} FLOPs per inference; {}{}",
-        report.model,
+    emit(&report, args.job.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    let ck = checkpoint::load(&args.checkpoint)
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
+    let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
+    check_size(&ck.model, test.rows, test.cols, "the test images")?;
+    if test.classes() > ck.model.graph.classes() {
+        bail!(
+            "the test labels name {} classes, the checkpoint's model {}",
+            test.classes(),
+            ck.model.graph.classes()
+        );
+    }
+    let labels = [("job", "eval"), ("model", ck.model.kind.name())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut job = Job::start(&args.job, db, labels)?;
+    let runner = Runner {
+        threads: args.job.threads,
+        batch: args.job.batch,
+        ..Runner::default()
+    };
+    let folded = ck.model.folded();
+    let t = Instant::now();
+    let accuracy = runner.evaluate(&folded, &test, None);
+    let infer_s = t.elapsed().as_secs_f64();
+    job.label("accuracy", format!("{accuracy:.4}"));
+    let end = job.finish()?;
+    let m = &end.measurement;
+    let report = JobReport {
+        command: "eval",
+        run_id: end.run_id.clone(),
+        model: ck.model.kind.name(),
+        precision: "f32",
+        quantization: "none",
+        dataset: dir.display().to_string(),
         accuracy,
-        train_energy,
-        report.joules_per_training_sample * 1e3,
-        report.train_samples_per_s,
+        test_samples: test.len(),
+        energy_j: m.energy.joules(),
+        duration_s: m.duration.as_secs_f64(),
+        training_energy_j: None,
+        train_samples_per_s: None,
+        inference_samples_per_s: test.len() as f64 / infer_s,
+        joules_per_training_sample: None,
+        joules_per_1000_inferences: m.energy.joules() * 1000.0 / test.len() as f64,
+        params: ck.model.graph.param_count(),
+        flops: ck.model.graph.flops(),
+        provenance: m.provenance,
+        uncertainty: m.uncertainty,
+        training: None,
+        carbon: end.carbon,
+    };
+    emit(&report, args.job.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Serialize)]
+struct PredictReport {
+    model: &'static str,
+    images: String,
+    predictions: Vec<u8>,
+    energy_j: f64,
+    duration_s: f64,
+    inference_samples_per_s: f64,
+    joules_per_1000_inferences: f64,
+    provenance: Provenance,
+    uncertainty: Option<f64>,
+    run_id: Option<String>,
+}
+
+pub fn predict(args: PredictArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    let ck = checkpoint::load(&args.checkpoint)
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+    let path = args
+        .images
+        .clone()
+        .unwrap_or_else(|| bundled_mnist_dir().join("t10k-images-idx3-ubyte.gz"));
+    let arr = idx::read(&path)?;
+    if arr.dims.len() != 3 {
+        bail!(
+            "{} holds a {}-dimensional IDX array; predict takes images (count, rows, cols)",
+            path.display(),
+            arr.dims.len()
+        );
+    }
+    let n = args.limit.unwrap_or(arr.dims[0]).min(arr.dims[0]);
+    let data = Dataset {
+        rows: arr.dims[1],
+        cols: arr.dims[2],
+        images: arr.data,
+        labels: vec![0; arr.dims[0]],
+    };
+    check_size(&ck.model, data.rows, data.cols, "the images")?;
+    let labels = [("job", "predict"), ("model", ck.model.kind.name())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let job = Job::start(&args.job, db, labels)?;
+    let runner = Runner {
+        threads: args.job.threads,
+        batch: args.job.batch,
+        ..Runner::default()
+    };
+    let which: Vec<usize> = (0..n).collect();
+    let t = Instant::now();
+    let pred = runner.predict(&ck.model.folded(), &data, &which);
+    let secs = t.elapsed().as_secs_f64();
+    let end = job.finish()?;
+    let m = &end.measurement;
+    let report = PredictReport {
+        model: ck.model.kind.name(),
+        images: path.display().to_string(),
+        energy_j: m.energy.joules(),
+        duration_s: m.duration.as_secs_f64(),
+        inference_samples_per_s: n as f64 / secs,
+        joules_per_1000_inferences: m.energy.joules() * 1000.0 / n.max(1) as f64,
+        provenance: m.provenance,
+        uncertainty: m.uncertainty,
+        run_id: end.run_id,
+        predictions: pred,
+    };
+    eprintln!(
+        "{}: {n} images classified; {:.3} J per 1,000 inferences ({:.0}/s), {}",
+        report.model,
         report.joules_per_1000_inferences,
         report.inference_samples_per_s,
-        report.params,
-        report.flops,
-        provenance,
-        uncertainty.map(|u| format!(" ±{:.0}%", u * 100.0)).unwrap_or_default(),
+        report.provenance
     );
-    if let Some(w) = &resolved.warning {
-        eprintln!("greenai: warning: {w}");
-    }
-    if args.json {
-        let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout().lock();
+    if args.job.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
+    } else {
+        for (i, p) in report.predictions.iter().enumerate() {
+            writeln!(out, "{i}\t{p}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

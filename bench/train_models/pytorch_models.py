@@ -1,0 +1,118 @@
+"""PyTorch's side of bench/train_models: the same model as greenai's (crates/greenai-nn/src/models.rs),
+one epoch on the same bundled MNIST (batch 64, Adam 1e-3, the same normalisation), then inference
+over the test set at batch 64 in eval mode, timed. Prints one JSON line.
+Usage: python pytorch_models.py MODEL THREADS [TRAIN_SAMPLES]"""
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+name = sys.argv[1] if len(sys.argv) > 1 else "lightweight"
+threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+data = Path(__file__).resolve().parents[2] / "data" / "mnist"
+
+
+def idx(name):
+    raw = gzip.decompress((data / f"{name}.gz").read_bytes())
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def norm(x):
+    return torch.from_numpy(((x.astype(np.float32) / 255.0) - 0.1307) / 0.3081).unsqueeze(1)
+
+
+xtr, ytr = norm(idx("train-images-idx3-ubyte")), torch.from_numpy(idx("train-labels-idx1-ubyte").astype(np.int64))
+xte, yte = norm(idx("t10k-images-idx3-ubyte")), torch.from_numpy(idx("t10k-labels-idx1-ubyte").astype(np.int64))
+n = min(int(sys.argv[3]) if len(sys.argv) > 3 else len(xtr), len(xtr))
+nn = torch.nn
+
+
+class LightweightNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 16, 3, padding=1)
+        self.fc = nn.Linear(16 * 28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def conv_bn(cin, cout, k, stride, groups, act):
+    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def mobilenet():
+    layers = [conv_bn(1, 16, 3, 1, 1, nn.ReLU6)]
+    cin = 16
+    for cout, stride in [(32, 2), (64, 2), (64, 1), (128, 2)]:
+        layers += [conv_bn(cin, cin, 3, stride, cin, nn.ReLU6), conv_bn(cin, cout, 1, 1, 1, nn.ReLU6)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10))
+
+
+class ShuffleUnit(nn.Module):
+    def __init__(self, cin, cout, stride, groups=3):
+        super().__init__()
+        self.stride, self.groups = stride, groups
+        main_out = cout - cin if stride == 2 else cout
+        mid = cout // 4
+        self.g1 = conv_bn(cin, mid, 1, 1, groups, nn.ReLU)
+        self.dw = conv_bn(mid, mid, 3, stride, mid, None)
+        self.g2 = conv_bn(mid, main_out, 1, 1, groups, None)
+
+    def forward(self, x):
+        y = self.g1(x)
+        n, c, h, w = y.shape
+        y = y.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+        y = self.g2(self.dw(y))
+        if self.stride == 2:
+            return torch.relu(torch.cat([y, nn.functional.avg_pool2d(x, 3, 2, 1)], 1))
+        return torch.relu(y + x)
+
+
+def shufflenet():
+    units = [ShuffleUnit(24, 48, 2), ShuffleUnit(48, 48, 1), ShuffleUnit(48, 48, 1),
+             ShuffleUnit(48, 96, 2), ShuffleUnit(96, 96, 1)]
+    return nn.Sequential(conv_bn(1, 24, 3, 2, 1, nn.ReLU), *units, nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(96, 10))
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+model = {"lightweight": LightweightNet, "mobilenet": mobilenet, "shufflenet": shufflenet, "cnn": cnn}[name]()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+order = torch.randperm(len(xtr))[:n]
+t = time.perf_counter()
+model.train()
+for i in range(0, n, 64):
+    b = order[i: i + 64]
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(xtr[b]), ytr[b]).backward()
+    opt.step()
+train_s = time.perf_counter() - t
+model.eval()
+t = time.perf_counter()
+correct = 0
+with torch.inference_mode():
+    for i in range(0, len(xte), 64):
+        correct += (model(xte[i: i + 64]).argmax(1) == yte[i: i + 64]).sum().item()
+infer_s = time.perf_counter() - t
+print(json.dumps({"tool": "pytorch", "model": name, "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__, "threads": threads,
+                  "train_samples_per_s": round(n / train_s, 1),
+                  "inference_samples_per_s": round(len(xte) / infer_s, 1),
+                  "test_accuracy": round(correct / len(xte), 4)}))
