@@ -845,11 +845,13 @@ impl Exec {
         let len = g.nodes.len();
         let n = self.n;
         self.grads.resize_with(len, Vec::new);
+        // Gradient buffers are not cleared: the first consumer to reach a buffer overwrites it
+        // (a GEMM with beta 0, an assignment) or clears it, later ones add. Clearing every
+        // activation's gradient up front cost a tenth of a LightweightNet step in memset.
+        let mut fresh = vec![true; len];
         for (i, node) in g.nodes.iter().enumerate() {
-            let gr = &mut self.grads[i];
-            gr.clear();
             if i > 0 {
-                gr.resize(n * node.shape.len(), 0.0);
+                self.grads[i].resize(n * node.shape.len(), 0.0);
             }
         }
         self.grads[len - 1].copy_from_slice(&self.dlogits);
@@ -860,6 +862,20 @@ impl Exec {
             let ins = g.nodes[src].shape;
             // The input image needs no gradient.
             let need_dx = src != 0;
+            // Whether src's buffer still holds garbage; ops that cannot overwrite clear it.
+            let overwrite = fresh[src];
+            let writes_whole = match node.op {
+                Op::Linear { .. } | Op::BatchNorm { .. } => true,
+                Op::Conv(c) => c.is_pointwise(),
+                _ => false,
+            };
+            for &j in &node.inputs {
+                if j != 0 && fresh[j] && !(j == src && writes_whole) {
+                    self.grads[j].fill(0.0);
+                }
+                fresh[j] = false;
+            }
+            let dx_beta = if overwrite && writes_whole { 0.0 } else { 1.0 };
             let y = &self.acts[i];
             let x = &self.acts[src];
             match node.op {
@@ -880,6 +896,7 @@ impl Exec {
                         &mut self.ks,
                         grads,
                         dx,
+                        dx_beta,
                         n,
                     );
                 }
@@ -904,12 +921,18 @@ impl Exec {
                             let dx = &mut self.grads[src];
                             for img in 0..n {
                                 let o = (img * ins.c + c) * plane;
-                                for ((d, &g_), &xh) in dx[o..o + plane]
+                                let it = dx[o..o + plane]
                                     .iter_mut()
                                     .zip(&dy[o..o + plane])
-                                    .zip(&xhat[o..o + plane])
-                                {
-                                    *d += k * (m * g_ - db - xh * dg);
+                                    .zip(&xhat[o..o + plane]);
+                                if dx_beta == 0.0 {
+                                    for ((d, &g_), &xh) in it {
+                                        *d = k * (m * g_ - db - xh * dg);
+                                    }
+                                } else {
+                                    for ((d, &g_), &xh) in it {
+                                        *d += k * (m * g_ - db - xh * dg);
+                                    }
                                 }
                             }
                         }
@@ -1001,7 +1024,7 @@ impl Exec {
                             fin,
                             rm(&dy, fout),
                             rm(&p.0[weight], fin),
-                            1.0,
+                            dx_beta,
                             rm_mut(&mut self.grads[src], fin),
                         );
                     }
@@ -1171,6 +1194,7 @@ fn conv_backward(
     ks: &mut Scratch,
     grads: &mut Params,
     mut dx: Option<&mut Vec<f32>>,
+    dx_beta: f32,
     n: usize,
 ) {
     let s = ConvShape {
@@ -1236,7 +1260,7 @@ fn conv_backward(
                         ohw,
                         tr(&w[wg], patch),
                         rm(&dy[yo..yo + cout_g * ohw], ohw),
-                        1.0,
+                        dx_beta,
                         rm_mut(&mut d[xo..xo + cin_g * ihw], ihw),
                     );
                 }

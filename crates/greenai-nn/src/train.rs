@@ -142,6 +142,7 @@ impl Runner<'_> {
             let per = idx.len().div_ceil(threads);
             let m: &Model = model;
             let run = |w: &mut Worker, part: &[usize]| {
+                crate::kernels::flush_denormals();
                 w.grads.fill_zero();
                 data.normalised_batch(part, MNIST_MEAN, MNIST_STD, &mut w.x);
                 w.labels.clear();
@@ -209,6 +210,7 @@ impl Runner<'_> {
                 .chunks(per)
                 .map(|part| {
                     s.spawn(move || {
+                        crate::kernels::flush_denormals();
                         let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
                         for c in part.chunks(self.batch.max(1)) {
                             data.normalised_batch(c, MNIST_MEAN, MNIST_STD, &mut x);

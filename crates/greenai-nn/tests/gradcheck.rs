@@ -401,3 +401,26 @@ fn one_training_step_equals_the_hand_computed_one() {
     }
     assert!((model.params.0[1][0] as f64 + 0.5 * d[0]).abs() < 1e-6);
 }
+
+/// Gradient buffers are reused from batch to batch without clearing (the first consumer
+/// overwrites): a second batch through the same workspace gives exactly a fresh workspace's
+/// gradients.
+#[test]
+fn a_reused_workspace_gives_a_fresh_workspaces_gradients() {
+    for kind in ModelKind::ALL {
+        let model = Model::new(kind, 16, 16, 4, 3).unwrap();
+        let mut rng = SplitMix64::new(8);
+        let mut batch =
+            || -> Vec<f32> { (0..5 * 256).map(|_| rng.next_f32() * 2.0 - 1.0).collect() };
+        let (a, b) = (batch(), batch());
+        let y = [0u8, 1, 2, 3, 1];
+        let mut reused = Exec::default();
+        let mut g = Params::zeros_like(&model.params);
+        train_chunk(&Cpu, &model, &a, &y, 0.2, &mut g, &mut reused);
+        let mut second = Params::zeros_like(&model.params);
+        train_chunk(&Cpu, &model, &b, &y, 0.2, &mut second, &mut reused);
+        let mut fresh = Params::zeros_like(&model.params);
+        train_chunk(&Cpu, &model, &b, &y, 0.2, &mut fresh, &mut Exec::default());
+        assert_eq!(second, fresh, "{kind:?}");
+    }
+}
