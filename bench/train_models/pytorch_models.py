@@ -88,13 +88,20 @@ def shufflenet():
                          nn.Flatten(), nn.Linear(96, 10))
 
 
+def lenet():
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                         nn.Linear(84, 10))
+
+
 def cnn():
     return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-model = {"lightweight": LightweightNet, "mobilenet": mobilenet, "shufflenet": shufflenet, "cnn": cnn}[name]()
+model = {"lightweight": LightweightNet, "mobilenet": mobilenet, "shufflenet": shufflenet, "cnn": cnn, "lenet": lenet}[name]()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 order = torch.randperm(len(xtr))[:n]
 t = time.perf_counter()

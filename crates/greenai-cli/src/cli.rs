@@ -34,6 +34,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Classify the images of an IDX file with a checkpoint, inside a meter window.
     Predict(PredictArgs),
+    /// Train and evaluate a grid of configurations; find the greenest that meets the target.
+    Compare(CompareArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -175,6 +177,8 @@ pub enum ModelName {
     Shufflenet,
     /// A plain convolutional baseline: two 3×3 convolutions with max pooling, two linear layers.
     Cnn,
+    /// LeNet-5 (ReLU, max pooling): the original lightweight convolutional network.
+    Lenet,
 }
 
 impl ModelName {
@@ -185,6 +189,7 @@ impl ModelName {
             ModelName::Mobilenet => ModelKind::Mobilenet,
             ModelName::Shufflenet => ModelKind::Shufflenet,
             ModelName::Cnn => ModelKind::Cnn,
+            ModelName::Lenet => ModelKind::Lenet,
         }
     }
 }
@@ -265,6 +270,39 @@ pub struct TrainArgs {
     pub seed: u64,
     #[command(flatten)]
     pub job: JobArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The test accuracy a configuration must reach, 0 to 1.
+    #[arg(long, default_value = "0.98")]
+    pub target_accuracy: f64,
+    /// Stop a configuration whose training energy, predicted after an epoch, exceeds this.
+    #[arg(long, value_name = "J")]
+    pub budget_j: Option<f64>,
+    /// Write a self-contained HTML report with the table and plots.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Run the whole grid (longer epochs, more thread counts and batch sizes).
+    #[arg(long)]
+    pub full: bool,
+    /// Weight of energy against time when choosing threads and batch size (Zeus's η, 0 to 1).
+    #[arg(long, default_value = "0.5")]
+    pub eta: f64,
+    /// Retrain every configuration instead of reusing finished ones from the database.
+    #[arg(long)]
+    pub fresh: bool,
+    /// A directory of IDX files (default: the bundled MNIST).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Sampling interval of the meter, in seconds.
+    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub carbon: CarbonArgs,
+    /// Print the comparison as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -279,3 +279,112 @@ fn checkpoints_serve_eval_predict_and_resume() {
         stderr(&o)
     );
 }
+
+/// The whole default grid on a small set: every configuration a stored run, the table's fields,
+/// the Pareto front, the HTML report; a second run reuses every result; a budget stops the
+/// expensive configurations.
+#[test]
+fn compare_runs_the_grid_reports_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_subset(dir.path(), Split::Train, 600, "train");
+    write_subset(dir.path(), Split::Test, 200, "t10k");
+    let db = fresh_db();
+    let report = dir.path().join("report.html");
+    let compare = |extra: &[&str]| {
+        greenai()
+            .env("GREENAI_DB", &db)
+            .args([
+                "compare",
+                "--json",
+                "--region",
+                "FR",
+                "--target-accuracy",
+                "0.5",
+                "--data",
+            ])
+            .arg(dir.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let v = json_of(&compare(&["--report", report.to_str().unwrap()]));
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[0]["config"], "baseline");
+    for r in rows {
+        for key in [
+            "model",
+            "precision",
+            "quantization",
+            "accuracy",
+            "training_energy_j",
+            "joules_per_1000_inferences",
+            "training_duration_s",
+            "training_emissions_g",
+            "params",
+            "flops",
+            "provenance",
+        ] {
+            assert!(r.get(key).is_some(), "missing {key}: {r}");
+        }
+        assert!(r["training_energy_j"].as_f64().unwrap() > 0.0);
+        assert_eq!(r["reused"], false);
+    }
+    // The best is the cheapest configuration at the target, and it is on the Pareto front.
+    let best = v["best"].as_str().expect("some configuration passes 50 %");
+    let best_row = rows.iter().find(|r| r["config"] == best).unwrap();
+    assert_eq!(best_row["pareto"], true);
+    let cheapest = rows
+        .iter()
+        .filter(|r| r["accuracy"].as_f64().unwrap() >= 0.5)
+        .map(|r| r["training_energy_j"].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
+    assert_eq!(best_row["training_energy_j"].as_f64().unwrap(), cheapest);
+    let ratio = v["saving_ratio"].as_f64().unwrap();
+    let base = v["baseline_training_energy_j"].as_f64().unwrap();
+    assert!((ratio - base / cheapest).abs() < 1e-9);
+    assert!(v["settings_choice"]["profiles"].as_array().unwrap().len() >= 3);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.starts_with("<!doctype html>") && html.matches("<svg").count() == 3,
+        "three plots"
+    );
+    assert!(html.contains("Pareto front") && html.contains("lenet-1ep"));
+
+    // Again: every row comes from the database, nothing is retrained.
+    let again = json_of(&compare(&[]));
+    let runs_before = rows.len();
+    for (a, b) in again["rows"].as_array().unwrap().iter().zip(rows) {
+        assert_eq!(a["reused"], true, "{a}");
+        assert_eq!(a["accuracy"], b["accuracy"]);
+        assert_eq!(a["run_id"], b["run_id"]);
+    }
+    let listed = json_of(
+        &greenai()
+            .env("GREENAI_DB", &db)
+            .args(["runs", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(listed.as_array().unwrap().len(), runs_before);
+
+    // A budget below one epoch of anything stops every multi-epoch configuration after epoch 1.
+    let b = json_of(&compare(&["--fresh", "--budget-j", "1e-9"]));
+    for r in b["rows"].as_array().unwrap() {
+        let stopped = r["stopped_by_budget_predicted_j"].as_f64();
+        if r["config"] == "baseline" {
+            assert!(stopped.unwrap() > 1e-9, "{r}");
+            assert_eq!(r["epochs"], 1);
+        }
+        if r["config"] == "lenet-1ep" {
+            assert!(
+                stopped.is_none(),
+                "a one-epoch run has nothing left to stop: {r}"
+            );
+        }
+    }
+    assert!(
+        b["saving_ratio"].is_null(),
+        "no finished baseline, no ratio"
+    );
+}

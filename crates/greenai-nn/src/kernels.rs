@@ -111,6 +111,8 @@ impl ConvShape {
 }
 
 /// Unfolds one `cin × h × w` image into `cols[(c, ky, kx), (oy, ox)]`, zero outside the image.
+/// Each output row is a zero prefix, a copied (stride 1) or gathered run, and a zero suffix: no
+/// test per element.
 pub fn im2col(x: &[f32], s: ConvShape, cols: &mut [f32]) {
     let (oh, ow) = (s.out_h(), s.out_w());
     let mut row = 0;
@@ -119,21 +121,27 @@ pub fn im2col(x: &[f32], s: ConvShape, cols: &mut [f32]) {
         for ky in 0..s.k {
             for kx in 0..s.k {
                 let dst = &mut cols[row * oh * ow..(row + 1) * oh * ow];
+                let (lo, hi) = valid_range(kx, s.pad, s.stride, s.w, ow);
                 for oy in 0..oh {
                     let iy = (oy * s.stride + ky) as isize - s.pad as isize;
                     let line = &mut dst[oy * ow..(oy + 1) * ow];
-                    if iy < 0 || iy >= s.h as isize {
+                    if iy < 0 || iy >= s.h as isize || lo >= hi {
                         line.fill(0.0);
                         continue;
                     }
                     let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    for (ox, d) in line.iter_mut().enumerate() {
-                        let ix = (ox * s.stride + kx) as isize - s.pad as isize;
-                        *d = if ix < 0 || ix >= s.w as isize {
-                            0.0
-                        } else {
-                            src[ix as usize]
-                        };
+                    line[..lo].fill(0.0);
+                    line[hi..].fill(0.0);
+                    let first = lo * s.stride + kx - s.pad;
+                    if s.stride == 1 {
+                        line[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                    } else {
+                        for (d, v) in line[lo..hi]
+                            .iter_mut()
+                            .zip(src[first..].iter().step_by(s.stride))
+                        {
+                            *d = *v;
+                        }
                     }
                 }
                 row += 1;
@@ -159,8 +167,19 @@ pub fn col2im_add(cols: &[f32], s: ConvShape, dx: &mut [f32]) {
                         continue;
                     }
                     let line = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    for ox in lo..hi {
-                        line[ox * s.stride + kx - s.pad] += src[oy * ow + ox];
+                    if lo >= hi {
+                        continue;
+                    }
+                    let first = lo * s.stride + kx - s.pad;
+                    let from = &src[oy * ow + lo..oy * ow + hi];
+                    if s.stride == 1 {
+                        for (d, v) in line[first..first + (hi - lo)].iter_mut().zip(from) {
+                            *d += v;
+                        }
+                    } else {
+                        for (d, v) in line[first..].iter_mut().step_by(s.stride).zip(from) {
+                            *d += v;
+                        }
                     }
                 }
                 row += 1;

@@ -6,6 +6,7 @@
 //! | `mobilenet` | conv 3×3 + BN + ReLU6, four depthwise-separable blocks (dw 3×3 + BN + ReLU6, pw 1×1 + BN + ReLU6), global average pool, linear | see `greenai train --json` |
 //! | `shufflenet` | conv 3×3 s2, ShuffleNet units (grouped 1×1, channel shuffle, dw 3×3, residual add or avg-pool concat), global average pool, linear | |
 //! | `cnn` | conv 3×3 32 + ReLU, max pool, conv 3×3 64 + ReLU, max pool, linear 128 + ReLU, linear | |
+//! | `lenet` | LeNet-5: conv 5×5 6 + ReLU, max pool, conv 5×5 16 + ReLU, max pool, linear 120, 84, classes | |
 
 use crate::graph::{Act, Graph, GraphBuilder};
 use crate::{NnError, Result};
@@ -17,14 +18,16 @@ pub enum ModelKind {
     Mobilenet,
     Shufflenet,
     Cnn,
+    Lenet,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 5] = [
         ModelKind::Lightweight,
         ModelKind::Mobilenet,
         ModelKind::Shufflenet,
         ModelKind::Cnn,
+        ModelKind::Lenet,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl ModelKind {
             ModelKind::Mobilenet => "mobilenet",
             ModelKind::Shufflenet => "shufflenet",
             ModelKind::Cnn => "cnn",
+            ModelKind::Lenet => "lenet",
         }
     }
 
@@ -42,7 +46,7 @@ impl ModelKind {
             .find(|m| m.name() == name)
             .ok_or_else(|| {
                 NnError::Invalid(format!(
-                    "unknown model {name:?}; greenai knows lightweight, mobilenet, shufflenet, cnn"
+                    "unknown model {name:?}; greenai knows lightweight, mobilenet, shufflenet, cnn, lenet"
                 ))
             })
     }
@@ -156,6 +160,17 @@ impl ModelKind {
                 let x = g.max_pool2(x)?;
                 let x = g.linear("fc1", x, 128, Act::Relu);
                 g.linear("fc2", x, classes, Act::None)
+            }
+            ModelKind::Lenet => {
+                // LeNet-5 (LeCun et al., 1998) with ReLU and max pooling, padding 2 on the first
+                // convolution so that 28×28 MNIST sees the 32×32 field the original was built for.
+                let x = g.conv("conv1", x, 6, 5, 1, 2, 1, true, Act::Relu)?;
+                let x = g.max_pool2(x)?;
+                let x = g.conv("conv2", x, 16, 5, 1, 0, 1, true, Act::Relu)?;
+                let x = g.max_pool2(x)?;
+                let x = g.linear("fc1", x, 120, Act::Relu);
+                let x = g.linear("fc2", x, 84, Act::Relu);
+                g.linear("fc3", x, classes, Act::None)
             }
         };
         Ok(g.finish(logits))

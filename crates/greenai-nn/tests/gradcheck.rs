@@ -266,6 +266,7 @@ fn every_model_matches_the_f64_reference() {
         (ModelKind::Mobilenet, 12, 12),
         (ModelKind::Shufflenet, 12, 10),
         (ModelKind::Cnn, 8, 8),
+        (ModelKind::Lenet, 12, 12),
     ] {
         let model = Model::new(kind, r, c, 3, 7).unwrap();
         check(&model, 3, 11);

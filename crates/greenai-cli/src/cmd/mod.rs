@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 mod carbon;
+mod compare;
 mod detect;
 mod exporter;
 mod job;
+mod report;
 mod run;
 mod runs;
 mod train;
@@ -21,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::train(args, &db),
         Command::Eval(args) => train::eval(args, &db),
         Command::Predict(args) => train::predict(args, &db),
+        Command::Compare(args) => compare::compare(args, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Carbon {
             command,

@@ -2,13 +2,15 @@
 //! start to end and recorded as a run; every epoch and the evaluation in their own windows.
 
 use super::job::{Job, JobEnd};
-use crate::cli::{EvalArgs, OptimizerName, PredictArgs, ScheduleName, TrainArgs};
+use crate::cli::{EvalArgs, JobArgs, OptimizerName, PredictArgs, ScheduleName, TrainArgs};
 use anyhow::{bail, Context};
 use greenai_meter::{Measurement, Provenance};
 use greenai_nn::checkpoint;
 use greenai_nn::data::{bundled_mnist_dir, idx, shuffled, Dataset, Split};
+use greenai_nn::models::ModelKind;
 use greenai_nn::optim::{Optimizer, OptimizerKind, Schedule};
 use greenai_nn::train::{EarlyStopping, Model, Runner};
+use greenai_tune::budget::Forecast;
 use greenai_units::Energy;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -17,66 +19,70 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-#[derive(Debug, Serialize)]
-struct EpochReport {
-    epoch: usize,
-    loss: f64,
-    train_accuracy: f64,
-    validation_accuracy: Option<f64>,
-    lr: f32,
-    energy_j: f64,
-    duration_s: f64,
-    provenance: Provenance,
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct EpochReport {
+    pub(crate) epoch: usize,
+    pub(crate) loss: f64,
+    pub(crate) train_accuracy: f64,
+    pub(crate) validation_accuracy: Option<f64>,
+    pub(crate) lr: f32,
+    pub(crate) energy_j: f64,
+    pub(crate) duration_s: f64,
+    pub(crate) provenance: Provenance,
 }
 
 /// The JSON report of `train` and `eval`. Field names are a stable interface (README).
-#[derive(Debug, Serialize)]
-struct JobReport {
-    command: &'static str,
-    run_id: Option<String>,
-    model: &'static str,
-    precision: &'static str,
-    quantization: &'static str,
-    dataset: String,
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct JobReport {
+    pub(crate) command: &'static str,
+    pub(crate) run_id: Option<String>,
+    pub(crate) model: &'static str,
+    pub(crate) precision: &'static str,
+    pub(crate) quantization: &'static str,
+    pub(crate) dataset: String,
     /// Test-set accuracy, 0 to 1.
-    accuracy: f64,
-    test_samples: usize,
+    pub(crate) accuracy: f64,
+    pub(crate) test_samples: usize,
     /// The whole job (loading, training, validation, evaluation).
-    energy_j: f64,
-    duration_s: f64,
-    training_energy_j: Option<f64>,
-    train_samples_per_s: Option<f64>,
-    inference_samples_per_s: f64,
-    joules_per_training_sample: Option<f64>,
-    joules_per_1000_inferences: f64,
-    params: usize,
-    flops: u64,
-    provenance: Provenance,
-    uncertainty: Option<f64>,
+    pub(crate) energy_j: f64,
+    pub(crate) duration_s: f64,
+    pub(crate) training_energy_j: Option<f64>,
+    pub(crate) train_samples_per_s: Option<f64>,
+    pub(crate) inference_samples_per_s: f64,
+    pub(crate) joules_per_training_sample: Option<f64>,
+    pub(crate) joules_per_1000_inferences: f64,
+    pub(crate) params: usize,
+    pub(crate) flops: u64,
+    pub(crate) provenance: Provenance,
+    pub(crate) uncertainty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    training: Option<TrainingReport>,
+    pub(crate) training: Option<TrainingReport>,
     #[serde(flatten)]
-    carbon: greenai_carbon::CarbonReport,
+    pub(crate) carbon: greenai_carbon::CarbonReport,
 }
 
-#[derive(Debug, Serialize)]
-struct TrainingReport {
-    epochs: usize,
-    epochs_run: usize,
-    stopped_early: bool,
-    best_epoch: Option<usize>,
-    batch: usize,
-    lr: f32,
-    optimizer: &'static str,
-    schedule: &'static str,
-    threads: usize,
-    train_samples: usize,
-    validation_samples: usize,
-    checkpoint: Option<String>,
-    per_epoch: Vec<EpochReport>,
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TrainingReport {
+    pub(crate) epochs: usize,
+    pub(crate) epochs_run: usize,
+    pub(crate) stopped_early: bool,
+    pub(crate) best_epoch: Option<usize>,
+    pub(crate) batch: usize,
+    pub(crate) lr: f32,
+    pub(crate) optimizer: &'static str,
+    pub(crate) schedule: &'static str,
+    pub(crate) threads: usize,
+    pub(crate) train_samples: usize,
+    pub(crate) validation_samples: usize,
+    pub(crate) checkpoint: Option<String>,
+    /// Training energy predicted from the first epoch for all planned epochs (carbontracker-style).
+    pub(crate) predicted_training_energy_j: Option<f64>,
+    /// Set when `--budget-j` stopped training because the prediction exceeded it.
+    pub(crate) stopped_by_budget: Option<f64>,
+    pub(crate) per_epoch: Vec<EpochReport>,
 }
 
-fn load_sets(dir: &Path) -> anyhow::Result<(Dataset, Dataset)> {
+pub(crate) fn load_sets(dir: &Path) -> anyhow::Result<(Dataset, Dataset)> {
     let train = Dataset::load(dir, Split::Train).context("loading the training set")?;
     let test = Dataset::load(dir, Split::Test).context("loading the test set")?;
     if (train.rows, train.cols) != (test.rows, test.cols) {
@@ -165,7 +171,7 @@ fn print_summary(r: &JobReport) {
     }
 }
 
-fn emit(r: &JobReport, json: bool) -> anyhow::Result<()> {
+pub(crate) fn emit(r: &JobReport, json: bool) -> anyhow::Result<()> {
     print_summary(r);
     if json {
         let mut out = std::io::stdout().lock();
@@ -185,21 +191,78 @@ fn checkpoint_path(template: &Path, epoch: usize) -> std::path::PathBuf {
     }
 }
 
+/// What to train, whoever asks (`greenai train`, `greenai compare`).
+#[derive(Debug, Clone)]
+pub(crate) struct TrainSpec {
+    pub model: ModelKind,
+    pub epochs: usize,
+    pub lr: f32,
+    pub optimizer: OptimizerKind,
+    pub schedule: ScheduleName,
+    pub weight_decay: Option<f32>,
+    pub validation: usize,
+    pub patience: Option<usize>,
+    pub save: Option<std::path::PathBuf>,
+    pub resume: Option<std::path::PathBuf>,
+    pub seed: u64,
+    /// Stop when the training energy predicted after an epoch exceeds this many joules.
+    pub budget_j: Option<f64>,
+}
+
 pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
-    if args.epochs == 0 {
-        bail!("--epochs must be at least 1");
-    }
-    let kind = match args.optimizer {
+    let optimizer = match args.optimizer {
         OptimizerName::Adam => OptimizerKind::Adam,
         OptimizerName::Adamw => OptimizerKind::AdamW,
         OptimizerName::Sgd => OptimizerKind::Sgd,
     };
-    let lr = args.lr.unwrap_or(kind.default_lr());
+    let spec = TrainSpec {
+        model: args.model.kind(),
+        epochs: args.epochs,
+        lr: args.lr.unwrap_or(optimizer.default_lr()),
+        optimizer,
+        schedule: args.schedule,
+        weight_decay: args.weight_decay,
+        validation: args.validation,
+        patience: args.patience,
+        save: args.save.clone(),
+        resume: args.resume.clone(),
+        seed: args.seed,
+        budget_j: None,
+    };
+    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
+    let (train, test) = load_sets(&dir)?;
+    let report = run_train(
+        &spec,
+        &dir.display().to_string(),
+        &train,
+        &test,
+        &args.job,
+        db,
+        BTreeMap::new(),
+    )?;
+    emit(&report, args.job.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Trains `spec` on `train`, evaluates on `test`, all inside one recorded job.
+pub(crate) fn run_train(
+    spec: &TrainSpec,
+    dataset: &str,
+    train: &Dataset,
+    test: &Dataset,
+    job_args: &JobArgs,
+    db: &Path,
+    extra_labels: BTreeMap<String, String>,
+) -> anyhow::Result<JobReport> {
+    let args = spec;
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let kind = args.optimizer;
+    let lr = args.lr;
     if !(lr > 0.0 && lr.is_finite()) {
         bail!("--lr {lr} is not a positive learning rate");
     }
-    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
-    let (train, test) = load_sets(&dir)?;
     if args.validation >= train.len() {
         bail!(
             "--validation {} leaves no training images (the set has {})",
@@ -229,23 +292,17 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
-            if ck.model.kind != args.model.kind() {
+            if ck.model.kind != args.model {
                 eprintln!(
                     "greenai: resuming the checkpoint's {} model (not --model {})",
                     ck.model.kind.name(),
-                    args.model.kind().name()
+                    args.model.name()
                 );
             }
             (ck.model, opt, done + 1)
         }
         None => {
-            let model = Model::new(
-                args.model.kind(),
-                train.rows,
-                train.cols,
-                classes,
-                args.seed,
-            )?;
+            let model = Model::new(args.model, train.rows, train.cols, classes, args.seed)?;
             let mut opt = Optimizer::new(kind, &model.params, lr);
             if let Some(wd) = args.weight_decay {
                 opt.weight_decay = wd;
@@ -256,7 +313,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     // A fixed split: the last `validation` images of a seeded permutation are held out.
     let perm = shuffled(train.len(), args.seed ^ 0x5eed_f7a1);
     let (train_idx, val_idx) = perm.split_at(train.len() - args.validation);
-    let steps_per_epoch = train_idx.len().div_ceil(args.job.batch) as u64;
+    let steps_per_epoch = train_idx.len().div_ceil(job_args.batch) as u64;
     // The schedule spans --epochs; a resumed run continues it from the checkpoint's step.
     opt.schedule = match args.schedule {
         ScheduleName::Cosine => Schedule::Cosine {
@@ -272,16 +329,17 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         ("quantization", "none".into()),
         ("optimizer", opt.kind.name().into()),
         ("epochs", args.epochs.to_string()),
-        ("batch", args.job.batch.to_string()),
-        ("threads", args.job.threads.to_string()),
+        ("batch", job_args.batch.to_string()),
+        ("threads", job_args.threads.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(extra_labels)
     .collect();
-    let mut job = Job::start(&args.job, db, labels)?;
+    let mut job = Job::start(job_args, db, labels)?;
     let runner = Runner {
-        threads: args.job.threads,
-        batch: args.job.batch,
+        threads: job_args.threads,
+        batch: job_args.batch,
         ..Runner::default()
     };
     let bar = bar(train_idx.len());
@@ -290,6 +348,8 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let mut train_time = 0.0;
     let mut stopper = args.patience.map(|p| EarlyStopping::new(p, 1e-4));
     let mut stopped_early = false;
+    let mut forecast: Option<Forecast> = None;
+    let mut stopped_by_budget: Option<f64> = None;
     let mut trained_samples = 0usize;
     for epoch in first_epoch..=args.epochs {
         let order: Vec<usize> = {
@@ -303,10 +363,10 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         let lr_now = opt.current_lr();
         job.meter.begin_window("epoch")?;
         let t = Instant::now();
-        let stats = runner.train_epoch(&mut model, &mut opt, &train, &order, &mut |s| {
+        let stats = runner.train_epoch(&mut model, &mut opt, train, &order, &mut |s| {
             if let Some(b) = &bar {
                 b.set_position(s.samples as u64);
-                if s.samples % (args.job.batch * 20) < args.job.batch {
+                if s.samples % (job_args.batch * 20) < job_args.batch {
                     let j = job.meter.window_energy("job").unwrap_or_default();
                     b.set_message(format!(
                         "loss {:.4} acc {:.4}, {:.1} so far",
@@ -326,7 +386,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
             );
         }
         let val =
-            (!val_idx.is_empty()).then(|| runner.evaluate(&model.folded(), &train, Some(val_idx)));
+            (!val_idx.is_empty()).then(|| runner.evaluate(&model.folded(), train, Some(val_idx)));
         let m = job.meter.end_window("epoch")?;
         if let Some(path) = &args.save {
             let path = checkpoint_path(path, epoch);
@@ -341,7 +401,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
             )
             .with_context(|| format!("saving the checkpoint after epoch {epoch}"))?;
         }
-        if bar.is_none() && !args.job.json {
+        if bar.is_none() && !job_args.json {
             eprintln!(
                 "epoch {epoch}/{}: loss {:.4}, train accuracy {:.4}{}, {:.2} ({}), {:.1} s",
                 args.epochs,
@@ -365,6 +425,22 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
             provenance: m.provenance,
         });
         epochs_ms.push(m);
+        let energies: Vec<f64> = epochs_ms.iter().map(|m| m.energy.joules()).collect();
+        // Resumed epochs are not measured here; the forecast covers the epochs this job runs.
+        forecast = Forecast::from_epochs(&energies, args.epochs + 1 - first_epoch);
+        if let (Some(budget), Some(f)) = (args.budget_j, forecast) {
+            if f.exceeds(budget) && epoch < args.epochs {
+                eprintln!(
+                    "greenai: stopping {} after epoch {epoch}: its {} epochs are predicted to use \
+                     {:.0} J, over the budget of {budget:.0} J",
+                    args.model.name(),
+                    f.planned_epochs,
+                    f.predicted_j
+                );
+                stopped_by_budget = Some(f.predicted_j);
+                break;
+            }
+        }
         if let (Some(s), Some(v)) = (&mut stopper, val) {
             if s.update(epoch, v) && epoch < args.epochs {
                 eprintln!(
@@ -383,7 +459,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let folded = model.folded();
     job.meter.begin_window("eval")?;
     let t = Instant::now();
-    let accuracy = runner.evaluate(&folded, &test, None);
+    let accuracy = runner.evaluate(&folded, test, None);
     let infer_s = t.elapsed().as_secs_f64();
     let eval = job.meter.end_window("eval")?;
     job.label("accuracy", format!("{accuracy:.4}"));
@@ -393,6 +469,13 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     );
     let train_energy: Energy = epochs_ms.iter().map(|m| m.energy).sum();
     job.label("training_energy_j", format!("{:.6}", train_energy.joules()));
+    let train_windows_s: f64 = epochs_ms.iter().map(|m| m.duration.as_secs_f64()).sum();
+    job.label("training_duration_s", format!("{train_windows_s:.3}"));
+    job.label("params", model.graph.param_count());
+    job.label("flops", model.graph.flops());
+    if let Some(p) = stopped_by_budget {
+        job.label("stopped_by_budget_predicted_j", format!("{p:.3}"));
+    }
     let JobEnd {
         measurement: whole,
         carbon,
@@ -410,7 +493,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         model: model.kind.name(),
         precision: "f32",
         quantization: "none",
-        dataset: dir.display().to_string(),
+        dataset: dataset.to_string(),
         accuracy,
         test_samples: test.len(),
         energy_j: whole.energy.joules(),
@@ -429,16 +512,18 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
             epochs_run: per_epoch.len(),
             stopped_early,
             best_epoch: stopper.map(|s| s.best_epoch),
-            batch: args.job.batch,
+            batch: job_args.batch,
             lr: opt.lr,
             optimizer: opt.kind.name(),
             schedule: match opt.schedule {
                 Schedule::Constant => "constant",
                 Schedule::Cosine { .. } => "cosine",
             },
-            threads: args.job.threads,
+            threads: job_args.threads,
             train_samples: train_idx.len(),
             validation_samples: val_idx.len(),
+            predicted_training_energy_j: forecast.map(|f| f.predicted_j),
+            stopped_by_budget,
             checkpoint: args.save.as_ref().map(|p| {
                 checkpoint_path(p, args.epochs.min(first_epoch + per_epoch.len() - 1))
                     .display()
@@ -448,8 +533,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         }),
         carbon,
     };
-    emit(&report, args.job.json)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {

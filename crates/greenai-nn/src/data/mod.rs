@@ -13,7 +13,8 @@ pub const MNIST_STD: f32 = 0.3081;
 
 /// The MNIST copy shipped in the repository (`data/mnist`, see `data/SOURCES.md`).
 pub fn bundled_mnist_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist")
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+    p.canonicalize().unwrap_or(p)
 }
 
 /// Which half of an IDX dataset.
