@@ -742,15 +742,7 @@ impl Exec {
                     }
                 }
                 Op::AvgPool { k, stride, pad } => {
-                    let s = ConvShape {
-                        cin: 1,
-                        h: ins.h,
-                        w: ins.w,
-                        k,
-                        stride,
-                        pad,
-                    };
-                    let ones = vec![1.0 / (k * k) as f32; k * k];
+                    let (s, ones) = avg_pool_as_depthwise(ins, k, stride, pad);
                     let o = node.shape;
                     for pl in 0..n * ins.c {
                         be.depthwise(
@@ -960,15 +952,7 @@ impl Exec {
                 }
                 Op::AvgPool { k, stride, pad } => {
                     if need_dx {
-                        let s = ConvShape {
-                            cin: 1,
-                            h: ins.h,
-                            w: ins.w,
-                            k,
-                            stride,
-                            pad,
-                        };
-                        let ones = vec![1.0 / (k * k) as f32; k * k];
+                        let (s, ones) = avg_pool_as_depthwise(ins, k, stride, pad);
                         let mut dw = vec![0.0; k * k];
                         let o = node.shape;
                         let dx = &mut self.grads[src];
@@ -1079,6 +1063,19 @@ impl Exec {
             self.grads[i] = dy;
         }
     }
+}
+
+/// Average pooling is a depthwise convolution of one plane with every tap `1/k²`.
+fn avg_pool_as_depthwise(ins: Shape, k: usize, stride: usize, pad: usize) -> (ConvShape, Vec<f32>) {
+    let s = ConvShape {
+        cin: 1,
+        h: ins.h,
+        w: ins.w,
+        k,
+        stride,
+        pad,
+    };
+    (s, vec![1.0 / (k * k) as f32; k * k])
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -548,6 +548,26 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+impl Comparison {
+    /// What the table's last column says about a row.
+    pub(crate) fn notes(&self, r: &Row) -> Vec<String> {
+        let mut notes = Vec::new();
+        if Some(&r.config) == self.best.as_ref() {
+            notes.push("best".to_string());
+        }
+        if r.pareto {
+            notes.push("pareto".into());
+        }
+        if let Some(p) = r.stopped_by_budget_predicted_j {
+            notes.push(format!("stopped: predicted {p:.0} J > budget"));
+        }
+        if r.reused {
+            notes.push("reused".into());
+        }
+        notes
+    }
+}
+
 fn print_table(c: &Comparison) {
     let mut out = String::new();
     out.push_str(&format!(
@@ -567,19 +587,7 @@ fn print_table(c: &Comparison) {
         ""
     ));
     for r in &c.rows {
-        let mut notes = Vec::new();
-        if Some(&r.config) == c.best.as_ref() {
-            notes.push("best".to_string());
-        }
-        if r.pareto {
-            notes.push("pareto".into());
-        }
-        if let Some(p) = r.stopped_by_budget_predicted_j {
-            notes.push(format!("stopped: predicted {p:.0} J > budget"));
-        }
-        if r.reused {
-            notes.push("reused".into());
-        }
+        let notes = c.notes(r);
         out.push_str(&format!(
             "{:<24} {:<11} {:<5} {:<5} {:>8.4} {:>11.1} {:>10.3} {:>8.1} {:>10.4} {:>9} {:>10} {:<10} {}\n",
             r.config,

@@ -289,16 +289,7 @@ pub(crate) fn html(c: &Comparison, store: &Store) -> anyhow::Result<String> {
     );
     for r in &c.rows {
         let best = Some(&r.config) == c.best.as_ref();
-        let mut notes = Vec::new();
-        if r.pareto {
-            notes.push("Pareto".to_string());
-        }
-        if let Some(p) = r.stopped_by_budget_predicted_j {
-            notes.push(format!("stopped: predicted {p:.0} J over budget"));
-        }
-        if r.reused {
-            notes.push("from an earlier run".into());
-        }
+        let notes = c.notes(r);
         let _ = writeln!(
             h,
             "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
