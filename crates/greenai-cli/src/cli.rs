@@ -36,6 +36,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Train and evaluate a grid of configurations; find the greenest that meets the target.
     Compare(CompareArgs),
+    /// Quantize a checkpoint to int8 and measure accuracy, size, speed and energy before and after.
+    Quantize(QuantizeArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -303,6 +305,43 @@ pub struct CompareArgs {
     /// Print the comparison as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QuantMode {
+    /// One weight scale per tensor (the seed's "global"); activations calibrated.
+    PerTensor,
+    /// One weight scale per output channel (the seed's "local"); activations calibrated.
+    PerChannel,
+    /// Per-channel weights; activation ranges measured on every batch at run time.
+    Dynamic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalibrationMethod {
+    Minmax,
+    /// The 99.99th percentile of each sign's magnitudes, clipping outliers.
+    Percentile,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QuantizeArgs {
+    /// A checkpoint written by `greenai train --save`.
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    #[arg(long, value_enum, default_value = "per-channel")]
+    pub mode: QuantMode,
+    /// Training images used to calibrate static activation ranges.
+    #[arg(long, default_value = "1000")]
+    pub calibration: usize,
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub method: CalibrationMethod,
+    /// A directory of IDX files (default: the bundled MNIST): calibration from its training set,
+    /// evaluation on its test set.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: JobArgs,
 }
 
 #[derive(Debug, clap::Args)]

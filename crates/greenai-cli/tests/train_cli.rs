@@ -388,3 +388,80 @@ fn compare_runs_the_grid_reports_and_resumes() {
         "no finished baseline, no ratio"
     );
 }
+
+/// `greenai quantize` on a trained checkpoint: both sides measured, int8 smaller, accuracy kept;
+/// a static mode without calibration images is refused.
+#[test]
+fn quantize_reports_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    write_subset(dir.path(), Split::Train, 1500, "train");
+    write_subset(dir.path(), Split::Test, 300, "t10k");
+    let ck = dir.path().join("lw.safetensors");
+    let o = greenai()
+        .args([
+            "train",
+            "--model",
+            "lightweight",
+            "--epochs",
+            "2",
+            "--validation",
+            "100",
+            "--no-store",
+            "--save",
+        ])
+        .arg(&ck)
+        .arg("--data")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for mode in ["per-tensor", "per-channel", "dynamic"] {
+        let v = json_of(
+            &greenai()
+                .args([
+                    "quantize",
+                    "--no-store",
+                    "--json",
+                    "--calibration",
+                    "200",
+                    "--mode",
+                    mode,
+                    "--data",
+                ])
+                .arg(dir.path())
+                .arg(&ck)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(v["mode"], mode);
+        assert_eq!(v["after"]["precision"], "int8");
+        assert!(
+            v["after"]["size_bytes"].as_u64().unwrap() * 3
+                < v["before"]["size_bytes"].as_u64().unwrap()
+        );
+        let before = v["before"]["accuracy"].as_f64().unwrap();
+        assert!(before > 0.7, "{v}");
+        assert!(v["accuracy_change"].as_f64().unwrap() > -0.02, "{v}");
+        assert!(v["after"]["joules_per_1000_inferences"].as_f64().unwrap() > 0.0);
+    }
+    let o = greenai()
+        .args([
+            "quantize",
+            "--no-store",
+            "--mode",
+            "per-tensor",
+            "--calibration",
+            "0",
+            "--data",
+        ])
+        .arg(dir.path())
+        .arg(&ck)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--calibration must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -243,6 +243,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             graph,
             params,
             buffers,
+            quant: None,
         },
         optimizer,
         meta,

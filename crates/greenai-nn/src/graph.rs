@@ -601,6 +601,10 @@ pub struct Exec {
     scratch: Vec<f32>,
     ks: Scratch,
     pub dlogits: Vec<f32>,
+    /// int8 layers to run instead of their f32 form (inference only).
+    pub quant: Option<std::sync::Arc<crate::quantize::Quantized>>,
+    xq: Vec<u8>,
+    acc: Vec<i32>,
 }
 
 /// Mean and unbiased variance of each BatchNorm's batch, in buffer order, for the running
@@ -615,6 +619,11 @@ impl Exec {
 
     pub fn batch(&self) -> usize {
         self.n
+    }
+
+    /// Node `i`'s output from the last forward pass.
+    pub fn activation(&self, i: usize) -> &[f32] {
+        &self.acts[i]
     }
 
     /// Forward pass of `n` images `x` (`n × c × h × w`). In training, BatchNorm normalises with
@@ -648,18 +657,36 @@ impl Exec {
             let x = &self.acts[node.inputs[0]];
             match node.op {
                 Op::Input => unreachable!("only node 0 is the input"),
-                Op::Conv(c) => conv_forward(
-                    be,
-                    &c,
-                    ins,
-                    node.shape,
-                    p,
-                    x,
-                    &mut out,
-                    &mut self.aux[i],
-                    &mut self.ks,
-                    n,
-                ),
+                Op::Conv(c) => match self
+                    .quant
+                    .as_deref()
+                    .and_then(|q| Some((q, q.layers[i].as_ref()?)))
+                {
+                    Some((q, l)) if !training => crate::quantize::conv_forward(
+                        q,
+                        l,
+                        &c,
+                        ins,
+                        node.shape,
+                        x,
+                        &mut out,
+                        n,
+                        &mut self.xq,
+                        &mut self.acc,
+                    ),
+                    _ => conv_forward(
+                        be,
+                        &c,
+                        ins,
+                        node.shape,
+                        p,
+                        x,
+                        &mut out,
+                        &mut self.aux[i],
+                        &mut self.ks,
+                        n,
+                    ),
+                },
                 Op::BatchNorm { param, buffer, act } => {
                     let (gamma, beta) = (&p.0[param], &p.0[param + 1]);
                     let plane = ins.plane();
@@ -765,7 +792,7 @@ impl Exec {
                     fout,
                     weight,
                     act,
-                } => {
+                } if training || self.quant.as_ref().is_none_or(|q| q.layers[i].is_none()) => {
                     for row in out.chunks_mut(fout) {
                         row.copy_from_slice(&p.0[weight + 1]);
                     }
@@ -779,6 +806,22 @@ impl Exec {
                         rm_mut(&mut out, fout),
                     );
                     act.apply(&mut out);
+                }
+                Op::Linear { fin, fout, act, .. } => {
+                    let q = self.quant.as_deref().expect("checked by the arm above");
+                    let l = q.layers[i].as_ref().expect("checked by the arm above");
+                    crate::quantize::linear_forward(
+                        q,
+                        l,
+                        fin,
+                        fout,
+                        act,
+                        x,
+                        &mut out,
+                        n,
+                        &mut self.xq,
+                        &mut self.acc,
+                    );
                 }
                 Op::Shuffle { groups } => {
                     let per = ins.c / groups;

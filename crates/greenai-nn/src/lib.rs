@@ -14,10 +14,12 @@ pub mod backend;
 pub mod checkpoint;
 pub mod data;
 pub mod graph;
+pub mod int8;
 pub mod kernels;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod quantize;
 pub mod rng;
 pub mod train;
 

@@ -19,6 +19,8 @@ pub struct Model {
     pub graph: Graph,
     pub params: Params,
     pub buffers: Params,
+    /// int8 layers for inference ([`crate::quantize`]); `None` runs everything in f32.
+    pub quant: Option<std::sync::Arc<crate::quantize::Quantized>>,
 }
 
 impl Model {
@@ -38,6 +40,7 @@ impl Model {
             graph,
             params,
             buffers,
+            quant: None,
         })
     }
 
@@ -49,6 +52,7 @@ impl Model {
             graph,
             params,
             buffers,
+            quant: None,
         }
     }
 }
@@ -212,6 +216,7 @@ impl Runner<'_> {
                     s.spawn(move || {
                         crate::kernels::flush_denormals();
                         let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
+                        ex.quant = model.quant.clone();
                         for c in part.chunks(self.batch.max(1)) {
                             data.normalised_batch(c, MNIST_MEAN, MNIST_STD, &mut x);
                             ex.forward(

@@ -295,6 +295,7 @@ fn other_layer_settings_match_the_f64_reference() {
         params: graph.init(5),
         buffers: graph.init_buffers(),
         graph,
+        quant: None,
     };
     check(&model, 4, 3);
 }
@@ -367,6 +368,7 @@ fn one_training_step_equals_the_hand_computed_one() {
         params: Params(vec![vec![1.0, 0.0, 0.0, 1.0], vec![0.0, 0.0]]),
         buffers: Params::default(),
         graph,
+        quant: None,
     };
     // x = (1, 2), label 0: logits (1, 2); softmax (1/(1+e), e/(1+e)); dlogits (p0 − 1, p1).
     let mut grads = Params::zeros_like(&model.params);

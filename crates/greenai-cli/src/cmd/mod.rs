@@ -5,6 +5,7 @@ mod compare;
 mod detect;
 mod exporter;
 mod job;
+mod quantize;
 mod report;
 mod run;
 mod runs;
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => train::eval(args, &db),
         Command::Predict(args) => train::predict(args, &db),
         Command::Compare(args) => compare::compare(args, &db),
+        Command::Quantize(args) => quantize::quantize(args, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Carbon {
             command,

@@ -101,7 +101,12 @@ pub(crate) fn load_sets(dir: &Path) -> anyhow::Result<(Dataset, Dataset)> {
 }
 
 /// Checks that images fit a checkpoint's model.
-fn check_size(model: &Model, rows: usize, cols: usize, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check_size(
+    model: &Model,
+    rows: usize,
+    cols: usize,
+    what: &str,
+) -> anyhow::Result<()> {
     let s = model.graph.input_shape();
     if (s.h, s.w) != (rows, cols) {
         bail!(

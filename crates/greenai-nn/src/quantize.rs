@@ -1,0 +1,355 @@
+//! Post-training int8 quantization of a folded model (BatchNorm already in the convolutions):
+//! convolutions with one group and linear layers run on int8 weights and u8 activations with i32
+//! accumulation ([`crate::int8`]); depthwise and grouped convolutions, pooling and the rest stay
+//! in f32.
+//!
+//! - Weights: symmetric, one scale per tensor (`per-tensor`, the seed's "global") or per output
+//!   channel (`per-channel`, the seed's "local").
+//! - Activations: affine u8 (a zero point, so ReLU outputs and signed inputs both fit), either
+//!   calibrated once on a calibration subset (static: min-max or a percentile of the observed
+//!   values) or measured on each batch at run time (`dynamic`).
+//!
+//! A layer's output is `s_x · s_w[o] · (Σ w_q·x_q − z_x · Σ w_q) + bias[o]`, then its activation.
+
+use crate::graph::{Act, Exec, Graph, Op};
+use crate::int8::{self, affine_params, padded, quantize_symmetric, Kernel};
+use crate::params::Params;
+use crate::train::Model;
+
+/// How weights are scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightScheme {
+    PerTensor,
+    PerChannel,
+}
+
+/// How activation ranges are found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActivationRange {
+    /// Calibrated once: the observed min and max.
+    MinMax,
+    /// Calibrated once: the given percentile of |x| on each side (e.g. 99.99), clipping outliers.
+    Percentile(f32),
+    /// Measured on every batch at run time.
+    Dynamic,
+}
+
+/// One quantized layer.
+#[derive(Debug, Clone)]
+pub struct QLayer {
+    /// Rows of `w`, padded.
+    pub kp: usize,
+    /// `cout × kp` int8 weights.
+    pub w: Vec<i8>,
+    /// Per output channel (the same value repeated for per-tensor).
+    pub w_scale: Vec<f32>,
+    /// `Σ_k w_q[o][k]`, for the zero-point correction.
+    pub w_sum: Vec<i32>,
+    pub bias: Vec<f32>,
+    /// Static activation parameters `(scale, zero point)`; `None` for dynamic.
+    pub input: Option<(f32, u8)>,
+}
+
+/// A model's int8 layers, by node index.
+#[derive(Debug, Clone)]
+pub struct Quantized {
+    pub layers: Vec<Option<QLayer>>,
+    pub scheme: WeightScheme,
+    pub range: ActivationRange,
+    pub kernel: Kernel,
+}
+
+impl Quantized {
+    fn unpadded_k(&self, model: &Model, i: usize) -> usize {
+        match model.graph.nodes[i].op {
+            Op::Conv(c) => c.cin / c.groups * c.k * c.k,
+            Op::Linear { fin, .. } => fin,
+            _ => 0,
+        }
+    }
+
+    /// Bytes of the quantized model: int8 weights, their scales and sums, and every tensor that
+    /// stays in f32.
+    pub fn size_bytes(&self, model: &Model) -> usize {
+        let mut quantized_params = std::collections::HashSet::new();
+        let mut bytes = 0;
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Some(l) = l {
+                // The weights as a file would hold them (without the row padding), their scales
+                // and the bias; the sums and the activation parameters are recomputable.
+                bytes += l.w.len() / l.kp.max(1) * self.unpadded_k(model, i)
+                    + 4 * (l.w_scale.len() + l.bias.len())
+                    + 8;
+
+                match model.graph.nodes[i].op {
+                    Op::Conv(c) => {
+                        quantized_params.insert(c.weight);
+                        if let Some(b) = c.bias {
+                            quantized_params.insert(b);
+                        }
+                    }
+                    Op::Linear { weight, .. } => {
+                        quantized_params.insert(weight);
+                        quantized_params.insert(weight + 1);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        bytes
+            + model
+                .params
+                .0
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !quantized_params.contains(i))
+                .map(|(_, t)| 4 * t.len())
+                .sum::<usize>()
+    }
+}
+
+/// Which nodes take the int8 path.
+fn quantizable(op: &Op) -> bool {
+    match op {
+        Op::Conv(c) => c.groups == 1,
+        Op::Linear { .. } => true,
+        _ => false,
+    }
+}
+
+fn weights_of(g: &Graph, p: &Params, i: usize) -> (usize, usize, Vec<f32>, Vec<f32>) {
+    match g.nodes[i].op {
+        Op::Conv(c) => {
+            let k = c.cin * c.k * c.k;
+            let bias = c.bias.map_or(vec![0.0; c.cout], |b| p.0[b].clone());
+            (c.cout, k, p.0[c.weight].clone(), bias)
+        }
+        Op::Linear {
+            fin, fout, weight, ..
+        } => (fout, fin, p.0[weight].clone(), p.0[weight + 1].clone()),
+        _ => unreachable!("only convolutions and linear layers are quantized"),
+    }
+}
+
+/// The value at `pct` percent of `|values|`, by partial sort.
+fn percentile_abs(values: &mut [f32], pct: f32) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let k = (((pct / 100.0) * (values.len() - 1) as f32).round() as usize).min(values.len() - 1);
+    let (_, v, _) = values.select_nth_unstable_by(k, |a, b| a.abs().total_cmp(&b.abs()));
+    v.abs()
+}
+
+/// Quantizes `model` (pass a folded model: BatchNorm is not quantized). Static ranges are
+/// calibrated on `calibration`, `n` images of the model's input shape.
+pub fn quantize(
+    model: &Model,
+    scheme: WeightScheme,
+    range: ActivationRange,
+    calibration: &[f32],
+    n: usize,
+) -> Quantized {
+    let g = &model.graph;
+    // Observe each quantized layer's input on the calibration images (f32, inference mode).
+    let mut observed: Vec<Option<(f32, f32)>> = vec![None; g.nodes.len()];
+    if range != ActivationRange::Dynamic && n > 0 {
+        let mut ex = Exec::default();
+        ex.forward(
+            &crate::backend::Cpu,
+            g,
+            &model.params,
+            &model.buffers,
+            calibration,
+            n,
+            false,
+        );
+        for (i, node) in g.nodes.iter().enumerate() {
+            if !quantizable(&node.op) {
+                continue;
+            }
+            let x = ex.activation(node.inputs[0]);
+            observed[i] = Some(match range {
+                ActivationRange::MinMax => x
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+                ActivationRange::Percentile(pct) => {
+                    let mut neg: Vec<f32> = x.iter().copied().filter(|v| *v < 0.0).collect();
+                    let mut pos: Vec<f32> = x.iter().copied().filter(|v| *v > 0.0).collect();
+                    (
+                        -percentile_abs(&mut neg, pct),
+                        percentile_abs(&mut pos, pct),
+                    )
+                }
+                ActivationRange::Dynamic => unreachable!(),
+            });
+        }
+    }
+    let layers = g
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            if !quantizable(&node.op) {
+                return None;
+            }
+            let (cout, k, w, bias) = weights_of(g, &model.params, i);
+            let kp = padded(k);
+            let mut q = vec![0i8; cout * kp];
+            let mut w_scale = vec![0.0; cout];
+            match scheme {
+                WeightScheme::PerChannel => {
+                    for o in 0..cout {
+                        w_scale[o] =
+                            quantize_symmetric(&w[o * k..(o + 1) * k], &mut q[o * kp..o * kp + k]);
+                    }
+                }
+                WeightScheme::PerTensor => {
+                    let mut flat = vec![0i8; w.len()];
+                    let s = quantize_symmetric(&w, &mut flat);
+                    for o in 0..cout {
+                        q[o * kp..o * kp + k].copy_from_slice(&flat[o * k..(o + 1) * k]);
+                    }
+                    w_scale.fill(s);
+                }
+            }
+            let w_sum = (0..cout)
+                .map(|o| q[o * kp..o * kp + k].iter().map(|&v| v as i32).sum())
+                .collect();
+            Some(QLayer {
+                kp,
+                w: q,
+                w_scale,
+                w_sum,
+                bias,
+                input: observed[i].map(|(lo, hi)| affine_params(lo, hi)),
+            })
+        })
+        .collect();
+    Quantized {
+        layers,
+        scheme,
+        range,
+        kernel: Kernel::detect(),
+    }
+}
+
+/// The activation parameters of `x` for layer `l`: calibrated, or measured now.
+fn input_params(l: &QLayer, x: &[f32]) -> (f32, u8) {
+    l.input.unwrap_or_else(|| {
+        let (lo, hi) = x
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        affine_params(lo, hi)
+    })
+}
+
+#[inline]
+fn finish(acc: i32, l: &QLayer, o: usize, sx: f32, zx: u8) -> f32 {
+    sx * l.w_scale[o] * (acc - zx as i32 * l.w_sum[o]) as f32 + l.bias[o]
+}
+
+/// The int8 forward of convolution node `c` over `n` images: `x` in, `out` written.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_forward(
+    q: &Quantized,
+    l: &QLayer,
+    c: &crate::graph::Conv,
+    ins: crate::graph::Shape,
+    outs: crate::graph::Shape,
+    x: &[f32],
+    out: &mut [f32],
+    n: usize,
+    xq: &mut Vec<u8>,
+    acc: &mut Vec<i32>,
+) {
+    let (sx, zx) = input_params(l, x);
+    let inv = 1.0 / sx;
+    let ohw = outs.h * outs.w;
+    let kp = l.kp;
+    xq.clear();
+    xq.resize(ohw * kp, zx);
+    acc.resize(c.cout * ohw, 0);
+    for img in 0..n {
+        let xi = &x[img * ins.len()..(img + 1) * ins.len()];
+        // Transposed patches: one row of kp bytes per output position, zero padding as z.
+        for oy in 0..outs.h {
+            for ox in 0..outs.w {
+                let row = &mut xq[(oy * outs.w + ox) * kp..(oy * outs.w + ox + 1) * kp];
+                let mut t = 0;
+                for ch in 0..c.cin {
+                    let plane = &xi[ch * ins.h * ins.w..(ch + 1) * ins.h * ins.w];
+                    for ky in 0..c.k {
+                        let iy = (oy * c.stride + ky) as isize - c.pad as isize;
+                        for kx in 0..c.k {
+                            let ix = (ox * c.stride + kx) as isize - c.pad as isize;
+                            row[t] = if iy < 0
+                                || ix < 0
+                                || iy >= ins.h as isize
+                                || ix >= ins.w as isize
+                            {
+                                zx
+                            } else {
+                                int8::quantize_u8(plane[iy as usize * ins.w + ix as usize], inv, zx)
+                            };
+                            t += 1;
+                        }
+                    }
+                }
+            }
+        }
+        int8::gemm_i8u8(q.kernel, c.cout, ohw, kp, &l.w, xq, acc, ohw);
+        let o_img = &mut out[img * outs.len()..(img + 1) * outs.len()];
+        for o in 0..c.cout {
+            for (y, &a) in o_img[o * ohw..(o + 1) * ohw]
+                .iter_mut()
+                .zip(&acc[o * ohw..(o + 1) * ohw])
+            {
+                *y = finish(a, l, o, sx, zx);
+            }
+        }
+    }
+    act_apply(c.act, out);
+}
+
+/// The int8 forward of a linear layer over `n` rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn linear_forward(
+    q: &Quantized,
+    l: &QLayer,
+    fin: usize,
+    fout: usize,
+    act: Act,
+    x: &[f32],
+    out: &mut [f32],
+    n: usize,
+    xq: &mut Vec<u8>,
+    acc: &mut Vec<i32>,
+) {
+    let (sx, zx) = input_params(l, x);
+    let inv = 1.0 / sx;
+    let kp = l.kp;
+    xq.clear();
+    xq.resize(n * kp, zx);
+    for (j, row) in x.chunks_exact(fin).enumerate() {
+        for (d, &v) in xq[j * kp..j * kp + fin].iter_mut().zip(row) {
+            *d = int8::quantize_u8(v, inv, zx);
+        }
+    }
+    acc.resize(fout * n, 0);
+    int8::gemm_i8u8(q.kernel, fout, n, kp, &l.w, xq, acc, n);
+    for j in 0..n {
+        for o in 0..fout {
+            out[j * fout + o] = finish(acc[o * n + j], l, o, sx, zx);
+        }
+    }
+    act_apply(act, out);
+}
+
+fn act_apply(a: Act, x: &mut [f32]) {
+    match a {
+        Act::None => {}
+        Act::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Act::Relu6 => x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+    }
+}

@@ -1,0 +1,130 @@
+//! int8 inference against the f32 model: each layer's dequantized output within the bound that
+//! the rounding of its weights and inputs allows, and a trained model's accuracy kept.
+
+use greenai_nn::backend::Cpu;
+use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split, MNIST_MEAN, MNIST_STD};
+use greenai_nn::graph::{Act, Exec, GraphBuilder};
+use greenai_nn::models::ModelKind;
+use greenai_nn::optim::Optimizer;
+use greenai_nn::quantize::{quantize, ActivationRange, WeightScheme};
+use greenai_nn::rng::SplitMix64;
+use greenai_nn::train::{Model, Runner};
+use std::sync::Arc;
+
+/// One layer (a 3×3 convolution with padding, or a linear layer), quantized; its output may differ
+/// from f32 by at most Σ|w|·s_x/2 + Σ|x|·s_w/2 + K·s_x·s_w/4 per output, plus float rounding.
+#[test]
+fn each_layer_stays_within_its_rounding_bound() {
+    for conv in [true, false] {
+        for scheme in [WeightScheme::PerTensor, WeightScheme::PerChannel] {
+            for range in [ActivationRange::MinMax, ActivationRange::Dynamic] {
+                let mut b = GraphBuilder::new(2, 6, 6);
+                let x = b.input();
+                let out = if conv {
+                    b.conv("c", x, 5, 3, 1, 1, 1, true, Act::None).unwrap()
+                } else {
+                    b.linear("fc", x, 7, Act::None)
+                };
+                let graph = b.finish(out);
+                let model = Model {
+                    kind: ModelKind::Lightweight,
+                    params: graph.init(1),
+                    buffers: graph.init_buffers(),
+                    graph,
+                    quant: None,
+                };
+                let mut rng = SplitMix64::new(5);
+                let n = 3;
+                let xs: Vec<f32> = (0..n * 72).map(|_| rng.next_f32() * 4.0 - 1.0).collect();
+                let q = quantize(&model, scheme, range, &xs, n);
+                let layer = q.layers[1].clone().expect("quantized");
+                let mut f = Exec::default();
+                f.forward(
+                    &Cpu,
+                    &model.graph,
+                    &model.params,
+                    &model.buffers,
+                    &xs,
+                    n,
+                    false,
+                );
+                let mut i8x = Exec::default();
+                i8x.quant = Some(Arc::new(q));
+                i8x.forward(
+                    &Cpu,
+                    &model.graph,
+                    &model.params,
+                    &model.buffers,
+                    &xs,
+                    n,
+                    false,
+                );
+                let (lo, hi) = xs
+                    .iter()
+                    .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
+                let sx = (hi - lo) / 255.0;
+                let w = &model.params.0[0];
+                let outs = if conv { 5 } else { 7 };
+                let k = w.len() / outs;
+                let xmax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (j, (a, b)) in f.logits().iter().zip(i8x.logits()).enumerate() {
+                    let o = if conv { (j / 36) % 5 } else { j % 7 };
+                    let wr = &w[o * k..(o + 1) * k];
+                    let sw = layer.w_scale[o];
+                    let bound = wr.iter().map(|v| v.abs()).sum::<f32>() * sx / 2.0
+                        + k as f32 * xmax * sw / 2.0
+                        + k as f32 * sx * sw / 4.0
+                        + 1e-4;
+                    assert!(
+                        (a - b).abs() <= bound,
+                        "conv {conv} {scheme:?} {range:?} out {j}: {a} vs {b}, bound {bound}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A briefly trained model loses under a point of test accuracy in every mode.
+#[test]
+fn a_trained_model_keeps_its_accuracy() {
+    let train = Dataset::load(&bundled_mnist_dir(), Split::Train).unwrap();
+    let test = Dataset::load(&bundled_mnist_dir(), Split::Test).unwrap();
+    let mut model = Model::new(ModelKind::Lenet, 28, 28, 10, 0).unwrap();
+    let mut opt = Optimizer::adam(&model.params, 2e-3);
+    let r = Runner {
+        threads: 2,
+        ..Runner::default()
+    };
+    r.train_epoch(
+        &mut model,
+        &mut opt,
+        &train,
+        &shuffled(train.len(), 1)[..12_800],
+        &mut |_| {},
+    );
+    let folded = model.folded();
+    let some: Vec<usize> = (0..2000).collect();
+    let f32_acc = r.evaluate(&folded, &test, Some(&some));
+    let mut calib = Vec::new();
+    train.normalised_batch(
+        &(0..256).collect::<Vec<_>>(),
+        MNIST_MEAN,
+        MNIST_STD,
+        &mut calib,
+    );
+    for (scheme, range) in [
+        (WeightScheme::PerTensor, ActivationRange::MinMax),
+        (WeightScheme::PerChannel, ActivationRange::Percentile(99.99)),
+        (WeightScheme::PerChannel, ActivationRange::Dynamic),
+    ] {
+        let mut m = folded.clone();
+        m.quant = Some(Arc::new(quantize(&folded, scheme, range, &calib, 256)));
+        let acc = r.evaluate(&m, &test, Some(&some));
+        assert!(f32_acc > 0.9, "{f32_acc}");
+        assert!(
+            acc >= f32_acc - 0.01,
+            "{scheme:?} {range:?}: {acc} against f32 {f32_acc}"
+        );
+    }
+}
