@@ -16,17 +16,22 @@ use std::time::Duration;
 const WINDOW: &str = "run";
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
+/// A signal that arrived after the child was spawned but before its pid was stored; forwarded
+/// as soon as it is.
+static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-    let pid = CHILD.load(Ordering::SeqCst);
-    if pid <= 0 {
-        return;
-    }
     // A terminal's Ctrl-C already reaches the whole foreground process group, the child
     // included; forward only what was sent to greenai alone (kill, a supervisor's SIGTERM).
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let code = unsafe { (*info).si_code };
     if code == libc::SI_KERNEL {
+        return;
+    }
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid <= 0 {
+        // Not spawned yet, or spawned and its pid not yet stored: `run` forwards it then.
+        PENDING.store(sig, Ordering::SeqCst);
         return;
     }
     // SAFETY: kill is async-signal-safe.
@@ -119,6 +124,13 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     };
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: kill of our own child with a signal number the kernel gave us.
+        unsafe {
+            libc::kill(pid, pending);
+        }
+    }
     monitor.track_process(pid as u32);
     if let Some(listener) = prometheus {
         if let Ok(addr) = listener.local_addr() {
