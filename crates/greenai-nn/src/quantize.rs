@@ -12,7 +12,7 @@
 //! A layer's output is `s_x · s_w[o] · (Σ w_q·x_q − z_x · Σ w_q) + bias[o]`, then its activation.
 
 use crate::graph::{Act, Exec, Graph, Op};
-use crate::int8::{self, affine_params, padded, quantize_symmetric, Kernel};
+use crate::int8::{self, affine_params, k4, quantize_symmetric, Kernel, PackedWeights};
 use crate::params::Params;
 use crate::train::Model;
 
@@ -37,10 +37,8 @@ pub enum ActivationRange {
 /// One quantized layer.
 #[derive(Debug, Clone)]
 pub struct QLayer {
-    /// Rows of `w`, padded.
-    pub kp: usize,
-    /// `cout × kp` int8 weights.
-    pub w: Vec<i8>,
+    /// `cout × k` int8 weights, packed for the kernel.
+    pub w: PackedWeights,
     /// Per output channel (the same value repeated for per-tensor).
     pub w_scale: Vec<f32>,
     /// `Σ_k w_q[o][k]`, for the zero-point correction.
@@ -60,14 +58,6 @@ pub struct Quantized {
 }
 
 impl Quantized {
-    fn unpadded_k(&self, model: &Model, i: usize) -> usize {
-        match model.graph.nodes[i].op {
-            Op::Conv(c) => c.cin / c.groups * c.k * c.k,
-            Op::Linear { fin, .. } => fin,
-            _ => 0,
-        }
-    }
-
     /// Bytes of the quantized model: int8 weights, their scales and sums, and every tensor that
     /// stays in f32.
     pub fn size_bytes(&self, model: &Model) -> usize {
@@ -75,12 +65,9 @@ impl Quantized {
         let mut bytes = 0;
         for (i, l) in self.layers.iter().enumerate() {
             if let Some(l) = l {
-                // The weights as a file would hold them (without the row padding), their scales
-                // and the bias; the sums and the activation parameters are recomputable.
-                bytes += l.w.len() / l.kp.max(1) * self.unpadded_k(model, i)
-                    + 4 * (l.w_scale.len() + l.bias.len())
-                    + 8;
-
+                // The weights as a file would hold them, their scales and the bias; the sums
+                // and the activation parameters are recomputable.
+                bytes += l.w.bytes() + 4 * (l.w_scale.len() + l.bias.len()) + 8;
                 match model.graph.nodes[i].op {
                     Op::Conv(c) => {
                         quantized_params.insert(c.weight);
@@ -194,31 +181,25 @@ pub fn quantize(
                 return None;
             }
             let (cout, k, w, bias) = weights_of(g, &model.params, i);
-            let kp = padded(k);
-            let mut q = vec![0i8; cout * kp];
+            let mut q = vec![0i8; cout * k];
             let mut w_scale = vec![0.0; cout];
             match scheme {
                 WeightScheme::PerChannel => {
                     for o in 0..cout {
                         w_scale[o] =
-                            quantize_symmetric(&w[o * k..(o + 1) * k], &mut q[o * kp..o * kp + k]);
+                            quantize_symmetric(&w[o * k..(o + 1) * k], &mut q[o * k..(o + 1) * k]);
                     }
                 }
                 WeightScheme::PerTensor => {
-                    let mut flat = vec![0i8; w.len()];
-                    let s = quantize_symmetric(&w, &mut flat);
-                    for o in 0..cout {
-                        q[o * kp..o * kp + k].copy_from_slice(&flat[o * k..(o + 1) * k]);
-                    }
+                    let s = quantize_symmetric(&w, &mut q);
                     w_scale.fill(s);
                 }
             }
             let w_sum = (0..cout)
-                .map(|o| q[o * kp..o * kp + k].iter().map(|&v| v as i32).sum())
+                .map(|o| q[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
                 .collect();
             Some(QLayer {
-                kp,
-                w: q,
+                w: PackedWeights::pack(&q, cout, k),
                 w_scale,
                 w_sum,
                 bias,
@@ -266,49 +247,45 @@ pub(crate) fn conv_forward(
     let (sx, zx) = input_params(l, x);
     let inv = 1.0 / sx;
     let ohw = outs.h * outs.w;
-    let kp = l.kp;
-    xq.clear();
-    xq.resize(ohw * kp, zx);
-    acc.resize(c.cout * ohw, 0);
+    let kq = k4(l.w.k);
+    let m16 = l.w.m16();
+    let (hp, wp) = (ins.h + 2 * c.pad, ins.w + 2 * c.pad);
+    // The image quantized once into zero-point-bordered planes, then gathered into one row of
+    // patch bytes per output position.
+    let mut planes = std::mem::take(xq);
+    planes.clear();
+    planes.resize(c.cin * hp * wp + ohw * kq, zx);
+    let (padded_img, rows) = planes.split_at_mut(c.cin * hp * wp);
+    acc.resize(ohw * m16, 0);
+    let scale: Vec<f32> = l.w_scale.iter().map(|w| sx * w).collect();
+    let corr: Vec<i32> = l.w_sum.iter().map(|s| zx as i32 * s).collect();
     for img in 0..n {
         let xi = &x[img * ins.len()..(img + 1) * ins.len()];
-        // Transposed patches: one row of kp bytes per output position, zero padding as z.
+        for ch in 0..c.cin {
+            for y in 0..ins.h {
+                let src = &xi[(ch * ins.h + y) * ins.w..(ch * ins.h + y + 1) * ins.w];
+                let o = (ch * hp + y + c.pad) * wp + c.pad;
+                int8::quantize_slice(src, &mut padded_img[o..o + ins.w], inv, zx);
+            }
+        }
         for oy in 0..outs.h {
             for ox in 0..outs.w {
-                let row = &mut xq[(oy * outs.w + ox) * kp..(oy * outs.w + ox + 1) * kp];
+                let row = &mut rows[(oy * outs.w + ox) * kq..(oy * outs.w + ox + 1) * kq];
                 let mut t = 0;
                 for ch in 0..c.cin {
-                    let plane = &xi[ch * ins.h * ins.w..(ch + 1) * ins.h * ins.w];
                     for ky in 0..c.k {
-                        let iy = (oy * c.stride + ky) as isize - c.pad as isize;
-                        for kx in 0..c.k {
-                            let ix = (ox * c.stride + kx) as isize - c.pad as isize;
-                            row[t] = if iy < 0
-                                || ix < 0
-                                || iy >= ins.h as isize
-                                || ix >= ins.w as isize
-                            {
-                                zx
-                            } else {
-                                int8::quantize_u8(plane[iy as usize * ins.w + ix as usize], inv, zx)
-                            };
-                            t += 1;
-                        }
+                        let o = (ch * hp + oy * c.stride + ky) * wp + ox * c.stride;
+                        row[t..t + c.k].copy_from_slice(&padded_img[o..o + c.k]);
+                        t += c.k;
                     }
                 }
             }
         }
-        int8::gemm_i8u8(q.kernel, c.cout, ohw, kp, &l.w, xq, acc, ohw);
+        int8::gemm_packed(q.kernel, &l.w, ohw, rows, acc);
         let o_img = &mut out[img * outs.len()..(img + 1) * outs.len()];
-        for o in 0..c.cout {
-            for (y, &a) in o_img[o * ohw..(o + 1) * ohw]
-                .iter_mut()
-                .zip(&acc[o * ohw..(o + 1) * ohw])
-            {
-                *y = finish(a, l, o, sx, zx);
-            }
-        }
+        int8::dequantize_transposed(acc, m16, ohw, &scale, &corr, &l.bias, o_img, ohw);
     }
+    *xq = planes;
     act_apply(c.act, out);
 }
 
@@ -328,19 +305,18 @@ pub(crate) fn linear_forward(
 ) {
     let (sx, zx) = input_params(l, x);
     let inv = 1.0 / sx;
-    let kp = l.kp;
+    let kq = k4(fin);
+    let m16 = l.w.m16();
     xq.clear();
-    xq.resize(n * kp, zx);
+    xq.resize(n * kq, zx);
     for (j, row) in x.chunks_exact(fin).enumerate() {
-        for (d, &v) in xq[j * kp..j * kp + fin].iter_mut().zip(row) {
-            *d = int8::quantize_u8(v, inv, zx);
-        }
+        int8::quantize_slice(row, &mut xq[j * kq..j * kq + fin], inv, zx);
     }
-    acc.resize(fout * n, 0);
-    int8::gemm_i8u8(q.kernel, fout, n, kp, &l.w, xq, acc, n);
+    acc.resize(n * m16, 0);
+    int8::gemm_packed(q.kernel, &l.w, n, xq, acc);
     for j in 0..n {
         for o in 0..fout {
-            out[j * fout + o] = finish(acc[o * n + j], l, o, sx, zx);
+            out[j * fout + o] = finish(acc[j * m16 + o], l, o, sx, zx);
         }
     }
     act_apply(act, out);
