@@ -309,8 +309,16 @@ fn compare_runs_the_grid_reports_and_resumes() {
     };
     let v = json_of(&compare(&["--report", report.to_str().unwrap()]));
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 7);
+    assert_eq!(rows.len(), 9);
     assert_eq!(rows[0]["config"], "baseline");
+    // The int8 variants follow their f32 configurations, trained once.
+    assert_eq!(rows[1]["config"], "baseline-int8");
+    assert_eq!(rows[1]["precision"], "int8");
+    assert_eq!(rows[1]["training_energy_j"], rows[0]["training_energy_j"]);
+    assert!(
+        (rows[1]["accuracy"].as_f64().unwrap() - rows[0]["accuracy"].as_f64().unwrap()).abs()
+            < 0.03
+    );
     for r in rows {
         for key in [
             "model",

@@ -31,6 +31,9 @@ pub(crate) struct Config {
     pub batch: usize,
     /// Take threads and batch from the energy-aware profiling.
     pub tuned: bool,
+    /// Also quantize the trained model to int8 (per channel, calibrated) and evaluate it as a row
+    /// of its own.
+    pub int8: bool,
 }
 
 fn spec(model: ModelKind, epochs: usize, lr: f32, schedule: ScheduleName) -> TrainSpec {
@@ -57,6 +60,7 @@ fn config(name: &str, spec: TrainSpec, threads: usize, batch: usize) -> Config {
         threads,
         batch,
         tuned: false,
+        int8: false,
     }
 }
 
@@ -68,14 +72,20 @@ pub(crate) fn grid(full: bool) -> Vec<Config> {
     use ModelKind::*;
     use ScheduleName::{Constant, Cosine};
     let mut g = vec![
-        config(BASELINE, spec(Lightweight, 10, 1e-3, Constant), 2, 64),
+        Config {
+            int8: true,
+            ..config(BASELINE, spec(Lightweight, 10, 1e-3, Constant), 2, 64)
+        },
         config(
             "lightweight-2ep-cosine",
             spec(Lightweight, 2, 2e-3, Cosine),
             2,
             64,
         ),
-        config("lenet-1ep", spec(Lenet, 1, 5e-3, Cosine), 2, 64),
+        Config {
+            int8: true,
+            ..config("lenet-1ep", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
+        },
         Config {
             tuned: true,
             ..config("lenet-1ep-tuned", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
@@ -279,6 +289,120 @@ fn profile_settings(
     })
 }
 
+/// Where a configuration's checkpoint is kept, beside the database: its int8 variant is made
+/// from it, now or when an interrupted compare resumes.
+fn checkpoint_path(db: &Path, name: &str, key: &str) -> std::path::PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    db.parent()
+        .unwrap_or(Path::new("."))
+        .join("greenai-checkpoints")
+        .join(format!("{name}-{:016x}.safetensors", h.finish()))
+}
+
+/// The int8 row of a trained configuration: its checkpoint quantized per channel (static ranges
+/// from 1,000 training images) and evaluated on the test set inside a recorded job. Training
+/// energy is the parent's: the same training produced both.
+#[allow(clippy::too_many_arguments)]
+fn int8_variant(
+    c: &Config,
+    parent: &Row,
+    ckpt: &Path,
+    key8: &str,
+    previous: Option<&greenai_store::RunSummary>,
+    train: &Dataset,
+    test: &Dataset,
+    args: &CompareArgs,
+    db: &Path,
+) -> anyhow::Result<Row> {
+    let name = format!("{}-int8", c.name);
+    if let Some(prev) = previous {
+        let l = &prev.labels;
+        eprintln!("  {name}: reused run {}", prev.run_id);
+        return Ok(Row {
+            config: name,
+            precision: "int8".into(),
+            quantization: "per-channel".into(),
+            accuracy: label_f64(l, "accuracy").unwrap_or(0.0),
+            joules_per_1000_inferences: label_f64(l, "energy_per_1000_inferences_j").unwrap_or(0.0),
+            provenance: prev.provenance.unwrap_or(Provenance::Estimated),
+            run_id: Some(prev.run_id.clone()),
+            reused: true,
+            pareto: false,
+            ..parent.clone()
+        });
+    }
+    let ck = greenai_nn::checkpoint::load(ckpt)
+        .with_context(|| format!("loading {} to quantize it", ckpt.display()))?;
+    let folded = ck.model.folded();
+    let n = 1000.min(train.len());
+    let mut calib = Vec::new();
+    train.normalised_batch(
+        &(0..n).collect::<Vec<_>>(),
+        greenai_nn::data::MNIST_MEAN,
+        greenai_nn::data::MNIST_STD,
+        &mut calib,
+    );
+    let mut m = folded.clone();
+    m.quant = Some(std::sync::Arc::new(greenai_nn::quantize::quantize(
+        &folded,
+        greenai_nn::quantize::WeightScheme::PerChannel,
+        greenai_nn::quantize::ActivationRange::MinMax,
+        &calib,
+        n,
+    )));
+    let job_args = JobArgs {
+        threads: c.threads,
+        batch: c.batch,
+        interval: args.interval,
+        project: "compare".into(),
+        no_store: false,
+        carbon: args.carbon.clone(),
+        json: true,
+    };
+    let labels: BTreeMap<String, String> = [
+        ("job", "eval".to_string()),
+        ("model", c.spec.model.name().to_string()),
+        ("precision", "int8".into()),
+        ("quantization", "per-channel".into()),
+        ("compare_key", key8.to_string()),
+        ("compare_config", name.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut job = super::job::Job::start(&job_args, db, labels)?;
+    let runner = Runner {
+        threads: c.threads,
+        batch: c.batch,
+        ..Runner::default()
+    };
+    job.meter.begin_window("eval")?;
+    let accuracy = runner.evaluate(&m, test, None);
+    let w = job.meter.end_window("eval")?;
+    let per_k = w.energy.joules() * 1000.0 / test.len() as f64;
+    job.label("accuracy", format!("{accuracy:.4}"));
+    job.label("energy_per_1000_inferences_j", format!("{per_k:.6}"));
+    let end = job.finish()?;
+    eprintln!(
+        "  {name}: accuracy {accuracy:.4}, {per_k:.3} J per 1,000 inferences (f32: {:.3})",
+        parent.joules_per_1000_inferences
+    );
+    Ok(Row {
+        config: name,
+        precision: "int8".into(),
+        quantization: "per-channel".into(),
+        accuracy,
+        joules_per_1000_inferences: per_k,
+        provenance: w.provenance,
+        run_id: end.run_id,
+        reused: false,
+        pareto: false,
+        ..parent.clone()
+    })
+}
+
 fn row_from_report(c: &Config, r: &JobReport, training_emissions_g: f64) -> Row {
     let t = r.training.as_ref();
     Row {
@@ -330,6 +454,7 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
             .collect()
     };
     let mut grid = grid(args.full);
+    let total_rows = grid.len() + grid.iter().filter(|c| c.int8).count();
     // A tenth of a small training set is held out when it has fewer than 50,000 images.
     for c in &mut grid {
         c.spec.validation = c.spec.validation.min(train.len() / 10);
@@ -347,7 +472,7 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
         )
     };
     eprintln!(
-        "greenai compare: {total} configurations on {dataset}, target accuracy {:.3}{}; finished ones \
+        "greenai compare: {total} configurations ({total_rows} rows with the int8 variants) on {dataset}, target accuracy {:.3}{}; finished ones \
          are kept in {} and reused by the next run",
         args.target_accuracy,
         args.budget_j.map(|b| format!(", budget {b:.0} J per configuration")).unwrap_or_default(),
@@ -399,11 +524,16 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
             }
         }
         let k = key(c, &dataset);
-        if let Some(prev) = previous
+        let k8 = format!("{k};int8=per-channel");
+        let ckpt = checkpoint_path(db, &c.name, &k);
+        let prev8 = previous
             .iter()
             .rev()
-            .find(|r| r.labels.get("compare_key") == Some(&k))
-        {
+            .find(|r| r.labels.get("compare_key") == Some(&k8));
+        let reusable = |r: &&greenai_store::RunSummary| {
+            r.labels.get("compare_key") == Some(&k) && (!c.int8 || prev8.is_some() || ckpt.exists())
+        };
+        if let Some(prev) = previous.iter().rev().find(reusable) {
             let l = &prev.labels;
             // The tuned configuration's profiling counts in its energy.
             let energy = label_f64(l, "training_energy_j").unwrap_or(0.0)
@@ -442,7 +572,13 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
                 row.accuracy,
                 row.training_energy_j
             );
-            rows.push(row);
+            if c.int8 {
+                let r8 = int8_variant(c, &row, &ckpt, &k8, prev8, &train, &test, &args, db)?;
+                rows.push(row);
+                rows.push(r8);
+            } else {
+                rows.push(row);
+            }
             continue;
         }
         eprintln!(
@@ -466,6 +602,13 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
         };
         let mut spec = c.spec.clone();
         spec.budget_j = args.budget_j;
+        if c.int8 {
+            if let Some(dir) = ckpt.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {} for checkpoints", dir.display()))?;
+            }
+            spec.save = Some(ckpt.clone());
+        }
         let labels: BTreeMap<String, String> = [
             ("compare_key".to_string(), k),
             ("compare_config".to_string(), c.name.clone()),
@@ -489,7 +632,13 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
                 .map(|p| format!(", stopped: predicted {p:.0} J > budget"))
                 .unwrap_or_default()
         );
-        rows.push(row);
+        if c.int8 && row.stopped_by_budget_predicted_j.is_none() {
+            let r8 = int8_variant(c, &row, &ckpt, &k8, None, &train, &test, &args, db)?;
+            rows.push(row);
+            rows.push(r8);
+        } else {
+            rows.push(row);
+        }
     }
 
     // Budget-stopped configurations did not finish: they take no part in the choice.
@@ -571,7 +720,7 @@ impl Comparison {
 fn print_table(c: &Comparison) {
     let mut out = String::new();
     out.push_str(&format!(
-        "\n{:<24} {:<11} {:<5} {:<5} {:>8} {:>11} {:>10} {:>8} {:>10} {:>9} {:>10} {:<10} {}\n",
+        "\n{:<24} {:<11} {:<5} {:<11} {:>8} {:>11} {:>10} {:>8} {:>10} {:>9} {:>10} {:<10} {}\n",
         "configuration",
         "model",
         "prec",
@@ -589,7 +738,7 @@ fn print_table(c: &Comparison) {
     for r in &c.rows {
         let notes = c.notes(r);
         out.push_str(&format!(
-            "{:<24} {:<11} {:<5} {:<5} {:>8.4} {:>11.1} {:>10.3} {:>8.1} {:>10.4} {:>9} {:>10} {:<10} {}\n",
+            "{:<24} {:<11} {:<5} {:<11} {:>8.4} {:>11.1} {:>10.3} {:>8.1} {:>10.4} {:>9} {:>10} {:<10} {}\n",
             r.config,
             r.model,
             r.precision,
