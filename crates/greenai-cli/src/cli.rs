@@ -336,6 +336,10 @@ pub struct QuantizeArgs {
     pub calibration: usize,
     #[arg(long, value_enum, default_value = "minmax")]
     pub method: CalibrationMethod,
+    /// Write the int8 model (safetensors with i8 weights and their scales); `greenai eval` and
+    /// `greenai predict` read it.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
     /// A directory of IDX files (default: the bundled MNIST): calibration from its training set,
     /// evaluation on its test set.
     #[arg(long, value_name = "DIR")]

@@ -451,6 +451,43 @@ fn quantize_reports_both_sides() {
         assert!(before > 0.7, "{v}");
         assert!(v["accuracy_change"].as_f64().unwrap() > -0.02, "{v}");
         assert!(v["after"]["joules_per_1000_inferences"].as_f64().unwrap() > 0.0);
+        // Saved, the int8 model evaluates to the same accuracy and predicts.
+        let q = dir.path().join(format!("{mode}.safetensors"));
+        let o = greenai()
+            .args([
+                "quantize",
+                "--no-store",
+                "--calibration",
+                "200",
+                "--mode",
+                mode,
+                "--save",
+            ])
+            .arg(&q)
+            .arg("--data")
+            .arg(dir.path())
+            .arg(&ck)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let e = json_of(
+            &greenai()
+                .args(["eval", "--no-store", "--json", "--data"])
+                .arg(dir.path())
+                .arg(&q)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(e["precision"], "int8");
+        assert_eq!(e["quantization"], mode);
+        assert_eq!(e["accuracy"], v["after"]["accuracy"], "{e}");
+        let p = greenai()
+            .args(["predict", "--no-store", "--limit", "3", "--images"])
+            .arg(dir.path().join("t10k-images-idx3-ubyte"))
+            .arg(&q)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&p).lines().count(), 3, "{}", stderr(&p));
     }
     let o = greenai()
         .args([

@@ -15,6 +15,8 @@ use std::path::Path;
 
 /// The `format` metadata value of a greenai checkpoint.
 pub const FORMAT: &str = "greenai-checkpoint-1";
+/// The `format` of an int8 model written by [`save_quantized`].
+pub const FORMAT_INT8: &str = "greenai-int8-1";
 
 /// A checkpoint read back.
 #[derive(Debug, Clone)]
@@ -126,17 +128,20 @@ pub fn read_tensors(path: &Path) -> Result<(Tensors, BTreeMap<String, String>)> 
         .map_err(|e| malformed(format!("not a safetensors file ({e})")))?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(malformed(format!(
-                "tensor {name} is {:?}; greenai reads f32 tensors",
-                view.dtype()
-            )));
-        }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        // int8 tensors (quantized weights) are read as their exact f32 values.
+        let data = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::I8 => view.data().iter().map(|&b| b as i8 as f32).collect(),
+            other => {
+                return Err(malformed(format!(
+                    "tensor {name} is {other:?}; greenai reads f32 and i8 tensors"
+                )))
+            }
+        };
         out.insert(name, (view.shape().to_vec(), data));
     }
     let (_, header) = SafeTensors::read_metadata(&buf)
@@ -186,6 +191,9 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         path: path.display().to_string(),
         reason,
     };
+    if meta.get("format").map(String::as_str) == Some(FORMAT_INT8) {
+        return load_quantized(path, tensors, meta);
+    }
     if meta.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(malformed(format!(
             "not a greenai checkpoint (metadata format is {:?}, expected {FORMAT:?})",
@@ -250,6 +258,217 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     })
 }
 
+/// Writes a quantized model (a folded model with `quant` set): each int8 layer as `NAME.weight`
+/// (i8, `cout × k`), `NAME.weight_scale`, `NAME.bias` and, when calibrated, `NAME.input_range`
+/// (scale, zero point); every other tensor in f32 under its own name.
+pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> Result<()> {
+    let q = model
+        .quant
+        .as_ref()
+        .ok_or_else(|| NnError::Invalid("the model is not quantized".into()))?;
+    let g = &model.graph;
+    let mut skip = std::collections::HashSet::new();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (i, l) in q.layers.iter().enumerate() {
+        let Some(l) = l else { continue };
+        let name = &g.nodes[i].name;
+        match g.nodes[i].op {
+            crate::graph::Op::Conv(c) => {
+                skip.insert(c.weight);
+                if let Some(b) = c.bias {
+                    skip.insert(b);
+                }
+            }
+            crate::graph::Op::Linear { weight, .. } => {
+                skip.insert(weight);
+                skip.insert(weight + 1);
+            }
+            _ => {}
+        }
+        let w: Vec<u8> = l.w.unpack().into_iter().map(|v| v as u8).collect();
+        owned.push((format!("{name}.weight"), Dtype::I8, vec![l.w.m, l.w.k], w));
+        owned.push((
+            format!("{name}.weight_scale"),
+            Dtype::F32,
+            vec![l.w.m],
+            bytes(&l.w_scale),
+        ));
+        owned.push((
+            format!("{name}.bias"),
+            Dtype::F32,
+            vec![l.w.m],
+            bytes(&l.bias),
+        ));
+        if let Some((s, z)) = l.input {
+            owned.push((
+                format!("{name}.input_range"),
+                Dtype::F32,
+                vec![2],
+                bytes(&[s, z as f32]),
+            ));
+        }
+    }
+    for (i, (spec, t)) in g.params.iter().zip(&model.params.0).enumerate() {
+        if !skip.contains(&i) {
+            owned.push((spec.name.clone(), Dtype::F32, spec.shape.clone(), bytes(t)));
+        }
+    }
+    let s = g.input_shape();
+    let mut meta: HashMap<String, String> = [
+        ("format", FORMAT_INT8.to_string()),
+        ("model", model.kind.name().to_string()),
+        ("channels", s.c.to_string()),
+        ("rows", s.h.to_string()),
+        ("cols", s.w.to_string()),
+        ("classes", g.classes().to_string()),
+        ("weights", format!("{:?}", q.scheme)),
+        ("activations", format!("{:?}", q.range)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        meta.insert((*k).to_string(), v.clone());
+    }
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(n, dt, shape, data)| {
+            TensorView::new(*dt, shape.clone(), data)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| NnError::Invalid(format!("tensor {n}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let buf = safetensors::serialize(views, Some(meta))
+        .map_err(|e| NnError::Invalid(format!("serialising the model: {e}")))?;
+    let unavailable = |e: std::io::Error| NnError::Unavailable {
+        path: path.display().to_string(),
+        reason: format!("{e}; choose a writable path"),
+    };
+    let tmp = path.with_extension("safetensors.partial");
+    std::fs::write(&tmp, buf).map_err(unavailable)?;
+    std::fs::rename(&tmp, path).map_err(unavailable)
+}
+
+fn load_quantized(
+    path: &Path,
+    mut tensors: Tensors,
+    meta: BTreeMap<String, String>,
+) -> Result<Checkpoint> {
+    use crate::int8::PackedWeights;
+    use crate::quantize::{ActivationRange, QLayer, Quantized, WeightScheme};
+    let malformed = |reason: String| NnError::Malformed {
+        path: path.display().to_string(),
+        reason,
+    };
+    let num = |k: &str| -> Result<usize> {
+        meta.get(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| malformed(format!("metadata {k} is missing or not a number")))
+    };
+    let kind = ModelKind::from_name(meta.get("model").map_or("", String::as_str))
+        .map_err(|e| malformed(e.to_string()))?;
+    let graph = kind.build(
+        num("channels")?,
+        num("rows")?,
+        num("cols")?,
+        num("classes")?,
+    )?;
+    // The folded structure does not depend on the values.
+    let (folded, params, buffers) = graph.fold_batchnorm(&graph.init(0), &graph.init_buffers());
+    let mut params = params;
+    let mut take = |name: &str, len: usize| -> Result<Vec<f32>> {
+        let (shape, data) = tensors
+            .remove(name)
+            .ok_or_else(|| malformed(format!("tensor {name} is missing")))?;
+        if data.len() != len {
+            return Err(malformed(format!(
+                "tensor {name} has shape {shape:?}, the model needs {len} values"
+            )));
+        }
+        Ok(data)
+    };
+    let mut layers = vec![None; folded.nodes.len()];
+    let mut quantized = std::collections::HashSet::new();
+    for (i, node) in folded.nodes.iter().enumerate() {
+        let (cout, k) = match node.op {
+            crate::graph::Op::Conv(c) if c.groups == 1 => {
+                quantized.insert(c.weight);
+                if let Some(b) = c.bias {
+                    quantized.insert(b);
+                }
+                (c.cout, c.cin * c.k * c.k)
+            }
+            crate::graph::Op::Linear {
+                fin, fout, weight, ..
+            } => {
+                quantized.insert(weight);
+                quantized.insert(weight + 1);
+                (fout, fin)
+            }
+            _ => continue,
+        };
+        let n = &node.name;
+        let w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
+            .into_iter()
+            .map(|v| v as i8)
+            .collect();
+        let w_sum = (0..cout)
+            .map(|o| w[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
+            .collect();
+        let w_scale = take(&format!("{n}.weight_scale"), cout)?;
+        let bias = take(&format!("{n}.bias"), cout)?;
+        let input = match take(&format!("{n}.input_range"), 2) {
+            Ok(r) => Some((r[0], r[1] as u8)),
+            Err(_) => None, // dynamic: ranges measured at run time
+        };
+        layers[i] = Some(QLayer {
+            w: PackedWeights::pack(&w, cout, k),
+            w_scale,
+            w_sum,
+            bias,
+            input,
+        });
+    }
+    for (i, spec) in folded.params.iter().enumerate() {
+        if quantized.contains(&i) {
+            params.0[i].fill(0.0); // unused: the int8 layer replaces it
+        } else {
+            params.0[i] = take(&spec.name, spec.len())?;
+        }
+    }
+    if let Some(extra) = tensors.keys().next() {
+        return Err(malformed(format!(
+            "tensor {extra} does not belong to an int8 {} model",
+            kind.name()
+        )));
+    }
+    let range = match meta.get("activations").map(String::as_str) {
+        Some("Dynamic") => ActivationRange::Dynamic,
+        _ => ActivationRange::MinMax,
+    };
+    let scheme = match meta.get("weights").map(String::as_str) {
+        Some("PerTensor") => WeightScheme::PerTensor,
+        _ => WeightScheme::PerChannel,
+    };
+    let q = Quantized {
+        layers,
+        scheme,
+        range,
+        kernel: crate::int8::Kernel::detect(),
+    };
+    Ok(Checkpoint {
+        model: Model {
+            kind,
+            graph: folded,
+            params,
+            buffers,
+            quant: Some(std::sync::Arc::new(q)),
+        },
+        optimizer: None,
+        meta,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +496,47 @@ mod tests {
         assert_eq!((&o.m, &o.v), (&opt.m, &opt.v));
         assert_eq!(back.meta_num::<usize>("epoch"), Some(3));
         assert!(!dir.path().join("m.safetensors.partial").exists());
+    }
+
+    /// An int8 model saved and loaded predicts exactly as before.
+    #[test]
+    fn a_quantized_model_round_trips() {
+        use crate::quantize::{quantize, ActivationRange, WeightScheme};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.safetensors");
+        for (kind, range) in [
+            (ModelKind::Mobilenet, ActivationRange::MinMax),
+            (ModelKind::Lenet, ActivationRange::Dynamic),
+        ] {
+            let model = Model::new(kind, 28, 28, 10, 2).unwrap().folded();
+            let mut rng = crate::rng::SplitMix64::new(4);
+            let x: Vec<f32> = (0..8 * 784).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
+            let mut q = model.clone();
+            q.quant = Some(std::sync::Arc::new(quantize(
+                &model,
+                WeightScheme::PerChannel,
+                range,
+                &x,
+                8,
+            )));
+            save_quantized(&path, &q, &[]).unwrap();
+            let back = load(&path).unwrap().model;
+            let run = |m: &Model| {
+                let mut ex = crate::graph::Exec::default();
+                ex.quant = m.quant.clone();
+                ex.forward(
+                    &crate::backend::Cpu,
+                    &m.graph,
+                    &m.params,
+                    &m.buffers,
+                    &x,
+                    8,
+                    false,
+                );
+                ex.logits().to_vec()
+            };
+            assert_eq!(run(&back), run(&q), "{kind:?}");
+        }
     }
 
     #[test]

@@ -80,6 +80,19 @@ impl PackedWeights {
     pub fn bytes(&self) -> usize {
         self.m * self.k
     }
+
+    /// The row-major `m × k` weights back.
+    pub fn unpack(&self) -> Vec<i8> {
+        let quads = k4(self.k) / 4;
+        let mut w = vec![0i8; self.m * self.k];
+        for o in 0..self.m {
+            let (b, lane) = (o / LANES, o % LANES);
+            for kk in 0..self.k {
+                w[o * self.k + kk] = self.data[((b * quads + kk / 4) * LANES + lane) * 4 + kk % 4];
+            }
+        }
+        w
+    }
 }
 
 /// `c[j · m16 + o] = Σ_k w[o][k] · x[j · k4 + k]` for `j < n`, every `o < m16` (the padded
@@ -283,6 +296,7 @@ mod tests {
                 x[t] = 255;
             }
             let pw = PackedWeights::pack(&w, m, k);
+            assert_eq!(pw.unpack(), w);
             let mut want = vec![0i32; n * pw.m16()];
             for j in 0..n {
                 for o in 0..m {

@@ -47,12 +47,16 @@ impl Model {
     /// The inference form: BatchNorm folded into the convolutions before it, activations fused.
     pub fn folded(&self) -> Model {
         let (graph, params, buffers) = self.graph.fold_batchnorm(&self.params, &self.buffers);
+        // An int8 model is folded already: nothing moves, its layers stay valid.
+        let quant = (graph.nodes.len() == self.graph.nodes.len())
+            .then(|| self.quant.clone())
+            .flatten();
         Model {
             kind: self.kind,
             graph,
             params,
             buffers,
-            quant: None,
+            quant,
         }
     }
 }

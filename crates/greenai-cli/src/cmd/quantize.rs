@@ -64,6 +64,12 @@ fn measure(
 pub fn quantize(args: QuantizeArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let ck = checkpoint::load(&args.checkpoint)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+    if ck.model.quant.is_some() {
+        bail!(
+            "{} is already an int8 model; quantize the f32 checkpoint it came from",
+            args.checkpoint.display()
+        );
+    }
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
     let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
     check_size(&ck.model, test.rows, test.cols, "the test images")?;
@@ -126,6 +132,15 @@ pub fn quantize(args: QuantizeArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let mut int8 = folded.clone();
     int8.quant = Some(Arc::new(q));
     let (acc8, sps8, m8) = measure(&job, &runner, &int8, &test, "int8")?;
+    if let Some(path) = &args.save {
+        checkpoint::save_quantized(
+            path,
+            &int8,
+            &[("source", args.checkpoint.display().to_string())],
+        )
+        .with_context(|| format!("saving the int8 model to {}", path.display()))?;
+        eprintln!("int8 model written to {}", path.display());
+    }
     job.label("accuracy_f32", format!("{acc32:.4}"));
     job.label("accuracy", format!("{acc8:.4}"));
     let end = job.finish()?;

@@ -564,6 +564,7 @@ pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
         batch: args.job.batch,
         ..Runner::default()
     };
+    let int8 = ck.model.quant.is_some();
     let folded = ck.model.folded();
     let t = Instant::now();
     let accuracy = runner.evaluate(&folded, &test, None);
@@ -575,8 +576,13 @@ pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
         command: "eval",
         run_id: end.run_id.clone(),
         model: ck.model.kind.name(),
-        precision: "f32",
-        quantization: "none",
+        precision: if int8 { "int8" } else { "f32" },
+        quantization: match ck.model.quant.as_deref() {
+            None => "none",
+            Some(q) if q.range == greenai_nn::quantize::ActivationRange::Dynamic => "dynamic",
+            Some(q) if q.scheme == greenai_nn::quantize::WeightScheme::PerTensor => "per-tensor",
+            Some(_) => "per-channel",
+        },
         dataset: dir.display().to_string(),
         accuracy,
         test_samples: test.len(),
