@@ -197,6 +197,15 @@ impl ModelName {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionName {
+    F32,
+    /// bfloat16 compute with f32 master weights.
+    Bf16,
+    /// float16 compute with f32 master weights and dynamic loss scaling.
+    F16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OptimizerName {
     Adam,
     Adamw,
@@ -246,6 +255,9 @@ pub struct TrainArgs {
     pub lr: Option<f32>,
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerName,
+    /// Compute format of training (f32 master weights in every case).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionName,
     #[arg(long, value_enum, default_value = "cosine")]
     pub schedule: ScheduleName,
     /// Weight decay (L2 for adam and sgd, decoupled for adamw; default 0, adamw 0.01).

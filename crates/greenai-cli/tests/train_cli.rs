@@ -80,6 +80,27 @@ fn trains_on_another_image_size_and_reports_every_field() {
     assert_eq!(v["training"]["train_samples"], 3500);
     assert!(v["accuracy"].as_f64().unwrap() > 0.8, "{}", v["accuracy"]);
     assert!(v["energy_j"].as_f64().unwrap() > 0.0);
+    // f16 with loss scaling reports its format and its scaler.
+    let o = greenai()
+        .args([
+            "train",
+            "--epochs",
+            "1",
+            "--precision",
+            "f16",
+            "--validation",
+            "500",
+            "--json",
+            "--no-store",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let h = json_of(&o);
+    assert_eq!(h["precision"], "f16");
+    assert!(h["training"]["loss_scale"].as_f64().unwrap() > 0.0);
+    assert!(h["accuracy"].as_f64().unwrap() > 0.7, "{}", h["accuracy"]);
     let per_epoch: f64 = per_epoch
         .iter()
         .map(|e| e["energy_j"].as_f64().unwrap())
@@ -309,7 +330,8 @@ fn compare_runs_the_grid_reports_and_resumes() {
     };
     let v = json_of(&compare(&["--report", report.to_str().unwrap()]));
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().any(|r| r["precision"] == "bf16"));
     assert_eq!(rows[0]["config"], "baseline");
     // The int8 variants follow their f32 configurations, trained once.
     assert_eq!(rows[1]["config"], "baseline-int8");

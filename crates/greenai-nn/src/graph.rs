@@ -601,6 +601,8 @@ pub struct Exec {
     scratch: Vec<f32>,
     ks: Scratch,
     pub dlogits: Vec<f32>,
+    /// The format layer outputs and gradients are rounded to ([`crate::precision`]).
+    pub precision: crate::precision::Precision,
     /// int8 layers to run instead of their f32 form (inference only).
     pub quant: Option<std::sync::Arc<crate::quantize::Quantized>>,
     xq: Vec<u8>,
@@ -853,6 +855,7 @@ impl Exec {
                     }
                 }
             }
+            self.precision.round(&mut out);
             self.acts[i] = out;
         }
     }
@@ -893,6 +896,7 @@ impl Exec {
         for i in (1..len).rev() {
             let node = &g.nodes[i];
             let mut dy = std::mem::take(&mut self.grads[i]);
+            self.precision.round(&mut dy);
             let src = node.inputs[0];
             let ins = g.nodes[src].shape;
             // The input image needs no gradient.

@@ -19,6 +19,7 @@ pub mod kernels;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod precision;
 pub mod quantize;
 pub mod rng;
 pub mod train;

@@ -10,6 +10,7 @@ use crate::kernels::softmax_cross_entropy;
 use crate::models::ModelKind;
 use crate::optim::Optimizer;
 use crate::params::Params;
+use crate::precision::{LossScaler, Precision};
 use crate::Result;
 
 /// A model's architecture with its parameters and BatchNorm running statistics.
@@ -85,6 +86,8 @@ pub struct Runner<'a> {
     pub backend: &'a dyn Backend,
     pub batch: usize,
     pub threads: usize,
+    /// The compute format of training ([`crate::precision`]); inference is unaffected.
+    pub precision: Precision,
 }
 
 impl Default for Runner<'_> {
@@ -93,6 +96,7 @@ impl Default for Runner<'_> {
             backend: &Cpu,
             batch: 64,
             threads: 1,
+            precision: Precision::F32,
         }
     }
 }
@@ -121,7 +125,8 @@ pub fn train_chunk(
 }
 
 impl Runner<'_> {
-    /// Trains one epoch over `order`.
+    /// Trains one epoch over `order` (f16 with a loss scaler of its own for the epoch; use
+    /// [`Runner::train_epoch_scaled`] to keep one across epochs).
     pub fn train_epoch(
         &self,
         model: &mut Model,
@@ -130,6 +135,24 @@ impl Runner<'_> {
         order: &[usize],
         progress: &mut dyn FnMut(EpochStats),
     ) -> EpochStats {
+        self.train_epoch_scaled(model, opt, data, order, &mut LossScaler::new(), progress)
+    }
+
+    /// Trains one epoch over `order`; with f16, `scaler` scales the loss and skips the steps
+    /// whose gradients overflow.
+    pub fn train_epoch_scaled(
+        &self,
+        model: &mut Model,
+        opt: &mut Optimizer,
+        data: &Dataset,
+        order: &[usize],
+        scaler: &mut LossScaler,
+        progress: &mut dyn FnMut(EpochStats),
+    ) -> EpochStats {
+        let precision = self.precision;
+        let scaled = precision == Precision::F16;
+        // Reduced precision computes with a rounded copy of the master weights.
+        let mut compute = (precision != Precision::F32).then(|| model.clone());
         let threads = self.threads.max(1);
         let be = self.backend;
         let mut workers: Vec<Worker> = (0..threads)
@@ -146,11 +169,20 @@ impl Runner<'_> {
         let has_bn = !model.graph.buffers.is_empty();
         let (mut loss, mut correct, mut seen) = (0.0, 0, 0);
         for idx in order.chunks(self.batch.max(1)) {
-            let scale = 1.0 / idx.len() as f32;
+            let loss_scale = if scaled { scaler.scale } else { 1.0 };
+            let scale = loss_scale / idx.len() as f32;
             let per = idx.len().div_ceil(threads);
-            let m: &Model = model;
+            if let Some(c) = &mut compute {
+                for (dst, src) in c.params.0.iter_mut().zip(&model.params.0) {
+                    dst.copy_from_slice(src);
+                    precision.round(dst);
+                }
+                c.buffers = model.buffers.clone();
+            }
+            let m: &Model = compute.as_ref().unwrap_or(model);
             let run = |w: &mut Worker, part: &[usize]| {
                 crate::kernels::flush_denormals();
+                w.ex.precision = precision;
                 w.grads.fill_zero();
                 data.normalised_batch(part, MNIST_MEAN, MNIST_STD, &mut w.x);
                 w.labels.clear();
@@ -178,6 +210,27 @@ impl Runner<'_> {
             let (first, rest) = workers.split_at_mut(1);
             for w in &rest[..used - 1] {
                 first[0].grads.add_assign(&w.grads);
+            }
+            let take_step = if precision == Precision::F32 {
+                true
+            } else {
+                let finite = first[0].grads.all_finite();
+                if scaled {
+                    scaler.update(finite)
+                } else {
+                    finite
+                }
+            };
+            if !take_step {
+                // An overflow: no step, no running statistics; the scale is lower next time.
+                seen += idx.len();
+                continue;
+            }
+            if loss_scale != 1.0 {
+                let inv = 1.0 / loss_scale;
+                for t in &mut first[0].grads.0 {
+                    t.iter_mut().for_each(|g| *g *= inv);
+                }
             }
             opt.step(&mut model.params, &first[0].grads);
             if has_bn {

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Bumped when the grid's meaning changes, so stored results of an older grid are not reused.
-const GRID_VERSION: &str = "1";
+const GRID_VERSION: &str = "2";
 
 /// One configuration of the grid.
 #[derive(Debug, Clone)]
@@ -46,6 +46,7 @@ fn spec(model: ModelKind, epochs: usize, lr: f32, schedule: ScheduleName) -> Tra
         weight_decay: None,
         validation: 5000,
         patience: None,
+        precision: greenai_nn::precision::Precision::F32,
         save: None,
         resume: None,
         seed: 0,
@@ -86,6 +87,15 @@ pub(crate) fn grid(full: bool) -> Vec<Config> {
             int8: true,
             ..config("lenet-1ep", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
         },
+        config(
+            "lenet-1ep-bf16",
+            TrainSpec {
+                precision: greenai_nn::precision::Precision::Bf16,
+                ..spec(Lenet, 1, 5e-3, Cosine)
+            },
+            2,
+            64,
+        ),
         Config {
             tuned: true,
             ..config("lenet-1ep-tuned", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
@@ -127,9 +137,10 @@ pub(crate) fn grid(full: bool) -> Vec<Config> {
 fn key(c: &Config, dataset: &str) -> String {
     let s = &c.spec;
     format!(
-        "v{GRID_VERSION};{};{};epochs={};lr={};{};{:?};batch={};threads={};validation={};seed={};data={dataset}",
+        "v{GRID_VERSION};{};{};{};epochs={};lr={};{};{:?};batch={};threads={};validation={};seed={};data={dataset}",
         c.name,
         s.model.name(),
+        s.precision.name(),
         s.epochs,
         s.lr,
         s.optimizer.name(),

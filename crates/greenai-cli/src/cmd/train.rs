@@ -2,13 +2,16 @@
 //! start to end and recorded as a run; every epoch and the evaluation in their own windows.
 
 use super::job::{Job, JobEnd};
-use crate::cli::{EvalArgs, JobArgs, OptimizerName, PredictArgs, ScheduleName, TrainArgs};
+use crate::cli::{
+    EvalArgs, JobArgs, OptimizerName, PrecisionName, PredictArgs, ScheduleName, TrainArgs,
+};
 use anyhow::{bail, Context};
 use greenai_meter::{Measurement, Provenance};
 use greenai_nn::checkpoint;
 use greenai_nn::data::{bundled_mnist_dir, idx, shuffled, Dataset, Split};
 use greenai_nn::models::ModelKind;
 use greenai_nn::optim::{Optimizer, OptimizerKind, Schedule};
+use greenai_nn::precision::{LossScaler, Precision};
 use greenai_nn::train::{EarlyStopping, Model, Runner};
 use greenai_tune::budget::Forecast;
 use greenai_units::Energy;
@@ -75,6 +78,10 @@ pub(crate) struct TrainingReport {
     pub(crate) train_samples: usize,
     pub(crate) validation_samples: usize,
     pub(crate) checkpoint: Option<String>,
+    /// f16's final loss scale.
+    pub(crate) loss_scale: Option<f32>,
+    /// Steps skipped because their gradients overflowed (f16).
+    pub(crate) skipped_steps: u64,
     /// Training energy predicted from the first epoch for all planned epochs (carbontracker-style).
     pub(crate) predicted_training_energy_j: Option<f64>,
     /// Set when `--budget-j` stopped training because the prediction exceeded it.
@@ -207,6 +214,7 @@ pub(crate) struct TrainSpec {
     pub weight_decay: Option<f32>,
     pub validation: usize,
     pub patience: Option<usize>,
+    pub precision: Precision,
     pub save: Option<std::path::PathBuf>,
     pub resume: Option<std::path::PathBuf>,
     pub seed: u64,
@@ -229,6 +237,11 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         weight_decay: args.weight_decay,
         validation: args.validation,
         patience: args.patience,
+        precision: match args.precision {
+            PrecisionName::F32 => Precision::F32,
+            PrecisionName::Bf16 => Precision::Bf16,
+            PrecisionName::F16 => Precision::F16,
+        },
         save: args.save.clone(),
         resume: args.resume.clone(),
         seed: args.seed,
@@ -330,7 +343,7 @@ pub(crate) fn run_train(
     let labels: BTreeMap<String, String> = [
         ("job", "train".to_string()),
         ("model", model.kind.name().to_string()),
-        ("precision", "f32".into()),
+        ("precision", args.precision.name().to_string()),
         ("quantization", "none".into()),
         ("optimizer", opt.kind.name().into()),
         ("epochs", args.epochs.to_string()),
@@ -345,8 +358,10 @@ pub(crate) fn run_train(
     let runner = Runner {
         threads: job_args.threads,
         batch: job_args.batch,
+        precision: args.precision,
         ..Runner::default()
     };
+    let mut scaler = LossScaler::new();
     let bar = bar(train_idx.len());
     let mut per_epoch = Vec::new();
     let mut epochs_ms: Vec<Measurement> = Vec::new();
@@ -368,18 +383,19 @@ pub(crate) fn run_train(
         let lr_now = opt.current_lr();
         job.meter.begin_window("epoch")?;
         let t = Instant::now();
-        let stats = runner.train_epoch(&mut model, &mut opt, train, &order, &mut |s| {
-            if let Some(b) = &bar {
-                b.set_position(s.samples as u64);
-                if s.samples % (job_args.batch * 20) < job_args.batch {
-                    let j = job.meter.window_energy("job").unwrap_or_default();
-                    b.set_message(format!(
-                        "loss {:.4} acc {:.4}, {:.1} so far",
-                        s.mean_loss, s.train_accuracy, j
-                    ));
+        let stats =
+            runner.train_epoch_scaled(&mut model, &mut opt, train, &order, &mut scaler, &mut |s| {
+                if let Some(b) = &bar {
+                    b.set_position(s.samples as u64);
+                    if s.samples % (job_args.batch * 20) < job_args.batch {
+                        let j = job.meter.window_energy("job").unwrap_or_default();
+                        b.set_message(format!(
+                            "loss {:.4} acc {:.4}, {:.1} so far",
+                            s.mean_loss, s.train_accuracy, j
+                        ));
+                    }
                 }
-            }
-        });
+            });
         train_time += t.elapsed().as_secs_f64();
         trained_samples += order.len();
         if !model.params.all_finite() {
@@ -496,7 +512,7 @@ pub(crate) fn run_train(
         command: "train",
         run_id,
         model: model.kind.name(),
-        precision: "f32",
+        precision: args.precision.name(),
         quantization: "none",
         dataset: dataset.to_string(),
         accuracy,
@@ -527,6 +543,8 @@ pub(crate) fn run_train(
             threads: job_args.threads,
             train_samples: train_idx.len(),
             validation_samples: val_idx.len(),
+            loss_scale: (args.precision == Precision::F16).then_some(scaler.scale),
+            skipped_steps: scaler.skipped,
             predicted_training_energy_j: forecast.map(|f| f.predicted_j),
             stopped_by_budget,
             checkpoint: args.save.as_ref().map(|p| {
