@@ -134,6 +134,13 @@ pub enum Op {
     },
     Add,
     Concat,
+    /// Zero padding, possibly uneven (TensorFlow's "same" padding for strided convolutions).
+    Pad {
+        top: usize,
+        bottom: usize,
+        left: usize,
+        right: usize,
+    },
 }
 
 /// The shape of one image's tensor: channels, height, width.
@@ -407,6 +414,22 @@ impl GraphBuilder {
         self.push("add", Op::Add, vec![a, b], shape)
     }
 
+    pub fn pad(&mut self, x: usize, top: usize, bottom: usize, left: usize, right: usize) -> usize {
+        let s = self.shape(x);
+        let shape = Shape {
+            c: s.c,
+            h: s.h + top + bottom,
+            w: s.w + left + right,
+        };
+        let op = Op::Pad {
+            top,
+            bottom,
+            left,
+            right,
+        };
+        self.push("pad", op, vec![x], shape)
+    }
+
     pub fn concat(&mut self, a: usize, b: usize) -> usize {
         let (sa, sb) = (self.shape(a), self.shape(b));
         assert_eq!((sa.h, sa.w), (sb.h, sb.w), "concat: sizes differ");
@@ -485,7 +508,7 @@ impl Graph {
                 Op::AvgPool { k, .. } => out * (k * k) as u64,
                 Op::GlobalAvgPool => self.nodes[n.inputs[0]].shape.len() as u64,
                 Op::Linear { fin, act, .. } => out * (2 * fin as u64 + 1 + act.flops()),
-                Op::Shuffle { .. } | Op::Concat => 0,
+                Op::Shuffle { .. } | Op::Concat | Op::Pad { .. } => 0,
                 Op::Add => out,
             };
         }
@@ -839,6 +862,17 @@ impl Exec {
                         }
                     }
                 }
+                Op::Pad { top, left, .. } => {
+                    let o = node.shape;
+                    out.fill(0.0);
+                    for pl in 0..n * ins.c {
+                        for y in 0..ins.h {
+                            let src = &x[(pl * ins.h + y) * ins.w..(pl * ins.h + y + 1) * ins.w];
+                            let d = (pl * o.h + y + top) * o.w + left;
+                            out[d..d + ins.w].copy_from_slice(src);
+                        }
+                    }
+                }
                 Op::Add => {
                     let y = &self.acts[node.inputs[1]];
                     for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
@@ -1076,6 +1110,22 @@ impl Exec {
                                     {
                                         *a += b;
                                     }
+                                }
+                            }
+                        }
+                    }
+                }
+                Op::Pad { top, left, .. } => {
+                    if need_dx {
+                        let o = node.shape;
+                        let dx = &mut self.grads[src];
+                        for pl in 0..n * ins.c {
+                            for y in 0..ins.h {
+                                let d = (pl * o.h + y + top) * o.w + left;
+                                let row =
+                                    &mut dx[(pl * ins.h + y) * ins.w..(pl * ins.h + y + 1) * ins.w];
+                                for (a, b) in row.iter_mut().zip(&dy[d..d + ins.w]) {
+                                    *a += b;
                                 }
                             }
                         }

@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod data;
+pub mod efficientnet;
 pub mod graph;
 pub mod int8;
 pub mod kernels;

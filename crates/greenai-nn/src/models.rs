@@ -19,6 +19,8 @@ pub enum ModelKind {
     Shufflenet,
     Cnn,
     Lenet,
+    /// The pretrained ImageNet backbone ([`crate::efficientnet`]); not trained from scratch.
+    EfficientnetLite0,
 }
 
 impl ModelKind {
@@ -37,12 +39,14 @@ impl ModelKind {
             ModelKind::Shufflenet => "shufflenet",
             ModelKind::Cnn => "cnn",
             ModelKind::Lenet => "lenet",
+            ModelKind::EfficientnetLite0 => "efficientnet-lite0",
         }
     }
 
     pub fn from_name(name: &str) -> Result<ModelKind> {
         ModelKind::ALL
             .into_iter()
+            .chain([ModelKind::EfficientnetLite0])
             .find(|m| m.name() == name)
             .ok_or_else(|| {
                 NnError::Invalid(format!(
@@ -58,6 +62,14 @@ impl ModelKind {
             return Err(NnError::Invalid(format!(
                 "the labels name {classes} class(es); a classifier needs at least 2"
             )));
+        }
+        if self == ModelKind::EfficientnetLite0 {
+            if channels != 3 || rows != cols {
+                return Err(NnError::Invalid(format!(
+                    "EfficientNet-Lite0 takes square RGB images, not {channels}×{rows}×{cols}"
+                )));
+            }
+            return crate::efficientnet::graph(rows, Some(classes));
         }
         let mut g = GraphBuilder::new(channels, rows, cols);
         let x = g.input();
@@ -172,6 +184,7 @@ impl ModelKind {
                 let x = g.linear("fc2", x, 84, Act::Relu);
                 g.linear("fc3", x, classes, Act::None)
             }
+            ModelKind::EfficientnetLite0 => unreachable!("built above"),
         };
         Ok(g.finish(logits))
     }

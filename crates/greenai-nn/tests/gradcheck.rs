@@ -165,6 +165,22 @@ fn reference_forward(g: &Graph, p: &P64, x: &[f64], n: usize) -> Vec<f64> {
                     }
                 }
             }
+            Op::Pad { top, left, .. } => {
+                for img in 0..n {
+                    for c in 0..so.c {
+                        for y in 0..so.h {
+                            for xx in 0..so.w {
+                                out[oi(img, c, y, xx)] = at(
+                                    img,
+                                    c,
+                                    y as isize - top as isize,
+                                    xx as isize - left as isize,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
             Op::Add => {
                 let b = &acts[node.inputs[1]];
                 for ((o, u), v) in out.iter_mut().zip(xi).zip(b) {
@@ -285,6 +301,9 @@ fn other_layer_settings_match_the_f64_reference() {
     let x = b.batchnorm("bn", x, Act::Relu6);
     let s = b.conv("pw2", x, 6, 1, 2, 0, 2, false, Act::None).unwrap();
     let a = b.avg_pool(x, 3, 2, 1).unwrap();
+    // Uneven "same" padding before a strided convolution with no padding of its own.
+    let a = b.pad(a, 0, 1, 1, 0);
+    let a = b.conv("same", a, 4, 2, 1, 0, 1, false, Act::None).unwrap();
     let a = b.conv("pw", a, 6, 1, 1, 0, 1, true, Act::None).unwrap();
     let x = b.add(s, a);
     let x = b.global_avg_pool(x);
