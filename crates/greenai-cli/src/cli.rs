@@ -38,6 +38,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Quantize a checkpoint to int8 and measure accuracy, size, speed and energy before and after.
     Quantize(QuantizeArgs),
+    /// Transfer learning: a frozen pretrained backbone's features, a new head trained on them.
+    Transfer(TransferArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -356,6 +358,40 @@ pub struct QuantizeArgs {
     /// evaluation on its test set.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackboneName {
+    #[value(name = "efficientnet-lite0")]
+    EfficientnetLite0,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TransferArgs {
+    #[arg(long, value_enum, default_value = "efficientnet-lite0")]
+    pub backbone: BackboneName,
+    /// A directory of IDX files (default: the bundled MNIST; Fashion-MNIST is the intended task).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Side of the square images the backbone sees (grey images are resized and replicated to RGB).
+    #[arg(long, default_value = "96")]
+    pub input_size: usize,
+    /// Training images whose features train the head (the first N).
+    #[arg(long, default_value = "5000")]
+    pub train_samples: usize,
+    /// Test images to evaluate on (the first N).
+    #[arg(long, default_value = "2000")]
+    pub test_samples: usize,
+    /// Epochs of the head over the cached features.
+    #[arg(long, default_value = "30")]
+    pub epochs: usize,
+    #[arg(long, default_value = "0.003")]
+    pub lr: f32,
+    /// The converted weights (default: data/efficientnet-lite0.safetensors).
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
     #[command(flatten)]
     pub job: JobArgs,
 }

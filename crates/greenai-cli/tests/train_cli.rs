@@ -532,3 +532,62 @@ fn quantize_reports_both_sides() {
         stderr(&o)
     );
 }
+
+/// `greenai transfer`: frozen EfficientNet-Lite0 features, cached on the first run and reused on
+/// the second, a head trained on them. Needs the converted weights (`.ci/run` makes them).
+#[test]
+fn transfer_caches_features_and_trains_a_head() {
+    let weights = bundled_mnist_dir().join("../efficientnet-lite0.safetensors");
+    if !weights.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "run python3 scripts/convert_efficientnet_lite0.py"
+        );
+        eprintln!("skipped: no converted EfficientNet-Lite0 weights");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_subset(dir.path(), Split::Train, 300, "train");
+    write_subset(dir.path(), Split::Test, 100, "t10k");
+    let db = fresh_db();
+    let run = || {
+        json_of(
+            &greenai()
+                .env("GREENAI_DB", &db)
+                .args([
+                    "transfer",
+                    "--json",
+                    "--input-size",
+                    "32",
+                    "--train-samples",
+                    "300",
+                ])
+                .args(["--test-samples", "100", "--epochs", "20", "--data"])
+                .arg(dir.path())
+                .output()
+                .unwrap(),
+        )
+    };
+    let first = run();
+    assert_eq!(first["backbone"], "efficientnet-lite0");
+    assert_eq!(first["frozen"], true);
+    assert_eq!(first["feature_cache_hit"], false);
+    assert!(first["feature_energy_j"].as_f64().unwrap() > 0.0);
+    assert!(first["accuracy"].as_f64().unwrap() > 0.5, "{first}");
+    let second = run();
+    assert_eq!(second["feature_cache_hit"], true);
+    assert_eq!(
+        second["accuracy"], first["accuracy"],
+        "the same features, the same head"
+    );
+    let o = greenai()
+        .args(["transfer", "--weights", "/nonexistent.safetensors"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("convert_efficientnet_lite0.py"),
+        "{}",
+        stderr(&o)
+    );
+}

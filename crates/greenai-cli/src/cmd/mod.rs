@@ -10,6 +10,7 @@ mod report;
 mod run;
 mod runs;
 mod train;
+mod transfer;
 
 use crate::cli::{Cli, Command};
 use std::path::Path;
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => train::predict(args, &db),
         Command::Compare(args) => compare::compare(args, &db),
         Command::Quantize(args) => quantize::quantize(args, &db),
+        Command::Transfer(args) => transfer::transfer(args, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Carbon {
             command,
