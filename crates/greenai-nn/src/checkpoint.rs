@@ -92,19 +92,31 @@ pub fn save(
     for (k, v) in extra {
         meta.insert((*k).to_string(), v.clone());
     }
-    let views: Vec<(String, TensorView)> = owned
+    let owned: Vec<Owned> = owned
+        .into_iter()
+        .map(|(n, shape, data)| (n, Dtype::F32, shape, data))
+        .collect();
+    write_file(path, &owned, meta)
+}
+
+/// A tensor to write: name, type, shape, little-endian bytes.
+type Owned = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// Serialises `tensors` with `meta` to `path` through a temporary name and a rename.
+fn write_file(path: &Path, tensors: &[Owned], meta: HashMap<String, String>) -> Result<()> {
+    let views: Vec<(String, TensorView)> = tensors
         .iter()
-        .map(|(n, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), data)
+        .map(|(n, dt, shape, data)| {
+            TensorView::new(*dt, shape.clone(), data)
                 .map(|v| (n.clone(), v))
                 .map_err(|e| NnError::Invalid(format!("tensor {n}: {e}")))
         })
         .collect::<Result<_>>()?;
     let buf = safetensors::serialize(views, Some(meta))
-        .map_err(|e| NnError::Invalid(format!("serialising the checkpoint: {e}")))?;
+        .map_err(|e| NnError::Invalid(format!("serialising {}: {e}", path.display())))?;
     let unavailable = |e: std::io::Error| NnError::Unavailable {
         path: path.display().to_string(),
-        reason: format!("{e}; choose a writable path for the checkpoint"),
+        reason: format!("{e}; choose a writable path"),
     };
     let tmp = path.with_extension("safetensors.partial");
     std::fs::write(&tmp, buf).map_err(unavailable)?;
@@ -268,7 +280,7 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
         .ok_or_else(|| NnError::Invalid("the model is not quantized".into()))?;
     let g = &model.graph;
     let mut skip = std::collections::HashSet::new();
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut owned: Vec<Owned> = Vec::new();
     for (i, l) in q.layers.iter().enumerate() {
         let Some(l) = l else { continue };
         let name = &g.nodes[i].name;
@@ -330,23 +342,7 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
     for (k, v) in extra {
         meta.insert((*k).to_string(), v.clone());
     }
-    let views: Vec<(String, TensorView)> = owned
-        .iter()
-        .map(|(n, dt, shape, data)| {
-            TensorView::new(*dt, shape.clone(), data)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| NnError::Invalid(format!("tensor {n}: {e}")))
-        })
-        .collect::<Result<_>>()?;
-    let buf = safetensors::serialize(views, Some(meta))
-        .map_err(|e| NnError::Invalid(format!("serialising the model: {e}")))?;
-    let unavailable = |e: std::io::Error| NnError::Unavailable {
-        path: path.display().to_string(),
-        reason: format!("{e}; choose a writable path"),
-    };
-    let tmp = path.with_extension("safetensors.partial");
-    std::fs::write(&tmp, buf).map_err(unavailable)?;
-    std::fs::rename(&tmp, path).map_err(unavailable)
+    write_file(path, &owned, meta)
 }
 
 fn load_quantized(
