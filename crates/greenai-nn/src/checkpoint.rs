@@ -54,18 +54,7 @@ pub fn save(
     for (spec, t) in g.buffers.iter().zip(&model.buffers.0) {
         owned.push((spec.name.clone(), spec.shape.clone(), bytes(t)));
     }
-    let mut meta: HashMap<String, String> = HashMap::new();
-    let s = g.input_shape();
-    for (k, v) in [
-        ("format", FORMAT.to_string()),
-        ("model", model.kind.name().to_string()),
-        ("channels", s.c.to_string()),
-        ("rows", s.h.to_string()),
-        ("cols", s.w.to_string()),
-        ("classes", g.classes().to_string()),
-    ] {
-        meta.insert(k.into(), v);
-    }
+    let mut meta = model_meta(model, FORMAT);
     if let Some(o) = opt {
         for (spec, (m, v)) in g.params.iter().zip(o.m.0.iter().zip(&o.v.0)) {
             owned.push((
@@ -97,6 +86,48 @@ pub fn save(
         .map(|(n, shape, data)| (n, Dtype::F32, shape, data))
         .collect();
     write_file(path, &owned, meta)
+}
+
+/// What rebuilds a model: its format, name, input shape and classes.
+fn model_meta(model: &Model, format: &str) -> HashMap<String, String> {
+    let g = &model.graph;
+    let s = g.input_shape();
+    [
+        ("format", format.to_string()),
+        ("model", model.kind.name().to_string()),
+        ("channels", s.c.to_string()),
+        ("rows", s.h.to_string()),
+        ("cols", s.w.to_string()),
+        ("classes", g.classes().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The model [`model_meta`] describes.
+fn graph_from_meta(
+    path: &Path,
+    meta: &BTreeMap<String, String>,
+) -> Result<(ModelKind, crate::graph::Graph)> {
+    let malformed = |reason: String| NnError::Malformed {
+        path: path.display().to_string(),
+        reason,
+    };
+    let num = |k: &str| -> Result<usize> {
+        meta.get(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| malformed(format!("metadata {k} is missing or not a number")))
+    };
+    let kind = ModelKind::from_name(meta.get("model").map_or("", String::as_str))
+        .map_err(|e| malformed(e.to_string()))?;
+    let graph = kind.build(
+        num("channels")?,
+        num("rows")?,
+        num("cols")?,
+        num("classes")?,
+    )?;
+    Ok((kind, graph))
 }
 
 /// A tensor to write: name, type, shape, little-endian bytes.
@@ -212,19 +243,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             meta.get("format")
         )));
     }
-    let num = |k: &str| -> Result<usize> {
-        meta.get(k)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| malformed(format!("metadata {k} is missing or not a number")))
-    };
-    let kind = ModelKind::from_name(meta.get("model").map_or("", String::as_str))
-        .map_err(|e| malformed(e.to_string()))?;
-    let graph = kind.build(
-        num("channels")?,
-        num("rows")?,
-        num("cols")?,
-        num("classes")?,
-    )?;
+    let (kind, graph) = graph_from_meta(path, &meta)?;
     let params = take(path, &mut tensors, &graph.params, "")?;
     let buffers = take(path, &mut tensors, &graph.buffers, "")?;
     let optimizer = match meta.get("optimizer") {
@@ -237,7 +256,10 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| malformed("metadata lr is missing".into()))?;
             let mut o = Optimizer::new(k, &params, lr);
-            o.step = num("step")? as u64;
+            o.step = meta
+                .get("step")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| malformed("metadata step is missing or not a number".into()))?;
             if let Some(wd) = meta.get("weight_decay").and_then(|v| v.parse().ok()) {
                 o.weight_decay = wd;
             }
@@ -279,24 +301,11 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
         .as_ref()
         .ok_or_else(|| NnError::Invalid("the model is not quantized".into()))?;
     let g = &model.graph;
-    let mut skip = std::collections::HashSet::new();
+    let skip = q.replaced_params(g);
     let mut owned: Vec<Owned> = Vec::new();
     for (i, l) in q.layers.iter().enumerate() {
         let Some(l) = l else { continue };
         let name = &g.nodes[i].name;
-        match g.nodes[i].op {
-            crate::graph::Op::Conv(c) => {
-                skip.insert(c.weight);
-                if let Some(b) = c.bias {
-                    skip.insert(b);
-                }
-            }
-            crate::graph::Op::Linear { weight, .. } => {
-                skip.insert(weight);
-                skip.insert(weight + 1);
-            }
-            _ => {}
-        }
         let w: Vec<u8> = l.w.unpack().into_iter().map(|v| v as u8).collect();
         owned.push((format!("{name}.weight"), Dtype::I8, vec![l.w.m, l.w.k], w));
         owned.push((
@@ -325,20 +334,9 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
             owned.push((spec.name.clone(), Dtype::F32, spec.shape.clone(), bytes(t)));
         }
     }
-    let s = g.input_shape();
-    let mut meta: HashMap<String, String> = [
-        ("format", FORMAT_INT8.to_string()),
-        ("model", model.kind.name().to_string()),
-        ("channels", s.c.to_string()),
-        ("rows", s.h.to_string()),
-        ("cols", s.w.to_string()),
-        ("classes", g.classes().to_string()),
-        ("weights", format!("{:?}", q.scheme)),
-        ("activations", format!("{:?}", q.range)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut meta = model_meta(model, FORMAT_INT8);
+    meta.insert("weights".into(), format!("{:?}", q.scheme));
+    meta.insert("activations".into(), format!("{:?}", q.range));
     for (k, v) in extra {
         meta.insert((*k).to_string(), v.clone());
     }
@@ -356,19 +354,7 @@ fn load_quantized(
         path: path.display().to_string(),
         reason,
     };
-    let num = |k: &str| -> Result<usize> {
-        meta.get(k)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| malformed(format!("metadata {k} is missing or not a number")))
-    };
-    let kind = ModelKind::from_name(meta.get("model").map_or("", String::as_str))
-        .map_err(|e| malformed(e.to_string()))?;
-    let graph = kind.build(
-        num("channels")?,
-        num("rows")?,
-        num("cols")?,
-        num("classes")?,
-    )?;
+    let (kind, graph) = graph_from_meta(path, &meta)?;
     // The folded structure does not depend on the values.
     let (folded, params, buffers) = graph.fold_batchnorm(&graph.init(0), &graph.init_buffers());
     let mut params = params;
@@ -386,23 +372,15 @@ fn load_quantized(
     let mut layers = vec![None; folded.nodes.len()];
     let mut quantized = std::collections::HashSet::new();
     for (i, node) in folded.nodes.iter().enumerate() {
+        if !crate::quantize::quantizable(&node.op) {
+            continue;
+        }
         let (cout, k) = match node.op {
-            crate::graph::Op::Conv(c) if c.groups == 1 => {
-                quantized.insert(c.weight);
-                if let Some(b) = c.bias {
-                    quantized.insert(b);
-                }
-                (c.cout, c.cin * c.k * c.k)
-            }
-            crate::graph::Op::Linear {
-                fin, fout, weight, ..
-            } => {
-                quantized.insert(weight);
-                quantized.insert(weight + 1);
-                (fout, fin)
-            }
-            _ => continue,
+            crate::graph::Op::Conv(c) => (c.cout, c.cin * c.k * c.k),
+            crate::graph::Op::Linear { fin, fout, .. } => (fout, fin),
+            _ => unreachable!("quantizable layers are convolutions and linear layers"),
         };
+        quantized.extend(node.op.param_indices());
         let n = &node.name;
         let w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
             .into_iter()

@@ -92,6 +92,18 @@ impl Conv {
     fn is_pointwise(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
     }
+    /// The kernels' view of this convolution over an input of shape `ins`.
+    pub fn shape(&self, ins: Shape) -> ConvShape {
+        ConvShape {
+            cin: ins.c,
+            h: ins.h,
+            w: ins.w,
+            k: self.k,
+            stride: self.stride,
+            pad: self.pad,
+        }
+    }
+
     /// Rows of one group's patch matrix.
     fn patch(&self) -> usize {
         self.cin / self.groups * self.k * self.k
@@ -141,6 +153,18 @@ pub enum Op {
         left: usize,
         right: usize,
     },
+}
+
+impl Op {
+    /// The indices of the parameter tensors this layer owns.
+    pub fn param_indices(&self) -> Vec<usize> {
+        match *self {
+            Op::Conv(c) => std::iter::once(c.weight).chain(c.bias).collect(),
+            Op::Linear { weight, .. } => vec![weight, weight + 1],
+            Op::BatchNorm { param, .. } => vec![param, param + 1],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The shape of one image's tensor: channels, height, width.
@@ -1188,14 +1212,7 @@ fn conv_forward(
     ks: &mut Scratch,
     n: usize,
 ) {
-    let s = ConvShape {
-        cin: ins.c,
-        h: ins.h,
-        w: ins.w,
-        k: c.k,
-        stride: c.stride,
-        pad: c.pad,
-    };
+    let s = c.shape(ins);
     let w = &p.0[c.weight];
     let (ohw, ihw) = (outs.plane(), ins.plane());
     let (cin_g, cout_g) = (c.cin / c.groups, c.cout / c.groups);
@@ -1291,14 +1308,7 @@ fn conv_backward(
     dx_beta: f32,
     n: usize,
 ) {
-    let s = ConvShape {
-        cin: ins.c,
-        h: ins.h,
-        w: ins.w,
-        k: c.k,
-        stride: c.stride,
-        pad: c.pad,
-    };
+    let s = c.shape(ins);
     let (ohw, ihw) = (outs.plane(), ins.plane());
     let (cin_g, cout_g) = (c.cin / c.groups, c.cout / c.groups);
     let patch = c.patch();

@@ -61,42 +61,38 @@ impl Quantized {
     /// Bytes of the quantized model: int8 weights, their scales and sums, and every tensor that
     /// stays in f32.
     pub fn size_bytes(&self, model: &Model) -> usize {
-        let mut quantized_params = std::collections::HashSet::new();
-        let mut bytes = 0;
-        for (i, l) in self.layers.iter().enumerate() {
-            if let Some(l) = l {
-                // The weights as a file would hold them, their scales and the bias; the sums
-                // and the activation parameters are recomputable.
-                bytes += l.w.bytes() + 4 * (l.w_scale.len() + l.bias.len()) + 8;
-                match model.graph.nodes[i].op {
-                    Op::Conv(c) => {
-                        quantized_params.insert(c.weight);
-                        if let Some(b) = c.bias {
-                            quantized_params.insert(b);
-                        }
-                    }
-                    Op::Linear { weight, .. } => {
-                        quantized_params.insert(weight);
-                        quantized_params.insert(weight + 1);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        bytes
-            + model
-                .params
-                .0
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !quantized_params.contains(i))
-                .map(|(_, t)| 4 * t.len())
-                .sum::<usize>()
+        // The weights as a file would hold them, their scales and the bias (the sums and the
+        // activation parameters are recomputable), then every tensor that stays f32.
+        let int8: usize = self
+            .layers
+            .iter()
+            .flatten()
+            .map(|l| l.w.bytes() + 4 * (l.w_scale.len() + l.bias.len()) + 8)
+            .sum();
+        let replaced = self.replaced_params(&model.graph);
+        int8 + model
+            .params
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !replaced.contains(i))
+            .map(|(_, t)| 4 * t.len())
+            .sum::<usize>()
+    }
+
+    /// The f32 parameter tensors the int8 layers stand in for.
+    pub fn replaced_params(&self, graph: &Graph) -> std::collections::HashSet<usize> {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.is_some())
+            .flat_map(|(i, _)| graph.nodes[i].op.param_indices())
+            .collect()
     }
 }
 
 /// Which nodes take the int8 path.
-fn quantizable(op: &Op) -> bool {
+pub(crate) fn quantizable(op: &Op) -> bool {
     match op {
         Op::Conv(c) => c.groups == 1,
         Op::Linear { .. } => true,

@@ -48,10 +48,8 @@ impl Model {
     /// The inference form: BatchNorm folded into the convolutions before it, activations fused.
     pub fn folded(&self) -> Model {
         let (graph, params, buffers) = self.graph.fold_batchnorm(&self.params, &self.buffers);
-        // An int8 model is folded already: nothing moves, its layers stay valid.
-        let quant = (graph.nodes.len() == self.graph.nodes.len())
-            .then(|| self.quant.clone())
-            .flatten();
+        // An int8 model is folded already: when folding changes nothing, its layers stay valid.
+        let quant = (graph == self.graph).then(|| self.quant.clone()).flatten();
         Model {
             kind: self.kind,
             graph,

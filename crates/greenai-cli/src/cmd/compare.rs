@@ -36,6 +36,21 @@ pub(crate) struct Config {
     pub int8: bool,
 }
 
+impl Config {
+    /// How each of this configuration's jobs runs: quietly, recorded under the `compare` project.
+    fn job_args(&self, args: &CompareArgs) -> JobArgs {
+        JobArgs {
+            threads: self.threads,
+            batch: self.batch,
+            interval: args.interval,
+            project: "compare".into(),
+            no_store: false,
+            carbon: args.carbon.clone(),
+            json: true,
+        }
+    }
+}
+
 fn spec(model: ModelKind, epochs: usize, lr: f32, schedule: ScheduleName) -> TrainSpec {
     TrainSpec {
         model,
@@ -363,15 +378,7 @@ fn int8_variant(
         &calib,
         n,
     )));
-    let job_args = JobArgs {
-        threads: c.threads,
-        batch: c.batch,
-        interval: args.interval,
-        project: "compare".into(),
-        no_store: false,
-        carbon: args.carbon.clone(),
-        json: true,
-    };
+    let job_args = c.job_args(args);
     let labels: BTreeMap<String, String> = [
         ("job", "eval".to_string()),
         ("model", c.spec.model.name().to_string()),
@@ -384,11 +391,7 @@ fn int8_variant(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let mut job = super::job::Job::start(&job_args, db, labels)?;
-    let runner = Runner {
-        threads: c.threads,
-        batch: c.batch,
-        ..Runner::default()
-    };
+    let runner = job_args.runner();
     job.meter.begin_window("eval")?;
     let accuracy = runner.evaluate(&m, test, None);
     let w = job.meter.end_window("eval")?;
@@ -602,15 +605,7 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
             c.threads,
             c.spec.lr
         );
-        let job = JobArgs {
-            threads: c.threads,
-            batch: c.batch,
-            interval: args.interval,
-            project: "compare".into(),
-            no_store: false,
-            carbon: args.carbon.clone(),
-            json: true,
-        };
+        let job = c.job_args(&args);
         let mut spec = c.spec.clone();
         spec.budget_j = args.budget_j;
         if c.int8 {

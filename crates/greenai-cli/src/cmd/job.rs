@@ -12,6 +12,25 @@ use std::path::Path;
 
 const WINDOW: &str = "job";
 
+/// Run labels from string pairs.
+pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl JobArgs {
+    /// The engine's runner for these threads and batch size.
+    pub fn runner(&self) -> greenai_nn::train::Runner<'static> {
+        greenai_nn::train::Runner {
+            threads: self.threads,
+            batch: self.batch,
+            ..greenai_nn::train::Runner::default()
+        }
+    }
+}
+
 pub struct Job {
     pub meter: Monitor,
     recording: Option<Recording>,

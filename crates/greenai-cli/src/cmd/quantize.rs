@@ -110,20 +110,13 @@ pub fn quantize(args: QuantizeArgs, db: &Path) -> anyhow::Result<ExitCode> {
         QuantMode::PerChannel => "per-channel",
         QuantMode::Dynamic => "dynamic",
     };
-    let labels = [
+    let labels = super::job::labels(&[
         ("job", "quantize"),
         ("model", ck.model.kind.name()),
         ("quantization", mode),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     let mut job = Job::start(&args.job, db, labels)?;
-    let runner = Runner {
-        threads: args.job.threads,
-        batch: args.job.batch,
-        ..Runner::default()
-    };
+    let runner = args.job.runner();
     let folded = ck.model.folded();
     let (acc32, sps32, m32) = measure(&job, &runner, &folded, &test, "f32")?;
     let q = quantize_model(&folded, scheme, range, &calib, calib_n);

@@ -572,16 +572,9 @@ pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
             ck.model.graph.classes()
         );
     }
-    let labels = [("job", "eval"), ("model", ck.model.kind.name())]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let labels = super::job::labels(&[("job", "eval"), ("model", ck.model.kind.name())]);
     let mut job = Job::start(&args.job, db, labels)?;
-    let runner = Runner {
-        threads: args.job.threads,
-        batch: args.job.batch,
-        ..Runner::default()
-    };
+    let runner = args.job.runner();
     let int8 = ck.model.quant.is_some();
     let folded = ck.model.folded();
     let t = Instant::now();
@@ -659,16 +652,9 @@ pub fn predict(args: PredictArgs, db: &Path) -> anyhow::Result<ExitCode> {
         labels: vec![0; arr.dims[0]],
     };
     check_size(&ck.model, data.rows, data.cols, "the images")?;
-    let labels = [("job", "predict"), ("model", ck.model.kind.name())]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let labels = super::job::labels(&[("job", "predict"), ("model", ck.model.kind.name())]);
     let job = Job::start(&args.job, db, labels)?;
-    let runner = Runner {
-        threads: args.job.threads,
-        batch: args.job.batch,
-        ..Runner::default()
-    };
+    let runner = args.job.runner();
     let which: Vec<usize> = (0..n).collect();
     let t = Instant::now();
     let pred = runner.predict(&ck.model.folded(), &data, &which);

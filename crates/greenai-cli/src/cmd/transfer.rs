@@ -51,6 +51,7 @@ fn to_rgb(data: &Dataset, which: &[usize], size: usize, out: &mut Vec<f32>) {
     out.clear();
     let (h, w) = (data.rows as f32, data.cols as f32);
     let mut rgb = vec![0u8; size * size * 3];
+    let mut one = Vec::new();
     for &i in which {
         let img = data.image(i);
         for y in 0..size {
@@ -68,7 +69,6 @@ fn to_rgb(data: &Dataset, which: &[usize], size: usize, out: &mut Vec<f32>) {
                 rgb[(y * size + x) * 3..(y * size + x) * 3 + 3].fill(b);
             }
         }
-        let mut one = Vec::new();
         efficientnet::normalise(&rgb, size, &mut one);
         out.extend_from_slice(&one);
     }
@@ -198,10 +198,7 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
     );
     let classes = train.classes().max(test.classes()).max(2);
     let backbone = efficientnet::load(&weights, args.input_size, false)?;
-    let labels = [("job", "transfer"), ("model", "efficientnet-lite0+linear")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let labels = super::job::labels(&[("job", "transfer"), ("model", "efficientnet-lite0+linear")]);
     let mut job = Job::start(&args.job, db, labels)?;
     let threads = args.job.threads;
     let key = |split: &str, n: usize| {
