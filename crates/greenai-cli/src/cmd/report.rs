@@ -27,6 +27,20 @@ fn esc(s: &str) -> String {
 
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The series legend, the same on every plot.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> PlotResult {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()?;
+    Ok(())
+}
+
 /// Accuracy against training energy (log scale), the Pareto front joined, the target dashed.
 fn accuracy_vs_energy(c: &Comparison, svg: &mut String) -> PlotResult {
     let rows: Vec<&Row> = c
@@ -84,12 +98,7 @@ fn accuracy_vs_energy(c: &Comparison, svg: &mut String) -> PlotResult {
                 + Text::new(r.config.clone(), (8, -4), ("sans-serif", 11)),
         ))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
@@ -127,12 +136,7 @@ fn power_over_time(series: &[(String, Vec<(f64, f64)>)], svg: &mut String) -> Pl
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present()?;
     Ok(())
 }
@@ -197,12 +201,7 @@ fn energy_per_component(runs: &[(String, Vec<(String, f64)>)], svg: &mut String)
             .label(comp.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
