@@ -387,8 +387,16 @@ pub struct TransferArgs {
     /// Epochs of the head over the cached features.
     #[arg(long, default_value = "30")]
     pub epochs: usize,
-    #[arg(long, default_value = "0.003")]
+    /// Adam's learning rate, annealed to zero on a cosine over the epochs.
+    #[arg(long, default_value = "0.001")]
     pub lr: f32,
+    /// Also train the backbone's last N blocks (and its head convolution) with the new head,
+    /// from their pretrained weights; 0 keeps the whole backbone frozen.
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub fine_tune_last: usize,
+    /// Seed for the new head and the shuffling.
+    #[arg(long, default_value = "0")]
+    pub seed: u64,
     /// The converted weights (default: data/efficientnet-lite0.safetensors).
     #[arg(long, value_name = "PATH")]
     pub weights: Option<PathBuf>,

@@ -154,6 +154,24 @@ fn write_file(path: &Path, tensors: &[Owned], meta: HashMap<String, String>) -> 
     std::fs::rename(&tmp, path).map_err(unavailable)
 }
 
+/// Writes f32 tensors `(name, shape, values)` with string metadata to a safetensors file (through
+/// a temporary name and a rename, so a reader never sees half a file).
+pub fn write_tensors(
+    path: &Path,
+    tensors: &[(&str, Vec<usize>, &[f32])],
+    meta: &BTreeMap<String, String>,
+) -> Result<()> {
+    let owned: Vec<Owned> = tensors
+        .iter()
+        .map(|(n, shape, v)| {
+            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            (n.to_string(), Dtype::F32, shape.clone(), bytes)
+        })
+        .collect();
+    let meta = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    write_file(path, &owned, meta)
+}
+
 /// The `f32` tensors of a safetensors file by name, with their shapes, and its metadata.
 pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 

@@ -60,68 +60,170 @@ fn conv_same(
     }
 }
 
-/// The graph for `size × size` RGB images; with `classes`, ending in the ImageNet classifier
-/// (`_fc`), without, in the 1280 pooled features.
-pub fn graph(size: usize, classes: Option<usize>) -> Result<Graph> {
-    let mut g = GraphBuilder::new(3, size, size);
-    let mut x = g.input();
-    x = conv_same(&mut g, "_conv_stem", x, 32, 3, 2, 1, Act::Relu6)?;
-    let mut b = 0;
-    for (repeats, k, stride, expand, cin, cout) in BLOCKS {
-        for r in 0..repeats {
-            let (s, ci) = if r == 0 { (stride, cin) } else { (1, cout) };
-            let input = x;
-            let n = format!("_blocks.{b}");
-            let mut y = x;
-            if expand != 1 {
-                y = g.conv(
-                    &format!("{n}._expand_conv"),
-                    y,
-                    ci * expand,
-                    1,
-                    1,
-                    0,
-                    1,
-                    true,
-                    Act::Relu6,
-                )?;
-            }
-            let mid = ci * expand;
-            y = conv_same(
-                &mut g,
-                &format!("{n}._depthwise_conv"),
-                y,
-                mid,
-                k,
-                s,
-                mid,
-                Act::Relu6,
-            )?;
+/// The number of MBConv blocks (`_blocks.0` to `_blocks.15`).
+pub const BLOCK_COUNT: usize = 16;
+
+/// Each block's (kernel, stride, expansion, input channels, output channels), in order.
+fn block_specs() -> Vec<(usize, usize, usize, usize, usize)> {
+    BLOCKS
+        .iter()
+        .flat_map(|&(repeats, k, stride, expand, cin, cout)| {
+            (0..repeats).map(move |r| {
+                if r == 0 {
+                    (k, stride, expand, cin, cout)
+                } else {
+                    (k, 1, expand, cout, cout)
+                }
+            })
+        })
+        .collect()
+}
+
+/// Blocks `range` on top of node `x`; returns the last block's node.
+fn blocks(g: &mut GraphBuilder, mut x: usize, range: std::ops::Range<usize>) -> Result<usize> {
+    for (b, (k, s, expand, ci, cout)) in block_specs().into_iter().enumerate() {
+        if !range.contains(&b) {
+            continue;
+        }
+        let input = x;
+        let n = format!("_blocks.{b}");
+        let mut y = x;
+        let mid = ci * expand;
+        if expand != 1 {
             y = g.conv(
-                &format!("{n}._project_conv"),
+                &format!("{n}._expand_conv"),
                 y,
-                cout,
+                mid,
                 1,
                 1,
                 0,
                 1,
                 true,
-                Act::None,
+                Act::Relu6,
             )?;
-            x = if s == 1 && ci == cout {
-                g.add(y, input)
-            } else {
-                y
-            };
-            b += 1;
         }
+        y = conv_same(
+            g,
+            &format!("{n}._depthwise_conv"),
+            y,
+            mid,
+            k,
+            s,
+            mid,
+            Act::Relu6,
+        )?;
+        y = g.conv(
+            &format!("{n}._project_conv"),
+            y,
+            cout,
+            1,
+            1,
+            0,
+            1,
+            true,
+            Act::None,
+        )?;
+        x = if s == 1 && ci == cout {
+            g.add(y, input)
+        } else {
+            y
+        };
     }
-    x = g.conv("_conv_head", x, FEATURES, 1, 1, 0, 1, true, Act::Relu6)?;
-    x = g.global_avg_pool(x);
+    Ok(x)
+}
+
+/// The 1280-wide head convolution and global pooling on top of node `x`.
+fn head(g: &mut GraphBuilder, x: usize) -> Result<usize> {
+    let x = g.conv("_conv_head", x, FEATURES, 1, 1, 0, 1, true, Act::Relu6)?;
+    Ok(g.global_avg_pool(x))
+}
+
+/// The graph for `size × size` RGB images; with `classes`, ending in the ImageNet classifier
+/// (`_fc`), without, in the 1280 pooled features.
+pub fn graph(size: usize, classes: Option<usize>) -> Result<Graph> {
+    let mut g = GraphBuilder::new(3, size, size);
+    let x = g.input();
+    let x = conv_same(&mut g, "_conv_stem", x, 32, 3, 2, 1, Act::Relu6)?;
+    let x = blocks(&mut g, x, 0..BLOCK_COUNT)?;
+    let mut x = head(&mut g, x)?;
     if let Some(c) = classes {
         x = g.linear("_fc", x, c, Act::None);
     }
     Ok(g.finish(x))
+}
+
+/// The backbone `features` (a model of [`graph`]`(size, None)`) cut before its last `trainable`
+/// blocks, for transfer learning: a frozen part (the stem and the blocks before the cut; the
+/// whole backbone when `trainable` is 0) whose outputs can be computed once, and a trainable part
+/// that reads them (the last `trainable` blocks and the head convolution when `trainable` is at
+/// least 1, then a new linear classifier `head` of `classes` outputs drawn with `seed`). Both
+/// parts carry `features`' weights under their state-dict names.
+pub fn split(
+    features: &Model,
+    size: usize,
+    trainable: usize,
+    classes: usize,
+    seed: u64,
+) -> Result<(Model, Model)> {
+    if trainable > BLOCK_COUNT {
+        return Err(NnError::Invalid(format!(
+            "EfficientNet-Lite0 has {BLOCK_COUNT} blocks; {trainable} cannot be fine-tuned"
+        )));
+    }
+    let cut = BLOCK_COUNT - trainable;
+    let mut g = GraphBuilder::new(3, size, size);
+    let x = g.input();
+    let x = conv_same(&mut g, "_conv_stem", x, 32, 3, 2, 1, Act::Relu6)?;
+    let mut x = blocks(&mut g, x, 0..cut)?;
+    if trainable == 0 {
+        x = head(&mut g, x)?;
+    }
+    let cut_shape = g.shape(x);
+    let frozen = g.finish(x);
+    let mut g = GraphBuilder::new(cut_shape.c, cut_shape.h, cut_shape.w);
+    let mut x = g.input();
+    if trainable > 0 {
+        x = blocks(&mut g, x, cut..BLOCK_COUNT)?;
+        x = head(&mut g, x)?;
+    }
+    let x = g.linear("head", x, classes, Act::None);
+    let tuned = g.finish(x);
+    let by_name: std::collections::HashMap<&str, usize> = features
+        .graph
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let take = |graph: Graph| -> Result<Model> {
+        let mut params = graph.init(seed);
+        for (i, spec) in graph.params.iter().enumerate() {
+            if let Some(&j) = by_name.get(spec.name.as_str()) {
+                if features.params.0[j].len() != spec.len() {
+                    return Err(NnError::Invalid(format!(
+                        "{} has {} values in the backbone, not {}",
+                        spec.name,
+                        features.params.0[j].len(),
+                        spec.len()
+                    )));
+                }
+                params.0[i].copy_from_slice(&features.params.0[j]);
+            } else if !spec.name.starts_with("head.") {
+                return Err(NnError::Invalid(format!(
+                    "{} is not in the backbone (was it loaded with its classifier?)",
+                    spec.name
+                )));
+            }
+        }
+        Ok(Model {
+            kind: ModelKind::EfficientnetLite0,
+            buffers: graph.init_buffers(),
+            graph,
+            params,
+            quant: None,
+        })
+    };
+    Ok((take(frozen)?, take(tuned)?))
 }
 
 /// The BatchNorm that follows a convolution in the state dict.
@@ -239,6 +341,68 @@ mod tests {
         // Any size works, a smaller one too (the transfer issue uses 96 × 96).
         let small = graph(96, None).unwrap();
         assert_eq!(small.classes(), FEATURES);
+    }
+
+    #[test]
+    fn a_split_backbone_computes_what_the_whole_one_does() {
+        use crate::backend::Cpu;
+        use crate::graph::Exec;
+        let size = 32;
+        let g = graph(size, None).unwrap();
+        let features = Model {
+            kind: ModelKind::EfficientnetLite0,
+            params: g.init(7),
+            buffers: g.init_buffers(),
+            graph: g,
+            quant: None,
+        };
+        let n = 2;
+        let x: Vec<f32> = (0..n * 3 * size * size)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let mut ex = Exec::default();
+        let run = |ex: &mut Exec, m: &Model, x: &[f32]| {
+            ex.forward(&Cpu, &m.graph, &m.params, &m.buffers, x, n, false);
+            ex.logits().to_vec()
+        };
+        let whole = run(&mut ex, &features, &x);
+        assert_eq!(whole.len(), n * FEATURES);
+        for trainable in [0, 1, 4] {
+            let (frozen, tuned) = split(&features, size, trainable, 10, 3).unwrap();
+            let cut = run(&mut ex, &frozen, &x);
+            assert_eq!(cut.len(), n * tuned.graph.input_shape().len());
+            let logits = run(&mut ex, &tuned, &cut);
+            assert_eq!(logits.len(), n * 10);
+            // The new head applied to the whole backbone's features by hand.
+            let (w, b) = (
+                &tuned.params.0[tuned.params.0.len() - 2],
+                tuned.params.0.last().unwrap(),
+            );
+            for img in 0..n {
+                let f = &whole[img * FEATURES..(img + 1) * FEATURES];
+                for c in 0..10 {
+                    let want: f32 = b[c]
+                        + f.iter()
+                            .zip(&w[c * FEATURES..(c + 1) * FEATURES])
+                            .map(|(a, b)| a * b)
+                            .sum::<f32>();
+                    let got = logits[img * 10 + c];
+                    assert!(
+                        (got - want).abs() <= 1e-3 * want.abs().max(1.0),
+                        "trainable {trainable}: {got} vs {want}"
+                    );
+                }
+            }
+            // Only the trainable part's weights are trained: the cut moves with `trainable`.
+            let blocks_in_tuned = tuned
+                .graph
+                .nodes
+                .iter()
+                .filter(|n| n.name.ends_with("._project_conv"))
+                .count();
+            assert_eq!(blocks_in_tuned, trainable);
+        }
+        assert!(split(&features, size, BLOCK_COUNT + 1, 10, 3).is_err());
     }
 
     #[test]

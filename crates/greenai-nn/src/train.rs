@@ -4,7 +4,7 @@
 //! DataParallel without SyncBatchNorm does); with one thread it is exactly the batch's.
 
 use crate::backend::{Backend, Cpu};
-use crate::data::{Dataset, MNIST_MEAN, MNIST_STD};
+use crate::data::Samples;
 use crate::graph::{Exec, Graph, BN_MOMENTUM};
 use crate::kernels::softmax_cross_entropy;
 use crate::models::ModelKind;
@@ -129,7 +129,7 @@ impl Runner<'_> {
         &self,
         model: &mut Model,
         opt: &mut Optimizer,
-        data: &Dataset,
+        data: &dyn Samples,
         order: &[usize],
         progress: &mut dyn FnMut(EpochStats),
     ) -> EpochStats {
@@ -142,7 +142,7 @@ impl Runner<'_> {
         &self,
         model: &mut Model,
         opt: &mut Optimizer,
-        data: &Dataset,
+        data: &dyn Samples,
         order: &[usize],
         scaler: &mut LossScaler,
         progress: &mut dyn FnMut(EpochStats),
@@ -182,9 +182,9 @@ impl Runner<'_> {
                 crate::kernels::flush_denormals();
                 w.ex.precision = precision;
                 w.grads.fill_zero();
-                data.normalised_batch(part, MNIST_MEAN, MNIST_STD, &mut w.x);
+                data.inputs(part, &mut w.x);
                 w.labels.clear();
-                w.labels.extend(part.iter().map(|&i| data.labels[i]));
+                w.labels.extend(part.iter().map(|&i| data.label(i)));
                 let (l, c) = train_chunk(be, m, &w.x, &w.labels, scale, &mut w.grads, &mut w.ex);
                 w.loss = l;
                 w.correct = c;
@@ -259,7 +259,7 @@ impl Runner<'_> {
 
     /// Predicted classes of the images `which` of `data`, in order, with the model in inference
     /// mode (pass [`Model::folded`] for the fused path).
-    pub fn predict(&self, model: &Model, data: &Dataset, which: &[usize]) -> Vec<u8> {
+    pub fn predict(&self, model: &Model, data: &dyn Samples, which: &[usize]) -> Vec<u8> {
         let threads = self.threads.max(1);
         let per = which.len().div_ceil(threads).max(1);
         let be = self.backend;
@@ -273,7 +273,7 @@ impl Runner<'_> {
                         let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
                         ex.quant = model.quant.clone();
                         for c in part.chunks(self.batch.max(1)) {
-                            data.normalised_batch(c, MNIST_MEAN, MNIST_STD, &mut x);
+                            data.inputs(c, &mut x);
                             ex.forward(
                                 be,
                                 &model.graph,
@@ -297,12 +297,12 @@ impl Runner<'_> {
     }
 
     /// Accuracy over the images `which` of `data` (all of them when `None`).
-    pub fn evaluate(&self, model: &Model, data: &Dataset, which: Option<&[usize]>) -> f64 {
+    pub fn evaluate(&self, model: &Model, data: &dyn Samples, which: Option<&[usize]>) -> f64 {
         let all: Vec<usize>;
         let which = match which {
             Some(w) => w,
             None => {
-                all = (0..data.len()).collect();
+                all = (0..data.count()).collect();
                 &all
             }
         };
@@ -310,7 +310,7 @@ impl Runner<'_> {
         let correct = pred
             .iter()
             .zip(which)
-            .filter(|(p, &i)| **p == data.labels[i])
+            .filter(|(p, &i)| **p == data.label(i))
             .count();
         correct as f64 / which.len().max(1) as f64
     }
@@ -372,7 +372,7 @@ impl EarlyStopping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{bundled_mnist_dir, shuffled, Split};
+    use crate::data::{bundled_mnist_dir, shuffled, Dataset, Split, MNIST_MEAN, MNIST_STD};
 
     /// Gradients of K micro-batches, each scaled by the whole batch's size and summed, equal the
     /// gradient of the whole batch: what the data-parallel split relies on (no BatchNorm here).

@@ -2,6 +2,7 @@
 //! and finds the one with the least training energy that meets the accuracy target.
 
 use super::train::{load_sets, run_train, JobReport, TrainSpec};
+use super::transfer::{run_transfer, weights_path, TransferSpec};
 use crate::cli::{CompareArgs, JobArgs, ScheduleName};
 use anyhow::Context;
 use greenai_meter::{detect, Provenance};
@@ -34,6 +35,9 @@ pub(crate) struct Config {
     /// Also quantize the trained model to int8 (per channel, calibrated) and evaluate it as a row
     /// of its own.
     pub int8: bool,
+    /// Transfer learning from EfficientNet-Lite0 instead of training `spec.model` (whose epochs
+    /// and rate mirror this for the table and the key).
+    pub transfer: Option<TransferSpec>,
 }
 
 impl Config {
@@ -77,6 +81,35 @@ fn config(name: &str, spec: TrainSpec, threads: usize, batch: usize) -> Config {
         batch,
         tuned: false,
         int8: false,
+        transfer: None,
+    }
+}
+
+/// Transfer learning in the grid: EfficientNet-Lite0's frozen ImageNet features of 64×64 copies
+/// of 5,000 training images, a new linear head trained for 30 epochs, the whole test set.
+fn transfer_config() -> Config {
+    let t = TransferSpec {
+        input_size: 64,
+        train_samples: 5000,
+        test_samples: usize::MAX,
+        epochs: 30,
+        lr: 1e-3,
+        fine_tune_last: 0,
+        seed: 0,
+    };
+    Config {
+        transfer: Some(t.clone()),
+        ..config(
+            "transfer-lite0-frozen",
+            spec(
+                ModelKind::EfficientnetLite0,
+                t.epochs,
+                t.lr,
+                ScheduleName::Cosine,
+            ),
+            2,
+            64,
+        )
     }
 }
 
@@ -118,6 +151,7 @@ pub(crate) fn grid(full: bool) -> Vec<Config> {
         config("mobilenet-2ep", spec(Mobilenet, 2, 2e-3, Cosine), 2, 64),
         config("shufflenet-2ep", spec(Shufflenet, 2, 2e-3, Cosine), 2, 64),
         config("cnn-1ep", spec(Cnn, 1, 1e-3, Cosine), 2, 64),
+        transfer_config(),
     ];
     if full {
         g.extend([
@@ -151,6 +185,21 @@ pub(crate) fn grid(full: bool) -> Vec<Config> {
 /// What identifies a configuration's result in the database.
 fn key(c: &Config, dataset: &str) -> String {
     let s = &c.spec;
+    if let Some(t) = &c.transfer {
+        return format!(
+            "v{GRID_VERSION};{};transfer;size={};train={};test={};epochs={};lr={};last={};batch={};threads={};seed={};data={dataset}",
+            c.name,
+            t.input_size,
+            t.train_samples,
+            t.test_samples,
+            t.epochs,
+            t.lr,
+            t.fine_tune_last,
+            c.batch,
+            c.threads,
+            t.seed
+        );
+    }
     format!(
         "v{GRID_VERSION};{};{};{};epochs={};lr={};{};{:?};batch={};threads={};validation={};seed={};data={dataset}",
         c.name,
@@ -476,6 +525,8 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let total = grid.len();
     let mut rows: Vec<Row> = Vec::new();
     let mut choice: Option<SettingsChoice> = None;
+    // EfficientNet-Lite0's weights, loaded for the first transfer configuration that runs.
+    let mut backbone: Option<greenai_nn::train::Model> = None;
     let carbon_of = |joules: f64, secs: f64| {
         greenai_carbon::assess(
             &settings,
@@ -555,7 +606,10 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
             let secs = label_f64(l, "training_duration_s").unwrap_or(0.0);
             let row = Row {
                 config: c.name.clone(),
-                model: c.spec.model.name().into(),
+                model: l
+                    .get("model")
+                    .cloned()
+                    .unwrap_or_else(|| c.spec.model.name().into()),
                 precision: l.get("precision").cloned().unwrap_or_else(|| "f32".into()),
                 quantization: l
                     .get("quantization")
@@ -593,6 +647,85 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
             } else {
                 rows.push(row);
             }
+            continue;
+        }
+        if let Some(t) = &c.transfer {
+            if backbone.is_none() {
+                let w = weights_path(None);
+                if !w.exists() {
+                    eprintln!(
+                        "[{}/{total}] {}: skipped: {} is missing (python3 \
+                         scripts/convert_efficientnet_lite0.py downloads and converts it)",
+                        i + 1,
+                        c.name,
+                        w.display()
+                    );
+                    continue;
+                }
+                backbone = Some(greenai_nn::efficientnet::load(&w, t.input_size, false)?);
+            }
+            eprintln!(
+                "[{}/{total}] {}: EfficientNet-Lite0 frozen at {}×{}, features of {} training \
+                 images, a linear head for {} epochs",
+                i + 1,
+                c.name,
+                t.input_size,
+                t.input_size,
+                t.train_samples.min(train.len()),
+                t.epochs
+            );
+            let labels: BTreeMap<String, String> = [
+                ("compare_key".to_string(), k),
+                ("compare_config".to_string(), c.name.clone()),
+            ]
+            .into_iter()
+            .collect();
+            let r = run_transfer(
+                t,
+                backbone.as_ref().expect("loaded above"),
+                &dataset,
+                &train,
+                &test,
+                &c.job_args(&args),
+                db,
+                labels,
+            )
+            .with_context(|| format!("configuration {}", c.name))?;
+            eprintln!(
+                "  accuracy {:.4}, training {:.1} J (features {:.1} J{}) in {:.1} s ({})",
+                r.accuracy,
+                r.training_energy_j,
+                r.train_feature_energy_j,
+                if r.feature_cache_hit {
+                    ", cached by an earlier run"
+                } else {
+                    ""
+                },
+                r.training_duration_s,
+                r.provenance
+            );
+            rows.push(Row {
+                config: c.name.clone(),
+                model: r.model.clone(),
+                precision: r.precision.into(),
+                quantization: r.quantization.into(),
+                threads: c.threads,
+                batch: c.batch,
+                epochs: r.epochs,
+                accuracy: r.accuracy,
+                training_energy_j: r.training_energy_j,
+                joules_per_1000_inferences: r.joules_per_1000_inferences,
+                training_duration_s: r.training_duration_s,
+                training_emissions_g: carbon_of(r.training_energy_j, r.training_duration_s)
+                    .emissions_g,
+                params: r.params as u64,
+                flops: r.flops,
+                provenance: r.provenance,
+                stopped_by_budget_predicted_j: None,
+                run_id: r.run_id,
+                reused: false,
+                pareto: false,
+            });
             continue;
         }
         eprintln!(

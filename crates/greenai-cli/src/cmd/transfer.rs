@@ -3,46 +3,76 @@
 //! job's energy, each phase in its own meter window.
 
 use super::job::Job;
-use crate::cli::TransferArgs;
+use crate::cli::{JobArgs, TransferArgs};
 use anyhow::{bail, Context};
 use greenai_meter::Provenance;
 use greenai_nn::backend::Cpu;
-use greenai_nn::checkpoint::read_tensors;
-use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split};
-use greenai_nn::efficientnet::{self, FEATURES};
-use greenai_nn::graph::{Act, Exec, GraphBuilder};
-use greenai_nn::models::ModelKind;
-use greenai_nn::optim::Optimizer;
-use greenai_nn::params::Params;
-use greenai_nn::train::{argmax, train_chunk, Model};
+use greenai_nn::checkpoint::{read_tensors, write_tensors};
+use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split, Tensors};
+use greenai_nn::efficientnet;
+use greenai_nn::graph::Exec;
+use greenai_nn::optim::{Optimizer, Schedule};
+use greenai_nn::train::Model;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Debug, Serialize)]
-struct TransferReport {
-    backbone: &'static str,
-    frozen: bool,
-    feature_cache_hit: bool,
-    dataset: String,
-    input_size: usize,
-    train_samples: usize,
-    test_samples: usize,
-    model: &'static str,
-    precision: &'static str,
-    quantization: &'static str,
-    /// Test accuracy of the new head, 0 to 1.
-    accuracy: f64,
-    energy_j: f64,
-    duration_s: f64,
-    feature_energy_j: f64,
-    head_training_energy_j: f64,
-    params: usize,
-    flops: u64,
-    provenance: Provenance,
-    uncertainty: Option<f64>,
-    run_id: Option<String>,
+/// What a transfer job does, whichever command asked for it.
+#[derive(Debug, Clone)]
+pub(crate) struct TransferSpec {
+    pub input_size: usize,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    pub epochs: usize,
+    pub lr: f32,
+    /// Blocks at the end of the backbone trained with the head (0: the backbone is frozen).
+    pub fine_tune_last: usize,
+    pub seed: u64,
+}
+
+/// The JSON report of `transfer`: `train`'s fields where they mean the same, plus the backbone's.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TransferReport {
+    pub command: &'static str,
+    pub run_id: Option<String>,
+    pub backbone: &'static str,
+    /// Whether the whole backbone stayed frozen (no block fine-tuned).
+    pub frozen: bool,
+    pub fine_tuned_blocks: usize,
+    pub feature_cache_hit: bool,
+    pub dataset: String,
+    pub input_size: usize,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    pub epochs: usize,
+    pub model: String,
+    pub precision: &'static str,
+    pub quantization: &'static str,
+    /// Test accuracy, 0 to 1.
+    pub accuracy: f64,
+    /// The whole job (loading, features, training, evaluation).
+    pub energy_j: f64,
+    pub duration_s: f64,
+    /// What it took to get the trained model: the frozen part over the training images (on a
+    /// cache hit, what that pass cost when it ran) and the training of the rest.
+    pub training_energy_j: f64,
+    pub training_duration_s: f64,
+    /// The frozen part over the training images and over the test images (on a cache hit, what
+    /// the pass cost when it ran).
+    pub feature_energy_j: f64,
+    pub train_feature_energy_j: f64,
+    pub head_training_energy_j: f64,
+    /// The frozen part and the trained one over the test images, per 1,000 images.
+    pub joules_per_1000_inferences: f64,
+    pub params: usize,
+    pub trained_params: usize,
+    pub flops: u64,
+    pub provenance: Provenance,
+    pub uncertainty: Option<f64>,
+    #[serde(flatten)]
+    pub carbon: greenai_carbon::CarbonReport,
 }
 
 /// `n` images of `data` bilinearly resized to `size × size`, replicated to three channels and
@@ -74,9 +104,9 @@ fn to_rgb(data: &Dataset, which: &[usize], size: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// The backbone's pooled features of images `which`, on `threads` threads.
+/// The frozen part's outputs for images `which`, on `threads` threads.
 fn features(
-    backbone: &Model,
+    frozen: &Model,
     data: &Dataset,
     which: &[usize],
     size: usize,
@@ -93,9 +123,9 @@ fn features(
                         to_rgb(data, c, size, &mut x);
                         ex.forward(
                             &Cpu,
-                            &backbone.graph,
-                            &backbone.params,
-                            &backbone.buffers,
+                            &frozen.graph,
+                            &frozen.params,
+                            &frozen.buffers,
                             &x,
                             c.len(),
                             false,
@@ -113,6 +143,66 @@ fn features(
     })
 }
 
+/// Per-feature standardisation, `(x − mean) / std`, with the training features' statistics.
+struct Standardise {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+impl Standardise {
+    fn fit(t: &Tensors) -> Standardise {
+        let n = t.labels.len().max(1) as f64;
+        let (mut sum, mut sq) = (vec![0f64; t.width], vec![0f64; t.width]);
+        for row in t.values.chunks_exact(t.width) {
+            for (j, &v) in row.iter().enumerate() {
+                sum[j] += v as f64;
+                sq[j] += v as f64 * v as f64;
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let inv_std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| {
+                let var = (q / n - m * m).max(0.0);
+                // A feature that never varies (a ReLU6 that never fires) stays where it is.
+                if var > 1e-12 {
+                    (1.0 / var.sqrt()) as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Standardise {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            inv_std,
+        }
+    }
+
+    fn apply(&self, t: &mut Tensors) {
+        for row in t.values.chunks_exact_mut(t.width) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+                *v = (*v - m) * s;
+            }
+        }
+    }
+}
+
+/// A short fingerprint of a model's weights (its first and last tensors), so that features of
+/// one backbone are never read back for another.
+fn fingerprint(m: &Model) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for t in [m.params.0.first(), m.params.0.last()]
+        .into_iter()
+        .flatten()
+    {
+        t.len().hash(&mut h);
+        t.iter().for_each(|v| v.to_bits().hash(&mut h));
+    }
+    h.finish()
+}
+
 fn cache_path(db: &Path, key: &str) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -123,65 +213,256 @@ fn cache_path(db: &Path, key: &str) -> PathBuf {
         .join(format!("{:016x}.safetensors", h.finish()))
 }
 
-/// Cached features (and whether they came from the cache), computed and stored on a miss.
-fn cached_features(
-    backbone: &Model,
+/// What computing cached features cost when they were computed.
+#[derive(Debug, Clone, Copy)]
+struct PassCost {
+    energy_j: f64,
+    duration_s: f64,
+}
+
+/// Features cached at `path` for `labels.len()` samples of `width` values, with what computing
+/// them cost; `None` when the file is missing, damaged or of another shape.
+fn read_cache(path: &Path, width: usize, labels: &[u8]) -> Option<(Tensors, PassCost)> {
+    let (mut t, meta) = read_tensors(path).ok()?;
+    let (shape, v) = t.remove("features")?;
+    if shape != [labels.len(), width] {
+        return None;
+    }
+    let num = |k: &str| meta.get(k).and_then(|v| v.parse::<f64>().ok());
+    let cost = PassCost {
+        energy_j: num("energy_j")?,
+        duration_s: num("duration_s")?,
+    };
+    Some((Tensors::new(width, v, labels.to_vec()).ok()?, cost))
+}
+
+/// Stores features with what computing them cost. A cache that cannot be written is a warning:
+/// the features are still used, and the next run computes them again.
+fn write_cache(path: &Path, t: &Tensors, cost: PassCost) {
+    let meta: BTreeMap<String, String> = [
+        ("energy_j".to_string(), format!("{:.6}", cost.energy_j)),
+        ("duration_s".to_string(), format!("{:.6}", cost.duration_s)),
+    ]
+    .into_iter()
+    .collect();
+    let stored = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            write_tensors(
+                path,
+                &[("features", vec![t.labels.len(), t.width], &t.values)],
+                &meta,
+            )
+            .map_err(anyhow::Error::from)
+        });
+    if let Err(e) = stored {
+        eprintln!(
+            "greenai: warning: the feature cache {} was not written ({e:#}); the next run \
+             computes the features again",
+            path.display()
+        );
+    }
+}
+
+/// The frozen part's outputs for the first `n` images of `data`, from the cache at `path` or
+/// computed (and cached) in a meter window of their own named `window`. Returns them with what the
+/// pass cost (now, or when the cache was written) and whether the cache was used.
+#[allow(clippy::too_many_arguments)]
+fn frozen_pass(
+    job: &Job,
+    window: &str,
+    frozen: &Model,
     data: &Dataset,
     n: usize,
     size: usize,
     threads: usize,
     path: &Path,
-) -> anyhow::Result<(Vec<f32>, bool)> {
-    if let Ok((mut t, _)) = read_tensors(path) {
-        if let Some((shape, v)) = t.remove("features") {
-            if shape == [n, FEATURES] {
-                return Ok((v, true));
-            }
-        }
+) -> anyhow::Result<(Tensors, PassCost, bool)> {
+    let width = frozen.graph.classes();
+    let labels = &data.labels[..n];
+    job.meter.begin_window(window)?;
+    if let Some((t, cost)) = read_cache(path, width, labels) {
+        job.meter.end_window(window)?;
+        return Ok((t, cost, true));
     }
     let which: Vec<usize> = (0..n).collect();
-    let f = features(backbone, data, &which, size, threads);
-    // The cache is a plain safetensors file with one tensor.
-    let bytes: Vec<u8> = f.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors_view(&bytes, n)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(path, view)
-        .with_context(|| format!("writing the feature cache {}", path.display()))?;
-    Ok((f, false))
+    let t = Tensors::new(
+        width,
+        features(frozen, data, &which, size, threads),
+        labels.to_vec(),
+    )?;
+    let w = job.meter.end_window(window)?;
+    let cost = PassCost {
+        energy_j: w.energy.joules(),
+        duration_s: w.duration.as_secs_f64(),
+    };
+    write_cache(path, &t, cost);
+    Ok((t, cost, false))
 }
 
-/// A safetensors file holding one f32 tensor `features` of shape `[n, 1280]`.
-fn safetensors_view(bytes: &[u8], n: usize) -> anyhow::Result<Vec<u8>> {
-    let header = format!(
-        "{{\"features\":{{\"dtype\":\"F32\",\"shape\":[{n},{FEATURES}],\"data_offsets\":[0,{}]}}}}",
-        bytes.len()
-    );
-    let mut h = header.into_bytes();
-    while h.len() % 8 != 0 {
-        h.push(b' ');
+/// The converted EfficientNet-Lite0 weights: `weights`, or the file the conversion script writes
+/// beside the bundled data.
+pub(crate) fn weights_path(weights: Option<&Path>) -> PathBuf {
+    weights.map_or_else(
+        || bundled_mnist_dir().join("../efficientnet-lite0.safetensors"),
+        Path::to_path_buf,
+    )
+}
+
+/// Trains a transfer model on `backbone` (EfficientNet-Lite0's features model for
+/// `spec.input_size`) inside a recorded job, and evaluates it on `test`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_transfer(
+    spec: &TransferSpec,
+    backbone: &Model,
+    dataset: &str,
+    train: &Dataset,
+    test: &Dataset,
+    job_args: &JobArgs,
+    db: &Path,
+    mut labels: BTreeMap<String, String>,
+) -> anyhow::Result<TransferReport> {
+    if spec.input_size < 32 {
+        bail!(
+            "--input-size {} is too small for EfficientNet-Lite0 (at least 32)",
+            spec.input_size
+        );
     }
-    let mut out = (h.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&h);
-    out.extend_from_slice(bytes);
-    Ok(out)
+    if spec.epochs == 0 || spec.train_samples == 0 || spec.test_samples == 0 {
+        bail!("--epochs, --train-samples and --test-samples must be at least 1");
+    }
+    let (ntr, nte) = (
+        spec.train_samples.min(train.len()),
+        spec.test_samples.min(test.len()),
+    );
+    let classes = train.classes().max(test.classes()).max(2);
+    let (frozen, mut tuned) = efficientnet::split(
+        backbone,
+        spec.input_size,
+        spec.fine_tune_last,
+        classes,
+        spec.seed,
+    )?;
+    let model = if spec.fine_tune_last == 0 {
+        "efficientnet-lite0+linear".to_string()
+    } else {
+        format!("efficientnet-lite0+linear,last{}", spec.fine_tune_last)
+    };
+    labels.insert("job".into(), "transfer".into());
+    labels.insert("model".into(), model.clone());
+    let mut job = Job::start(job_args, db, labels)?;
+    let threads = job_args.threads;
+    let mark = fingerprint(&frozen);
+    let key = |split: &str, n: usize| {
+        format!(
+            "lite0;{mark:016x};{};cut={};{split};{n};{dataset}",
+            spec.input_size,
+            efficientnet::BLOCK_COUNT - spec.fine_tune_last,
+        )
+    };
+    let (ftr, tr_cost, hit_tr) = frozen_pass(
+        &job,
+        "features-train",
+        &frozen,
+        train,
+        ntr,
+        spec.input_size,
+        threads,
+        &cache_path(db, &key("train", ntr)),
+    )?;
+
+    job.meter.begin_window("train")?;
+    let runner = job_args.runner();
+    // A new linear head learns faster on standardised features; blocks that are fine-tuned read
+    // their input as the pretrained ones before them wrote it.
+    let standard = (spec.fine_tune_last == 0).then(|| Standardise::fit(&ftr));
+    let mut ftr = ftr;
+    if let Some(s) = &standard {
+        s.apply(&mut ftr);
+    }
+    let mut opt = Optimizer::adam(&tuned.params, spec.lr);
+    opt.schedule = Schedule::Cosine {
+        total_steps: (ntr.div_ceil(job_args.batch) * spec.epochs) as u64,
+    };
+    for epoch in 0..spec.epochs {
+        let order = shuffled(ntr, spec.seed.wrapping_add(epoch as u64));
+        runner.train_epoch(&mut tuned, &mut opt, &ftr, &order, &mut |_| {});
+    }
+    let hw = job.meter.end_window("train")?;
+
+    let (fte, te_cost, hit_te) = frozen_pass(
+        &job,
+        "features-test",
+        &frozen,
+        test,
+        nte,
+        spec.input_size,
+        threads,
+        &cache_path(db, &key("test", nte)),
+    )?;
+    job.meter.begin_window("evaluate")?;
+    let mut fte = fte;
+    if let Some(s) = &standard {
+        s.apply(&mut fte);
+    }
+    let accuracy = runner.evaluate(&tuned, &fte, None);
+    let ew = job.meter.end_window("evaluate")?;
+
+    // A cached pass counts with what it cost when it ran: the trained model took it either way.
+    let training_energy_j = tr_cost.energy_j + hw.energy.joules();
+    let training_duration_s = tr_cost.duration_s + hw.duration.as_secs_f64();
+    let per_k = (te_cost.energy_j + ew.energy.joules()) * 1000.0 / nte as f64;
+    let params = frozen.graph.param_count() + tuned.graph.param_count();
+    let flops = frozen.graph.flops() + tuned.graph.flops();
+    let hit = hit_tr && hit_te;
+    job.label("accuracy", format!("{accuracy:.4}"));
+    job.label("feature_cache_hit", hit);
+    job.label("fine_tuned_blocks", spec.fine_tune_last);
+    job.label("training_energy_j", format!("{training_energy_j:.6}"));
+    job.label("training_duration_s", format!("{training_duration_s:.6}"));
+    job.label("energy_per_1000_inferences_j", format!("{per_k:.6}"));
+    job.label("params", params);
+    job.label("flops", flops);
+    job.label("epochs", spec.epochs);
+    let end = job.finish()?;
+    let m = &end.measurement;
+    Ok(TransferReport {
+        command: "transfer",
+        run_id: end.run_id,
+        backbone: "efficientnet-lite0",
+        frozen: spec.fine_tune_last == 0,
+        fine_tuned_blocks: spec.fine_tune_last,
+        feature_cache_hit: hit,
+        dataset: dataset.to_string(),
+        input_size: spec.input_size,
+        train_samples: ntr,
+        test_samples: nte,
+        epochs: spec.epochs,
+        model,
+        precision: "f32",
+        quantization: "none",
+        accuracy,
+        energy_j: m.energy.joules(),
+        duration_s: m.duration.as_secs_f64(),
+        training_energy_j,
+        training_duration_s,
+        feature_energy_j: tr_cost.energy_j + te_cost.energy_j,
+        train_feature_energy_j: tr_cost.energy_j,
+        head_training_energy_j: hw.energy.joules(),
+        joules_per_1000_inferences: per_k,
+        params,
+        trained_params: tuned.graph.param_count(),
+        flops,
+        provenance: m.provenance,
+        uncertainty: m.uncertainty,
+        carbon: end.carbon,
+    })
 }
 
 pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
-    if args.input_size < 32 {
-        bail!(
-            "--input-size {} is too small for EfficientNet-Lite0 (at least 32)",
-            args.input_size
-        );
-    }
-    if args.epochs == 0 || args.train_samples == 0 || args.test_samples == 0 {
-        bail!("--epochs, --train-samples and --test-samples must be at least 1");
-    }
-    let weights = args
-        .weights
-        .clone()
-        .unwrap_or_else(|| bundled_mnist_dir().join("../efficientnet-lite0.safetensors"));
+    let weights = weights_path(args.weights.as_deref());
     if !weights.exists() {
         bail!(
             "{} is missing: run python3 scripts/convert_efficientnet_lite0.py (it downloads the \
@@ -189,145 +470,262 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
             weights.display()
         );
     }
+    if args.input_size < 32 {
+        bail!(
+            "--input-size {} is too small for EfficientNet-Lite0 (at least 32)",
+            args.input_size
+        );
+    }
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
     let train = Dataset::load(&dir, Split::Train).context("loading the training set")?;
     let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
-    let (ntr, nte) = (
-        args.train_samples.min(train.len()),
-        args.test_samples.min(test.len()),
-    );
-    let classes = train.classes().max(test.classes()).max(2);
     let backbone = efficientnet::load(&weights, args.input_size, false)?;
-    let labels = super::job::labels(&[("job", "transfer"), ("model", "efficientnet-lite0+linear")]);
-    let mut job = Job::start(&args.job, db, labels)?;
-    let threads = args.job.threads;
-    let key = |split: &str, n: usize| {
-        format!(
-            "lite0;{};{split};{n};{}",
-            args.input_size,
-            dir.canonicalize().unwrap_or(dir.clone()).display()
-        )
-    };
-    job.meter.begin_window("features")?;
-    let (ftr, hit_tr) = cached_features(
-        &backbone,
-        &train,
-        ntr,
-        args.input_size,
-        threads,
-        &cache_path(db, &key("train", ntr)),
-    )?;
-    let (fte, hit_te) = cached_features(
-        &backbone,
-        &test,
-        nte,
-        args.input_size,
-        threads,
-        &cache_path(db, &key("test", nte)),
-    )?;
-    let fw = job.meter.end_window("features")?;
-
-    // The new head: one linear layer over the 1280 features.
-    let mut g = GraphBuilder::new(FEATURES, 1, 1);
-    let x = g.input();
-    let out = g.linear("head", x, classes, Act::None);
-    let graph = g.finish(out);
-    let mut head = Model {
-        kind: ModelKind::EfficientnetLite0,
-        params: graph.init(0),
-        buffers: graph.init_buffers(),
-        graph,
-        quant: None,
-    };
-    let mut opt = Optimizer::adam(&head.params, args.lr);
-    job.meter.begin_window("head")?;
-    let ytr: Vec<u8> = train.labels[..ntr].to_vec();
-    let (mut ex, mut xb, mut yb) = (Exec::default(), Vec::new(), Vec::new());
-    for epoch in 0..args.epochs {
-        let order = shuffled(ntr, epoch as u64);
-        for batch in order.chunks(args.job.batch) {
-            xb.clear();
-            yb.clear();
-            for &i in batch {
-                xb.extend_from_slice(&ftr[i * FEATURES..(i + 1) * FEATURES]);
-                yb.push(ytr[i]);
-            }
-            let mut grads = Params::zeros_like(&head.params);
-            train_chunk(
-                &Cpu,
-                &head,
-                &xb,
-                &yb,
-                1.0 / batch.len() as f32,
-                &mut grads,
-                &mut ex,
-            );
-            opt.step(&mut head.params, &grads);
-        }
-    }
-    let hw = job.meter.end_window("head")?;
-    ex.forward(
-        &Cpu,
-        &head.graph,
-        &head.params,
-        &head.buffers,
-        &fte,
-        nte,
-        false,
-    );
-    let correct = ex
-        .logits()
-        .chunks(classes)
-        .zip(&test.labels[..nte])
-        .filter(|(z, y)| argmax(z) == **y)
-        .count();
-    let accuracy = correct as f64 / nte as f64;
-    job.label("accuracy", format!("{accuracy:.4}"));
-    job.label("feature_cache_hit", hit_tr && hit_te);
-    let end = job.finish()?;
-    let m = &end.measurement;
-    let report = TransferReport {
-        backbone: "efficientnet-lite0",
-        frozen: true,
-        feature_cache_hit: hit_tr && hit_te,
-        dataset: dir.display().to_string(),
+    let spec = TransferSpec {
         input_size: args.input_size,
-        train_samples: ntr,
-        test_samples: nte,
-        model: "efficientnet-lite0+linear",
-        precision: "f32",
-        quantization: "none",
-        accuracy,
-        energy_j: m.energy.joules(),
-        duration_s: m.duration.as_secs_f64(),
-        feature_energy_j: fw.energy.joules(),
-        head_training_energy_j: hw.energy.joules(),
-        params: backbone.graph.param_count() + head.graph.param_count(),
-        flops: backbone.graph.flops() + head.graph.flops(),
-        provenance: m.provenance,
-        uncertainty: m.uncertainty,
-        run_id: end.run_id,
+        train_samples: args.train_samples,
+        test_samples: args.test_samples,
+        epochs: args.epochs,
+        lr: args.lr,
+        fine_tune_last: args.fine_tune_last,
+        seed: args.seed,
     };
+    let dataset = dir.canonicalize().unwrap_or(dir).display().to_string();
+    let r = run_transfer(
+        &spec,
+        &backbone,
+        &dataset,
+        &train,
+        &test,
+        &args.job,
+        db,
+        BTreeMap::new(),
+    )?;
     eprintln!(
-        "efficientnet-lite0 (frozen, {}×{}) + linear head: test accuracy {:.4} on {nte} images; \
-         features {:.1} ({}), head {:.1}, job {:.1}; {}",
-        args.input_size,
-        args.input_size,
-        accuracy,
-        fw.energy,
-        if report.feature_cache_hit {
+        "{} ({}, {}×{}): test accuracy {:.4} on {} images; training {:.1} J (features {:.1} J, {}; \
+         training {:.1} J), {:.3} J per 1,000 inferences, job {:.1} J; {}",
+        r.model,
+        if r.frozen {
+            "backbone frozen".to_string()
+        } else {
+            format!("last {} blocks fine-tuned", r.fine_tuned_blocks)
+        },
+        r.input_size,
+        r.input_size,
+        r.accuracy,
+        r.test_samples,
+        r.training_energy_j,
+        r.train_feature_energy_j,
+        if r.feature_cache_hit {
             "from the cache"
         } else {
             "computed"
         },
-        hw.energy,
-        m.energy,
-        m.provenance
+        r.head_training_energy_j,
+        r.joules_per_1000_inferences,
+        r.energy_j,
+        r.provenance
     );
     if args.job.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        serde_json::to_writer_pretty(&mut out, &r)?;
         writeln!(out)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use greenai_nn::models::ModelKind;
+
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        job: JobArgs,
+    }
+
+    /// `n` 8×8 images of two classes: the top half bright, or the bottom half.
+    fn tiny_set(n: usize) -> Dataset {
+        let mut images = Vec::new();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+        for (i, &l) in labels.iter().enumerate() {
+            for y in 0..8 {
+                for x in 0..8 {
+                    let on = (y < 4) == (l == 0);
+                    images.push(if on {
+                        200 + (i + x) as u8 % 50
+                    } else {
+                        (x * y) as u8
+                    });
+                }
+            }
+        }
+        Dataset {
+            rows: 8,
+            cols: 8,
+            images,
+            labels,
+        }
+    }
+
+    /// EfficientNet-Lite0's architecture at 32×32 with random weights: the shapes and the cache
+    /// without the 19 MB of pretrained weights.
+    fn random_backbone(seed: u64) -> Model {
+        let graph = efficientnet::graph(32, None).unwrap();
+        Model {
+            kind: ModelKind::EfficientnetLite0,
+            params: graph.init(seed),
+            buffers: graph.init_buffers(),
+            graph,
+            quant: None,
+        }
+    }
+
+    fn cached_shapes(db: &Path) -> Vec<Vec<usize>> {
+        let dir = db.parent().unwrap().join("greenai-features");
+        let mut shapes: Vec<Vec<usize>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                read_tensors(&e.unwrap().path()).unwrap().0["features"]
+                    .0
+                    .clone()
+            })
+            .collect();
+        shapes.sort();
+        shapes
+    }
+
+    #[test]
+    fn features_are_computed_once_then_read_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("greenai.db");
+        let job = Args::try_parse_from(["t", "--threads", "2", "--batch", "8", "--region", "FR"])
+            .unwrap()
+            .job;
+        let (train, test) = (tiny_set(20), tiny_set(12));
+        let backbone = random_backbone(1);
+        let spec = TransferSpec {
+            input_size: 32,
+            train_samples: 16,
+            test_samples: 100,
+            epochs: 3,
+            lr: 0.01,
+            fine_tune_last: 0,
+            seed: 0,
+        };
+        let run = |spec: &TransferSpec, backbone: &Model| {
+            run_transfer(
+                spec,
+                backbone,
+                "tiny",
+                &train,
+                &test,
+                &job,
+                &db,
+                BTreeMap::new(),
+            )
+            .unwrap()
+        };
+        let first = run(&spec, &backbone);
+        assert!(!first.feature_cache_hit && first.frozen);
+        assert_eq!((first.train_samples, first.test_samples), (16, 12));
+        assert_eq!(first.trained_params, efficientnet::FEATURES * 2 + 2);
+        assert!(first.train_feature_energy_j > 0.0 && first.training_energy_j > 0.0);
+        assert!((0.0..=1.0).contains(&first.accuracy));
+        assert_eq!(cached_shapes(&db), [vec![12, 1280], vec![16, 1280]]);
+
+        // The same backbone and images: both splits come from the cache, and the head trained on
+        // them is the same.
+        let second = run(&spec, &backbone);
+        assert!(second.feature_cache_hit);
+        assert_eq!(second.accuracy, first.accuracy);
+        // The cached pass still counts in the training energy, with what it cost when it ran.
+        assert!((second.train_feature_energy_j - first.train_feature_energy_j).abs() < 1e-5);
+        assert!(second.training_energy_j >= second.train_feature_energy_j);
+
+        // Another backbone's weights never read these features.
+        assert!(!run(&spec, &random_backbone(2)).feature_cache_hit);
+        assert_eq!(cached_shapes(&db).len(), 4);
+
+        // Fine-tuning the last two blocks caches the activations before them, under a key of its
+        // own: block 14's input at 32×32 is 192 channels of 1×1.
+        let tuned = run(
+            &TransferSpec {
+                fine_tune_last: 2,
+                ..spec.clone()
+            },
+            &backbone,
+        );
+        assert!(!tuned.feature_cache_hit && !tuned.frozen);
+        assert_eq!(tuned.fine_tuned_blocks, 2);
+        assert!(tuned.trained_params > first.trained_params);
+        assert!(cached_shapes(&db).contains(&vec![16, 192]));
+        let again = run(
+            &TransferSpec {
+                fine_tune_last: 2,
+                ..spec.clone()
+            },
+            &backbone,
+        );
+        assert!(again.feature_cache_hit);
+        assert_eq!(again.accuracy, tuned.accuracy);
+    }
+
+    #[test]
+    fn a_damaged_cache_is_computed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("greenai.db");
+        let job = Args::try_parse_from(["t", "--threads", "1", "--region", "FR"])
+            .unwrap()
+            .job;
+        let (train, test) = (tiny_set(8), tiny_set(4));
+        let backbone = random_backbone(3);
+        let spec = TransferSpec {
+            input_size: 32,
+            train_samples: 8,
+            test_samples: 4,
+            epochs: 1,
+            lr: 0.01,
+            fine_tune_last: 0,
+            seed: 0,
+        };
+        let run = || {
+            run_transfer(
+                &spec,
+                &backbone,
+                "tiny",
+                &train,
+                &test,
+                &job,
+                &db,
+                BTreeMap::new(),
+            )
+            .unwrap()
+        };
+        let first = run();
+        for e in std::fs::read_dir(dir.path().join("greenai-features")).unwrap() {
+            std::fs::write(e.unwrap().path(), b"not a safetensors file").unwrap();
+        }
+        let second = run();
+        assert!(!second.feature_cache_hit);
+        assert_eq!(second.accuracy, first.accuracy);
+        assert_eq!(cached_shapes(&db), [vec![4, 1280], vec![8, 1280]]);
+        // Too many blocks to fine-tune is refused before any work.
+        let err = run_transfer(
+            &TransferSpec {
+                fine_tune_last: 17,
+                ..spec.clone()
+            },
+            &backbone,
+            "tiny",
+            &train,
+            &test,
+            &job,
+            &db,
+            BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("16 blocks"), "{err:#}");
+    }
 }

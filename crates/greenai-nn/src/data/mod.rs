@@ -138,6 +138,75 @@ impl Dataset {
     }
 }
 
+/// What training and inference read: the inputs of chosen samples, and their labels. Images are
+/// normalised on the fly ([`Dataset`]); features computed once, by a frozen backbone, are read as
+/// they are ([`Tensors`]).
+pub trait Samples: Sync {
+    /// How many samples there are.
+    fn count(&self) -> usize;
+    fn label(&self, i: usize) -> u8;
+    /// Writes the inputs of samples `which` into `out`, one after another.
+    fn inputs(&self, which: &[usize], out: &mut Vec<f32>);
+}
+
+impl Samples for Dataset {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+
+    fn inputs(&self, which: &[usize], out: &mut Vec<f32>) {
+        self.normalised_batch(which, MNIST_MEAN, MNIST_STD, out)
+    }
+}
+
+/// Samples that are already tensors: `labels.len()` rows of `width` values each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensors {
+    pub width: usize,
+    pub values: Vec<f32>,
+    pub labels: Vec<u8>,
+}
+
+impl Tensors {
+    /// Checks that `values` holds one row of `width` values per label.
+    pub fn new(width: usize, values: Vec<f32>, labels: Vec<u8>) -> Result<Tensors> {
+        if width == 0 || values.len() != width * labels.len() {
+            return Err(NnError::Invalid(format!(
+                "{} values are not {} rows of {width}",
+                values.len(),
+                labels.len()
+            )));
+        }
+        Ok(Tensors {
+            width,
+            values,
+            labels,
+        })
+    }
+}
+
+impl Samples for Tensors {
+    fn count(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+
+    fn inputs(&self, which: &[usize], out: &mut Vec<f32>) {
+        out.clear();
+        out.reserve(which.len() * self.width);
+        for &i in which {
+            out.extend_from_slice(&self.values[i * self.width..(i + 1) * self.width]);
+        }
+    }
+}
+
 /// The indices `0..n` in an order fixed by `seed`.
 pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
     let mut v: Vec<usize> = (0..n).collect();
