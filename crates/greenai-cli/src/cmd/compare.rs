@@ -858,8 +858,23 @@ impl Comparison {
 
 fn print_table(c: &Comparison) {
     let mut out = String::new();
+    // Columns as wide as their longest entry.
+    let cw = c
+        .rows
+        .iter()
+        .map(|r| r.config.len())
+        .max()
+        .unwrap_or(0)
+        .max(13);
+    let mw = c
+        .rows
+        .iter()
+        .map(|r| r.model.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     out.push_str(&format!(
-        "\n{:<24} {:<11} {:<5} {:<11} {:>8} {:>11} {:>10} {:>8} {:>10} {:>9} {:>10} {:<10} {}\n",
+        "\n{:<cw$} {:<mw$} {:<5} {:<11} {:>8} {:>11} {:>10} {:>8} {:>10} {:>9} {:>10} {:<10} {}\n",
         "configuration",
         "model",
         "prec",
@@ -877,7 +892,7 @@ fn print_table(c: &Comparison) {
     for r in &c.rows {
         let notes = c.notes(r);
         out.push_str(&format!(
-            "{:<24} {:<11} {:<5} {:<11} {:>8.4} {:>11.1} {:>10.3} {:>8.1} {:>10.4} {:>9} {:>10} {:<10} {}\n",
+            "{:<cw$} {:<mw$} {:<5} {:<11} {:>8.4} {:>11.1} {:>10.3} {:>8.1} {:>10.4} {:>9} {:>10} {:<10} {}\n",
             r.config,
             r.model,
             r.precision,
