@@ -376,6 +376,13 @@ fn load_quantized(
     // The folded structure does not depend on the values.
     let (folded, params, buffers) = graph.fold_batchnorm(&graph.init(0), &graph.init_buffers());
     let mut params = params;
+    // Which layers the file holds in int8: those with a weight scale (whatever rule chose them
+    // when it was written).
+    let int8_layers: std::collections::HashSet<String> = tensors
+        .keys()
+        .filter_map(|k| k.strip_suffix(".weight_scale"))
+        .map(str::to_string)
+        .collect();
     let mut take = |name: &str, len: usize| -> Result<Vec<f32>> {
         let (shape, data) = tensors
             .remove(name)
@@ -390,13 +397,19 @@ fn load_quantized(
     let mut layers = vec![None; folded.nodes.len()];
     let mut quantized = std::collections::HashSet::new();
     for (i, node) in folded.nodes.iter().enumerate() {
-        if !crate::quantize::quantizable(&node.op) {
+        if !int8_layers.contains(&node.name) {
             continue;
         }
         let (cout, k) = match node.op {
-            crate::graph::Op::Conv(c) => (c.cout, c.cin * c.k * c.k),
+            crate::graph::Op::Conv(c) if c.groups == 1 => (c.cout, c.cin * c.k * c.k),
             crate::graph::Op::Linear { fin, fout, .. } => (fout, fin),
-            _ => unreachable!("quantizable layers are convolutions and linear layers"),
+            _ => {
+                return Err(malformed(format!(
+                    "{} has int8 weights, but int8 runs only convolutions with one group and \
+                     linear layers",
+                    node.name
+                )))
+            }
         };
         quantized.extend(node.op.param_indices());
         let n = &node.name;

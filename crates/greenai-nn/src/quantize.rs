@@ -92,9 +92,17 @@ impl Quantized {
 }
 
 /// Which nodes take the int8 path.
+/// The shortest product (inputs per output, `cin·k·k`) that a convolution runs in int8. Below it
+/// (a first layer over a one-channel image: LeNet-5's 5×5 is 25, LightweightNet's 3×3 is 9) the
+/// product is too small to pay for quantizing the input and gathering its patches: measured with
+/// `bench_int8`, keeping LeNet-5's first convolution in f32 made the int8 model 1.3× faster and
+/// LightweightNet's 1.9× (bench/NOTES.md). PyTorch's dynamic quantization leaves every convolution
+/// in f32 for the same reason.
+pub const MIN_INT8_CONV_K: usize = 32;
+
 pub(crate) fn quantizable(op: &Op) -> bool {
     match op {
-        Op::Conv(c) => c.groups == 1,
+        Op::Conv(c) => c.groups == 1 && c.cin * c.k * c.k >= MIN_INT8_CONV_K,
         Op::Linear { .. } => true,
         _ => false,
     }

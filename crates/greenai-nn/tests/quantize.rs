@@ -11,6 +11,32 @@ use greenai_nn::rng::SplitMix64;
 use greenai_nn::train::{Model, Runner};
 use std::sync::Arc;
 
+/// LeNet-5's first convolution (25 inputs per output) stays f32; its second (150) and the linear
+/// layers run int8.
+#[test]
+fn products_too_short_for_int8_stay_f32() {
+    let model = Model::new(ModelKind::Lenet, 28, 28, 10, 0)
+        .unwrap()
+        .folded();
+    let xs = vec![0.5f32; 2 * 784];
+    let q = quantize(
+        &model,
+        WeightScheme::PerChannel,
+        ActivationRange::MinMax,
+        &xs,
+        2,
+    );
+    let int8: Vec<&str> = model
+        .graph
+        .nodes
+        .iter()
+        .zip(&q.layers)
+        .filter(|(_, l)| l.is_some())
+        .map(|(n, _)| n.name.as_str())
+        .collect();
+    assert_eq!(int8, ["conv2", "fc1", "fc2", "fc3"]);
+}
+
 /// One layer (a 3×3 convolution with padding, or a linear layer), quantized; its output may differ
 /// from f32 by at most Σ|w|·s_x/2 + Σ|x|·s_w/2 + K·s_x·s_w/4 per output, plus float rounding.
 #[test]
@@ -18,7 +44,8 @@ fn each_layer_stays_within_its_rounding_bound() {
     for conv in [true, false] {
         for scheme in [WeightScheme::PerTensor, WeightScheme::PerChannel] {
             for range in [ActivationRange::MinMax, ActivationRange::Dynamic] {
-                let mut b = GraphBuilder::new(2, 6, 6);
+                // Four input channels: 4·3·3 = 36 inputs per output, enough for int8 to run it.
+                let mut b = GraphBuilder::new(4, 6, 6);
                 let x = b.input();
                 let out = if conv {
                     b.conv("c", x, 5, 3, 1, 1, 1, true, Act::None).unwrap()
@@ -35,7 +62,7 @@ fn each_layer_stays_within_its_rounding_bound() {
                 };
                 let mut rng = SplitMix64::new(5);
                 let n = 3;
-                let xs: Vec<f32> = (0..n * 72).map(|_| rng.next_f32() * 4.0 - 1.0).collect();
+                let xs: Vec<f32> = (0..n * 144).map(|_| rng.next_f32() * 4.0 - 1.0).collect();
                 let q = quantize(&model, scheme, range, &xs, n);
                 let layer = q.layers[1].clone().expect("quantized");
                 let mut f = Exec::default();
