@@ -4,7 +4,7 @@ safetensors file without the safetensors package), evaluated on the bundled MNIS
 layers) and with static int8 quantization (x86 backend: convolution and linear layers fused with
 their ReLU, activation ranges observed on the first 1,000 training images, as greenai calibrates).
 Medians of ROUNDS timed passes; one JSON line.
-Usage: python pytorch_int8.py CHECKPOINT MODEL THREADS [ROUNDS]   (MODEL: lenet or lightweight)"""
+Usage: python pytorch_int8.py CHECKPOINT MODEL THREADS [ROUNDS]   (MODEL: lenet, lightweight or cnn)"""
 import copy
 import gzip
 import json
@@ -81,7 +81,24 @@ class Lightweight(nn.Module):
         return self.dequant(self.fc(self.relu(self.conv(self.quant(x))).flatten(1)))
 
 
-model = {"lenet": Lenet, "lightweight": Lightweight}[name]()
+class Cnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+        self.conv1, self.relu1 = nn.Conv2d(1, 32, 3, padding=1), nn.ReLU()
+        self.conv2, self.relu2 = nn.Conv2d(32, 64, 3, padding=1), nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.fc1, self.relu3 = nn.Linear(64 * 7 * 7, 128), nn.ReLU()
+        self.fc2 = nn.Linear(128, 10)
+        self.fuse = [["conv1", "relu1"], ["conv2", "relu2"], ["fc1", "relu3"]]
+
+    def forward(self, x):
+        x = self.pool(self.relu1(self.conv1(self.quant(x))))
+        x = self.pool(self.relu2(self.conv2(x))).flatten(1)
+        return self.dequant(self.fc2(self.relu3(self.fc1(x))))
+
+
+model = {"lenet": Lenet, "lightweight": Lightweight, "cnn": Cnn}[name]()
 # greenai names its tensors as these modules are named, with the same shapes.
 tensors = safetensors(ckpt)
 with torch.no_grad():

@@ -8,7 +8,7 @@
 #   python3 -m venv /opt/torch-venv && /opt/torch-venv/bin/pip install torch numpy
 # Run:
 #   bash bench/int8/run.sh [MODEL] [ROUNDS] [THREADS] [MODE]
-#   (defaults: lenet, 3 rounds, 2 threads, per-channel; MODEL lenet or lightweight)
+#   (defaults: lenet, 3 rounds, 2 threads, per-channel; MODEL lenet, lightweight or cnn)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=${1:-lenet}
@@ -23,7 +23,8 @@ trap 'rm -rf "$WORK"' EXIT
 case "$MODEL" in
   lenet) TRAIN=(--model lenet --epochs 1 --lr 0.005) ;;
   lightweight) TRAIN=(--model lightweight --epochs 2 --lr 0.002) ;;
-  *) echo "MODEL is lenet or lightweight" >&2; exit 2 ;;
+  cnn) TRAIN=(--model cnn --epochs 1 --lr 0.001) ;;
+  *) echo "MODEL is lenet, lightweight or cnn" >&2; exit 2 ;;
 esac
 # One trained checkpoint, the same weights for both tools.
 target/release/greenai --db "$WORK/greenai.db" train "${TRAIN[@]}" --save "$WORK/model.safetensors" --no-store >/dev/null 2>"$WORK/train.log" \

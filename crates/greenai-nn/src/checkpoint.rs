@@ -324,7 +324,12 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
     for (i, l) in q.layers.iter().enumerate() {
         let Some(l) = l else { continue };
         let name = &g.nodes[i].name;
-        let w: Vec<u8> = l.w.unpack().into_iter().map(|v| v as u8).collect();
+        // The file holds convolution weights in PyTorch's order; int8 runs them channels-last.
+        let mut w = l.w.unpack();
+        if let crate::graph::Op::Conv(c) = g.nodes[i].op {
+            w = crate::quantize::from_channels_last(&w, c.cout, c.cin, c.k);
+        }
+        let w: Vec<u8> = w.into_iter().map(|v| v as u8).collect();
         owned.push((format!("{name}.weight"), Dtype::I8, vec![l.w.m, l.w.k], w));
         owned.push((
             format!("{name}.weight_scale"),
@@ -413,10 +418,13 @@ fn load_quantized(
         };
         quantized.extend(node.op.param_indices());
         let n = &node.name;
-        let w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
+        let mut w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
             .into_iter()
             .map(|v| v as i8)
             .collect();
+        if let crate::graph::Op::Conv(c) = node.op {
+            w = crate::quantize::to_channels_last(&w, c.cout, c.cin, c.k);
+        }
         let w_sum = (0..cout)
             .map(|o| w[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
             .collect();
@@ -456,6 +464,7 @@ fn load_quantized(
         _ => WeightScheme::PerChannel,
     };
     let q = Quantized {
+        chain: crate::quantize::plan_chain(&folded, &layers),
         layers,
         scheme,
         range,

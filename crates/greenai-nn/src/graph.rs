@@ -654,6 +654,9 @@ pub struct Exec {
     pub quant: Option<std::sync::Arc<crate::quantize::Quantized>>,
     xq: Vec<u8>,
     acc: Vec<i32>,
+    /// Per node: the output as u8, where int8 layers pass it on without f32 in between
+    /// ([`crate::quantize::plan_chain`]); that node's f32 activation is then empty.
+    acts_u8: Vec<Vec<u8>>,
 }
 
 /// Mean and unbiased variance of each BatchNorm's batch, in buffer order, for the running
@@ -697,13 +700,34 @@ impl Exec {
         debug_assert_eq!(x.len(), n * g.nodes[0].shape.len());
         self.acts[0].clear();
         self.acts[0].extend_from_slice(x);
+        self.acts_u8.resize_with(len, Vec::new);
+        // Inference with int8 layers may pass u8 activations from one to the next.
+        let chain = if training { None } else { self.quant.clone() };
         for i in 1..len {
             let node = &g.nodes[i];
             let out_len = n * node.shape.len();
+            let emit = chain.as_deref().and_then(|q| q.chain[i]);
+            let src_u8 = chain
+                .as_deref()
+                .is_some_and(|q| q.chain[node.inputs[0]].is_some());
             let mut out = std::mem::take(&mut self.acts[i]);
-            out.resize(out_len, 0.0);
+            let mut out8 = std::mem::take(&mut self.acts_u8[i]);
+            if emit.is_some() {
+                out.clear();
+                out8.resize(out_len, 0);
+            } else {
+                out.resize(out_len, 0.0);
+            }
             let ins = g.nodes[node.inputs[0]].shape;
             let x = &self.acts[node.inputs[0]];
+            let x8 = &self.acts_u8[node.inputs[0]];
+            let qin = || {
+                if src_u8 {
+                    crate::quantize::QIn::U8(x8)
+                } else {
+                    crate::quantize::QIn::F32(x)
+                }
+            };
             match node.op {
                 Op::Input => unreachable!("only node 0 is the input"),
                 Op::Conv(c) => match self
@@ -717,8 +741,11 @@ impl Exec {
                         &c,
                         ins,
                         node.shape,
-                        x,
-                        &mut out,
+                        qin(),
+                        match emit {
+                            Some(p) => crate::quantize::QOut::U8(&mut out8, p),
+                            None => crate::quantize::QOut::F32(&mut out),
+                        },
                         n,
                         &mut self.xq,
                         &mut self.acc,
@@ -795,6 +822,14 @@ impl Exec {
                     out.copy_from_slice(x);
                     a.apply(&mut out);
                 }
+                Op::MaxPool2 if src_u8 => {
+                    debug_assert!(emit.is_some(), "u8 in, u8 out (plan_chain)");
+                    max_pool2(x8, &mut out8, ins, node.shape, n, |a, b| a.max(b));
+                }
+                // Inference needs no argmax: a branch-free maximum.
+                Op::MaxPool2 if !training => {
+                    max_pool2(x, &mut out, ins, node.shape, n, f32::max);
+                }
                 Op::MaxPool2 => {
                     let o = node.shape;
                     let idx = &mut self.idx[i];
@@ -865,8 +900,11 @@ impl Exec {
                         fin,
                         fout,
                         act,
-                        x,
-                        &mut out,
+                        qin(),
+                        match emit {
+                            Some(p) => crate::quantize::QOut::U8(&mut out8, p),
+                            None => crate::quantize::QOut::F32(&mut out),
+                        },
                         n,
                         &mut self.xq,
                         &mut self.acc,
@@ -915,6 +953,7 @@ impl Exec {
             }
             self.precision.round(&mut out);
             self.acts[i] = out;
+            self.acts_u8[i] = out8;
         }
     }
 
@@ -1197,6 +1236,32 @@ fn avg_pool_as_depthwise(ins: Shape, k: usize, stride: usize, pad: usize) -> (Co
         pad,
     };
     (s, vec![1.0 / (k * k) as f32; k * k])
+}
+
+/// 2×2 max pooling with stride 2 over `n × c` planes, without the argmax.
+fn max_pool2<T: Copy>(
+    x: &[T],
+    out: &mut [T],
+    ins: Shape,
+    o: Shape,
+    n: usize,
+    max: impl Fn(T, T) -> T,
+) {
+    for pl in 0..n * ins.c {
+        let src = &x[pl * ins.plane()..(pl + 1) * ins.plane()];
+        let dst = &mut out[pl * o.plane()..(pl + 1) * o.plane()];
+        for oy in 0..o.h {
+            let r0 = &src[2 * oy * ins.w..2 * oy * ins.w + 2 * o.w];
+            let r1 = &src[(2 * oy + 1) * ins.w..(2 * oy + 1) * ins.w + 2 * o.w];
+            for ((d, a), b) in dst[oy * o.w..(oy + 1) * o.w]
+                .iter_mut()
+                .zip(r0.chunks_exact(2))
+                .zip(r1.chunks_exact(2))
+            {
+                *d = max(max(a[0], a[1]), max(b[0], b[1]));
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

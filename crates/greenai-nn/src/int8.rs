@@ -265,6 +265,105 @@ pub fn dequantize_transposed(
     }
 }
 
+/// `q = round(v · inv_scale) + zero` clamped to `lo..=hi`, written exactly as [`quantize_slice`]
+/// rounds (so a value requantized here equals the same value dequantized, then quantized).
+#[inline(always)]
+pub fn requantize_one(v: f32, inv_scale: f32, zero_half: f32, lo: f32, hi: f32) -> u8 {
+    (v * inv_scale + zero_half).clamp(lo, hi) as i32 as u8
+}
+
+/// The u8 range an activation leaves at `(scale, zero)`: ReLU's outputs start at the zero point,
+/// ReLU6's stop at 6. Returned as the clamp bounds of [`requantize_one`] (`bound + 0.5`).
+pub fn act_bounds(act: crate::graph::Act, scale: f32, zero: u8) -> (f32, f32) {
+    use crate::graph::Act;
+    let top = |v: f32| requantize_one(v, 1.0 / scale, zero as f32 + 0.5, 0.5, 255.5);
+    let (lo, hi) = match act {
+        Act::None => (0, 255),
+        Act::Relu => (zero, 255),
+        Act::Relu6 => (zero, top(6.0)),
+    };
+    (lo as f32 + 0.5, hi as f32 + 0.5)
+}
+
+/// The i32 sums of a convolution requantized straight to the next layer's u8 input, channel-major
+/// (`out[o · stride + j]`), the activation applied as a clamp: [`dequantize_transposed`], the
+/// activation and [`quantize_slice`] in one pass, with the same results.
+#[allow(clippy::too_many_arguments)]
+pub fn requantize_transposed(
+    acc: &[i32],
+    m16: usize,
+    n: usize,
+    scale: &[f32],
+    corr: &[i32],
+    bias: &[f32],
+    out: &mut [u8],
+    stride: usize,
+    next: (f32, u8),
+    bounds: (f32, f32),
+) {
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn body(
+        acc: &[i32],
+        m16: usize,
+        n: usize,
+        scale: &[f32],
+        corr: &[i32],
+        bias: &[f32],
+        out: &mut [u8],
+        stride: usize,
+        next: (f32, u8),
+        bounds: (f32, f32),
+    ) {
+        let m = scale.len();
+        let (inv, zh) = (1.0 / next.0, next.1 as f32 + 0.5);
+        let mut row = [0u8; 256];
+        for chunk in (0..m).step_by(256) {
+            let mm = (m - chunk).min(256);
+            let (sc, co, bi) = (
+                &scale[chunk..chunk + mm],
+                &corr[chunk..chunk + mm],
+                &bias[chunk..chunk + mm],
+            );
+            for j in 0..n {
+                let a = &acc[j * m16 + chunk..j * m16 + chunk + mm];
+                for o in 0..mm {
+                    let v = sc[o] * (a[o] - co[o]) as f32 + bi[o];
+                    row[o] = requantize_one(v, inv, zh, bounds.0, bounds.1);
+                }
+                for (o, v) in row[..mm].iter().enumerate() {
+                    out[(chunk + o) * stride + j] = *v;
+                }
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx2(
+            acc: &[i32],
+            m16: usize,
+            n: usize,
+            scale: &[f32],
+            corr: &[i32],
+            bias: &[f32],
+            out: &mut [u8],
+            stride: usize,
+            next: (f32, u8),
+            bounds: (f32, f32),
+        ) {
+            body(acc, m16, n, scale, corr, bias, out, stride, next, bounds)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: AVX2 and FMA were detected at run time.
+            return unsafe { avx2(acc, m16, n, scale, corr, bias, out, stride, next, bounds) };
+        }
+    }
+    body(acc, m16, n, scale, corr, bias, out, stride, next, bounds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,87 @@ pub struct Quantized {
     pub scheme: WeightScheme,
     pub range: ActivationRange,
     pub kernel: Kernel,
+    /// Per node: the `(scale, zero point)` its output is written with as u8 instead of f32,
+    /// because its one consumer (an int8 layer with calibrated input, or a max pooling that
+    /// itself writes u8) would quantize it with exactly these ([`plan_chain`]). Clearing it gives
+    /// the same results, slower.
+    pub chain: Vec<Option<(f32, u8)>>,
+}
+
+/// Which node outputs stay u8 between int8 layers. An int8 layer writes u8 when its only consumer
+/// is an int8 layer with static input parameters (or a max pooling feeding one: the maximum of
+/// quantized values is the quantized maximum); the last node stays f32. Dynamic layers measure
+/// their input's range, so nothing feeds them u8.
+pub fn plan_chain(g: &Graph, layers: &[Option<QLayer>]) -> Vec<Option<(f32, u8)>> {
+    let len = g.nodes.len();
+    let mut consumers = vec![Vec::new(); len];
+    for (i, node) in g.nodes.iter().enumerate() {
+        for &j in &node.inputs {
+            consumers[j].push(i);
+        }
+    }
+    // What each node's consumer would quantize it with, decided from the end.
+    let mut want: Vec<Option<(f32, u8)>> = vec![None; len];
+    for i in (1..len.saturating_sub(1)).rev() {
+        if let [c] = consumers[i][..] {
+            want[i] = match g.nodes[c].op {
+                Op::MaxPool2 => want[c],
+                _ => layers[c].as_ref().and_then(|l| l.input),
+            };
+        }
+    }
+    let mut emit: Vec<Option<(f32, u8)>> = vec![None; len];
+    for i in 1..len {
+        emit[i] = match g.nodes[i].op {
+            Op::MaxPool2 => want[i].filter(|_| emit[g.nodes[i].inputs[0]] == want[i]),
+            _ if layers[i].is_some() => want[i],
+            _ => None,
+        };
+    }
+    emit
+}
+
+/// A convolution's int8 weights `cout × (cin, ky, kx)` (PyTorch's order, the file's) reordered to
+/// `cout × (ky, kx, cin)`: the order of patches gathered from channels-last planes, where one
+/// kernel row of every channel is one contiguous run of `k · cin` bytes.
+pub fn to_channels_last(w: &[i8], cout: usize, cin: usize, k: usize) -> Vec<i8> {
+    let kk = k * k;
+    let mut out = vec![0i8; w.len()];
+    for o in 0..cout {
+        for ch in 0..cin {
+            for t in 0..kk {
+                out[o * kk * cin + t * cin + ch] = w[o * kk * cin + ch * kk + t];
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`to_channels_last`].
+pub fn from_channels_last(w: &[i8], cout: usize, cin: usize, k: usize) -> Vec<i8> {
+    let kk = k * k;
+    let mut out = vec![0i8; w.len()];
+    for o in 0..cout {
+        for ch in 0..cin {
+            for t in 0..kk {
+                out[o * kk * cin + ch * kk + t] = w[o * kk * cin + t * cin + ch];
+            }
+        }
+    }
+    out
+}
+
+/// A quantized layer's input: f32 (quantized here) or u8 already at the layer's parameters.
+pub(crate) enum QIn<'a> {
+    F32(&'a [f32]),
+    U8(&'a [u8]),
+}
+
+/// Where a quantized layer writes: f32 (dequantized, activation applied) or u8 at the next
+/// layer's parameters.
+pub(crate) enum QOut<'a> {
+    F32(&'a mut [f32]),
+    U8(&'a mut [u8], (f32, u8)),
 }
 
 impl Quantized {
@@ -176,7 +257,7 @@ pub fn quantize(
             });
         }
     }
-    let layers = g
+    let layers: Vec<Option<QLayer>> = g
         .nodes
         .iter()
         .enumerate()
@@ -202,6 +283,9 @@ pub fn quantize(
             let w_sum = (0..cout)
                 .map(|o| q[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
                 .collect();
+            if let Op::Conv(c) = node.op {
+                q = to_channels_last(&q, cout, c.cin, c.k);
+            }
             Some(QLayer {
                 w: PackedWeights::pack(&q, cout, k),
                 w_scale,
@@ -212,6 +296,7 @@ pub fn quantize(
         })
         .collect();
     Quantized {
+        chain: plan_chain(g, &layers),
         layers,
         scheme,
         range,
@@ -234,7 +319,18 @@ fn finish(acc: i32, l: &QLayer, o: usize, sx: f32, zx: u8) -> f32 {
     sx * l.w_scale[o] * (acc - zx as i32 * l.w_sum[o]) as f32 + l.bias[o]
 }
 
-/// The int8 forward of convolution node `c` over `n` images: `x` in, `out` written.
+/// The input parameters of layer `l` for `x`: calibrated, measured now (f32 input), or the ones u8
+/// input was written with (static layers only, see [`plan_chain`]).
+fn params_of(l: &QLayer, x: &QIn) -> (f32, u8) {
+    match x {
+        QIn::F32(x) => input_params(l, x),
+        QIn::U8(_) => l
+            .input
+            .expect("u8 input only reaches layers with static parameters"),
+    }
+}
+
+/// The int8 forward of convolution node `c` over `n` images.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_forward(
     q: &Quantized,
@@ -242,58 +338,92 @@ pub(crate) fn conv_forward(
     c: &crate::graph::Conv,
     ins: crate::graph::Shape,
     outs: crate::graph::Shape,
-    x: &[f32],
-    out: &mut [f32],
+    x: QIn,
+    mut out: QOut,
     n: usize,
     xq: &mut Vec<u8>,
     acc: &mut Vec<i32>,
 ) {
-    let (sx, zx) = input_params(l, x);
+    let (sx, zx) = params_of(l, &x);
     let inv = 1.0 / sx;
     let ohw = outs.h * outs.w;
     let kq = k4(l.w.k);
     let m16 = l.w.m16();
     let (hp, wp) = (ins.h + 2 * c.pad, ins.w + 2 * c.pad);
-    // The image quantized once into zero-point-bordered planes, then gathered into one row of
-    // patch bytes per output position.
+    let cin = c.cin;
+    // The image quantized once into channels-last planes bordered with the zero point, then
+    // gathered into one row of patch bytes per output position: a kernel row of every channel is
+    // one run of k · cin bytes (the weights are in that order, see `to_channels_last`).
     let mut planes = std::mem::take(xq);
     planes.clear();
-    planes.resize(c.cin * hp * wp + ohw * kq, zx);
-    let (padded_img, rows) = planes.split_at_mut(c.cin * hp * wp);
+    planes.resize(hp * wp * cin + ohw * kq + ins.w, zx);
+    let (padded_img, rest) = planes.split_at_mut(hp * wp * cin);
+    let (rows, line) = rest.split_at_mut(ohw * kq);
     acc.resize(ohw * m16, 0);
     let scale: Vec<f32> = l.w_scale.iter().map(|w| sx * w).collect();
     let corr: Vec<i32> = l.w_sum.iter().map(|s| zx as i32 * s).collect();
+    let bounds = match out {
+        QOut::U8(_, next) => int8::act_bounds(c.act, next.0, next.1),
+        QOut::F32(_) => (0.0, 0.0),
+    };
+    let run = c.k * cin;
     for img in 0..n {
-        let xi = &x[img * ins.len()..(img + 1) * ins.len()];
-        for ch in 0..c.cin {
+        for ch in 0..cin {
             for y in 0..ins.h {
-                let src = &xi[(ch * ins.h + y) * ins.w..(ch * ins.h + y + 1) * ins.w];
-                let o = (ch * hp + y + c.pad) * wp + c.pad;
-                int8::quantize_slice(src, &mut padded_img[o..o + ins.w], inv, zx);
+                let at = (img * cin + ch) * ins.h * ins.w + y * ins.w;
+                let src: &[u8] = match &x {
+                    QIn::F32(x) => {
+                        int8::quantize_slice(&x[at..at + ins.w], line, inv, zx);
+                        line
+                    }
+                    QIn::U8(x) => &x[at..at + ins.w],
+                };
+                let base = ((y + c.pad) * wp + c.pad) * cin + ch;
+                for (xx, &v) in src.iter().enumerate() {
+                    padded_img[base + xx * cin] = v;
+                }
             }
         }
         for oy in 0..outs.h {
             for ox in 0..outs.w {
                 let row = &mut rows[(oy * outs.w + ox) * kq..(oy * outs.w + ox + 1) * kq];
-                let mut t = 0;
-                for ch in 0..c.cin {
-                    for ky in 0..c.k {
-                        let o = (ch * hp + oy * c.stride + ky) * wp + ox * c.stride;
-                        // A few bytes: a loop the compiler inlines beats a memcpy call.
-                        for (d, v) in row[t..t + c.k].iter_mut().zip(&padded_img[o..o + c.k]) {
-                            *d = *v;
-                        }
-                        t += c.k;
-                    }
+                for ky in 0..c.k {
+                    let o = ((oy * c.stride + ky) * wp + ox * c.stride) * cin;
+                    row[ky * run..(ky + 1) * run].copy_from_slice(&padded_img[o..o + run]);
                 }
             }
         }
         int8::gemm_packed(q.kernel, &l.w, ohw, rows, acc);
-        let o_img = &mut out[img * outs.len()..(img + 1) * outs.len()];
-        int8::dequantize_transposed(acc, m16, ohw, &scale, &corr, &l.bias, o_img, ohw);
+        let span = img * outs.len()..(img + 1) * outs.len();
+        match &mut out {
+            QOut::F32(o) => int8::dequantize_transposed(
+                acc,
+                m16,
+                ohw,
+                &scale,
+                &corr,
+                &l.bias,
+                &mut o[span],
+                ohw,
+            ),
+            QOut::U8(o, next) => int8::requantize_transposed(
+                acc,
+                m16,
+                ohw,
+                &scale,
+                &corr,
+                &l.bias,
+                &mut o[span],
+                ohw,
+                *next,
+                bounds,
+            ),
+        }
     }
     *xq = planes;
-    act_apply(c.act, out);
+    if let QOut::F32(o) = out {
+        act_apply(c.act, o);
+    }
 }
 
 /// The int8 forward of a linear layer over `n` rows.
@@ -304,29 +434,53 @@ pub(crate) fn linear_forward(
     fin: usize,
     fout: usize,
     act: Act,
-    x: &[f32],
-    out: &mut [f32],
+    x: QIn,
+    out: QOut,
     n: usize,
     xq: &mut Vec<u8>,
     acc: &mut Vec<i32>,
 ) {
-    let (sx, zx) = input_params(l, x);
+    let (sx, zx) = params_of(l, &x);
     let inv = 1.0 / sx;
     let kq = k4(fin);
     let m16 = l.w.m16();
-    xq.clear();
-    xq.resize(n * kq, zx);
-    for (j, row) in x.chunks_exact(fin).enumerate() {
-        int8::quantize_slice(row, &mut xq[j * kq..j * kq + fin], inv, zx);
-    }
     acc.resize(n * m16, 0);
-    int8::gemm_packed(q.kernel, &l.w, n, xq, acc);
-    for j in 0..n {
-        for o in 0..fout {
-            out[j * fout + o] = finish(acc[j * m16 + o], l, o, sx, zx);
+    match x {
+        // Rows already a multiple of four bytes long are the kernel's layout as they are.
+        QIn::U8(x) if kq == fin => int8::gemm_packed(q.kernel, &l.w, n, x, acc),
+        x => {
+            xq.clear();
+            xq.resize(n * kq, zx);
+            for j in 0..n {
+                let dst = &mut xq[j * kq..j * kq + fin];
+                match &x {
+                    QIn::F32(x) => int8::quantize_slice(&x[j * fin..(j + 1) * fin], dst, inv, zx),
+                    QIn::U8(x) => dst.copy_from_slice(&x[j * fin..(j + 1) * fin]),
+                }
+            }
+            int8::gemm_packed(q.kernel, &l.w, n, xq, acc);
         }
     }
-    act_apply(act, out);
+    match out {
+        QOut::F32(out) => {
+            for j in 0..n {
+                for o in 0..fout {
+                    out[j * fout + o] = finish(acc[j * m16 + o], l, o, sx, zx);
+                }
+            }
+            act_apply(act, out);
+        }
+        QOut::U8(out, next) => {
+            let (lo, hi) = int8::act_bounds(act, next.0, next.1);
+            let (inv_n, zh) = (1.0 / next.0, next.1 as f32 + 0.5);
+            for j in 0..n {
+                for o in 0..fout {
+                    let v = finish(acc[j * m16 + o], l, o, sx, zx);
+                    out[j * fout + o] = int8::requantize_one(v, inv_n, zh, lo, hi);
+                }
+            }
+        }
+    }
 }
 
 fn act_apply(a: Act, x: &mut [f32]) {

@@ -375,6 +375,31 @@ fn folded_inference_equals_the_unfused_graph() {
     }
 }
 
+/// Inference pools without recording the argmax; in models without BatchNorm it must give the
+/// training pass's logits exactly.
+#[test]
+fn inference_pooling_equals_the_training_pass() {
+    for kind in [ModelKind::Lenet, ModelKind::Cnn] {
+        let model = Model::new(kind, 28, 28, 10, 4).unwrap();
+        let mut rng = SplitMix64::new(9);
+        let x: Vec<f32> = (0..3 * 784).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
+        let run = |training: bool| {
+            let mut ex = Exec::default();
+            ex.forward(
+                &Cpu,
+                &model.graph,
+                &model.params,
+                &model.buffers,
+                &x,
+                3,
+                training,
+            );
+            ex.logits().to_vec()
+        };
+        assert_eq!(run(false), run(true), "{kind:?}");
+    }
+}
+
 /// A 2-input, 2-class linear layer, one image, SGD without momentum: every number by hand.
 #[test]
 fn one_training_step_equals_the_hand_computed_one() {

@@ -155,3 +155,68 @@ fn a_trained_model_keeps_its_accuracy() {
         );
     }
 }
+
+/// int8 layers that hand u8 straight to the next (requantized in the GEMM's epilogue, the ReLU a
+/// clamp, max pooling on bytes) give exactly the logits of the same layers going through f32 in
+/// between: the chain is an optimisation, never a change of result.
+#[test]
+fn the_u8_chain_changes_nothing_but_speed() {
+    let test = Dataset::load(&bundled_mnist_dir(), Split::Test).unwrap();
+    let mut x = Vec::new();
+    let which: Vec<usize> = (0..40).collect();
+    test.normalised_batch(&which, MNIST_MEAN, MNIST_STD, &mut x);
+    for kind in [ModelKind::Lenet, ModelKind::Cnn] {
+        let model = Model::new(kind, 28, 28, 10, 3).unwrap().folded();
+        for range in [ActivationRange::MinMax, ActivationRange::Percentile(99.9)] {
+            let q = quantize(&model, WeightScheme::PerChannel, range, &x[..20 * 784], 20);
+            let names: Vec<&str> = model
+                .graph
+                .nodes
+                .iter()
+                .zip(&q.chain)
+                .filter(|(_, c)| c.is_some())
+                .map(|(n, _)| n.name.as_str())
+                .collect();
+            // The first convolution stays f32 (too short a product); from the second on, every
+            // int8 output but the logits stays u8, through the pooling after it.
+            let want: &[&str] = match kind {
+                ModelKind::Lenet => &["conv2", "maxpool", "fc1", "fc2"],
+                _ => &["conv2", "maxpool", "fc1"],
+            };
+            assert_eq!(names.len(), want.len(), "{kind:?}: {names:?}");
+            assert!(
+                names.iter().zip(want).all(|(a, b)| a.starts_with(b)),
+                "{names:?}"
+            );
+            let mut unchained = q.clone();
+            unchained.chain.iter_mut().for_each(|c| *c = None);
+            let run = |q: greenai_nn::quantize::Quantized| {
+                let mut ex = Exec::default();
+                ex.quant = Some(Arc::new(q));
+                ex.forward(
+                    &Cpu,
+                    &model.graph,
+                    &model.params,
+                    &model.buffers,
+                    &x,
+                    40,
+                    false,
+                );
+                ex.logits().to_vec()
+            };
+            assert_eq!(run(q), run(unchained), "{kind:?} {range:?}");
+        }
+    }
+    // Dynamic layers measure their input: nothing is handed to them as u8.
+    let model = Model::new(ModelKind::Lenet, 28, 28, 10, 3)
+        .unwrap()
+        .folded();
+    let q = quantize(
+        &model,
+        WeightScheme::PerChannel,
+        ActivationRange::Dynamic,
+        &x,
+        40,
+    );
+    assert!(q.chain.iter().all(Option::is_none));
+}
