@@ -326,8 +326,15 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
         let name = &g.nodes[i].name;
         // The file holds convolution weights in PyTorch's order; int8 runs them channels-last.
         let mut w = l.w.unpack();
-        if let crate::graph::Op::Conv(c) = g.nodes[i].op {
-            w = crate::quantize::from_channels_last(&w, c.cout, c.cin, c.k);
+        match g.nodes[i].op {
+            crate::graph::Op::Conv(c) => {
+                w = crate::quantize::from_channels_last(&w, c.cout, c.cin, c.k * c.k)
+            }
+            crate::graph::Op::Linear { fout, .. } if l.hwc_input => {
+                let ins = g.nodes[g.nodes[i].inputs[0]].shape;
+                w = crate::quantize::from_channels_last(&w, fout, ins.c, ins.plane());
+            }
+            _ => {}
         }
         let w: Vec<u8> = w.into_iter().map(|v| v as u8).collect();
         owned.push((format!("{name}.weight"), Dtype::I8, vec![l.w.m, l.w.k], w));
@@ -423,7 +430,7 @@ fn load_quantized(
             .map(|v| v as i8)
             .collect();
         if let crate::graph::Op::Conv(c) = node.op {
-            w = crate::quantize::to_channels_last(&w, c.cout, c.cin, c.k);
+            w = crate::quantize::to_channels_last(&w, c.cout, c.cin, c.k * c.k);
         }
         let w_sum = (0..cout)
             .map(|o| w[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
@@ -440,6 +447,7 @@ fn load_quantized(
             w_sum,
             bias,
             input,
+            hwc_input: false,
         });
     }
     for (i, spec) in folded.params.iter().enumerate() {
@@ -464,7 +472,7 @@ fn load_quantized(
         _ => WeightScheme::PerChannel,
     };
     let q = Quantized {
-        chain: crate::quantize::plan_chain(&folded, &layers),
+        chain: crate::quantize::chain_layers(&folded, &mut layers),
         layers,
         scheme,
         range,

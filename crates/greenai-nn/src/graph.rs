@@ -182,7 +182,7 @@ impl Shape {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn plane(&self) -> usize {
+    pub fn plane(&self) -> usize {
         self.h * self.w
     }
 }
@@ -824,7 +824,7 @@ impl Exec {
                 }
                 Op::MaxPool2 if src_u8 => {
                     debug_assert!(emit.is_some(), "u8 in, u8 out (plan_chain)");
-                    max_pool2(x8, &mut out8, ins, node.shape, n, |a, b| a.max(b));
+                    max_pool2_hwc(x8, &mut out8, ins, node.shape, n);
                 }
                 // Inference needs no argmax: a branch-free maximum.
                 Op::MaxPool2 if !training => {
@@ -1236,6 +1236,26 @@ fn avg_pool_as_depthwise(ins: Shape, k: usize, stride: usize, pad: usize) -> (Co
         pad,
     };
     (s, vec![1.0 / (k * k) as f32; k * k])
+}
+
+/// 2×2 max pooling with stride 2 of `n` channels-last u8 images (int8 layers hand these on).
+fn max_pool2_hwc(x: &[u8], out: &mut [u8], ins: Shape, o: Shape, n: usize) {
+    let c = ins.c;
+    for img in 0..n {
+        let xi = &x[img * ins.len()..(img + 1) * ins.len()];
+        let oi = &mut out[img * o.len()..(img + 1) * o.len()];
+        for oy in 0..o.h {
+            for ox in 0..o.w {
+                let at = |y: usize, x: usize| &xi[(y * ins.w + x) * c..(y * ins.w + x + 1) * c];
+                let (a, b) = (at(2 * oy, 2 * ox), at(2 * oy, 2 * ox + 1));
+                let (d, e) = (at(2 * oy + 1, 2 * ox), at(2 * oy + 1, 2 * ox + 1));
+                let dst = &mut oi[(oy * o.w + ox) * c..(oy * o.w + ox + 1) * c];
+                for ch in 0..c {
+                    dst[ch] = a[ch].max(b[ch]).max(d[ch].max(e[ch]));
+                }
+            }
+        }
+    }
 }
 
 /// 2×2 max pooling with stride 2 over `n × c` planes, without the argmax.

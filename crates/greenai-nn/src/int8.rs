@@ -222,7 +222,7 @@ pub fn quantize_slice(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
     fn body(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
         let z = zero as f32 + 0.5;
         for (d, &v) in dst.iter_mut().zip(src) {
-            *d = (v * inv_scale + z).clamp(0.5, 255.5) as i32 as u8;
+            *d = requantize_one(v, inv_scale, z, 0.5, 255.5);
         }
     }
     #[cfg(target_arch = "x86_64")]
@@ -269,7 +269,13 @@ pub fn dequantize_transposed(
 /// rounds (so a value requantized here equals the same value dequantized, then quantized).
 #[inline(always)]
 pub fn requantize_one(v: f32, inv_scale: f32, zero_half: f32, lo: f32, hi: f32) -> u8 {
-    (v * inv_scale + zero_half).clamp(lo, hi) as i32 as u8
+    // max and min (not clamp) so that NaN becomes `lo`: the value is then finite and inside
+    // 0.5..=255.5, and the unchecked conversion (which vectorises) is sound.
+    let c = (v * inv_scale + zero_half).max(lo).min(hi);
+    debug_assert!((0.0..256.0).contains(&c));
+    // SAFETY: `c` is finite and in 0.5..=255.5 (callers pass bounds in that range), so it fits
+    // an i32.
+    unsafe { c.to_int_unchecked::<i32>() as u8 }
 }
 
 /// The u8 range an activation leaves at `(scale, zero)`: ReLU's outputs start at the zero point,
@@ -285,11 +291,12 @@ pub fn act_bounds(act: crate::graph::Act, scale: f32, zero: u8) -> (f32, f32) {
     (lo as f32 + 0.5, hi as f32 + 0.5)
 }
 
-/// The i32 sums of a convolution requantized straight to the next layer's u8 input, channel-major
-/// (`out[o · stride + j]`), the activation applied as a clamp: [`dequantize_transposed`], the
-/// activation and [`quantize_slice`] in one pass, with the same results.
+/// The i32 sums of `n` rows requantized straight to the next layer's u8 input, row-major
+/// (`out[j · m + o]`: channels-last for a convolution), the activation applied as a clamp:
+/// [`dequantize_transposed`], the activation and [`quantize_slice`] in one pass, with the same
+/// results.
 #[allow(clippy::too_many_arguments)]
-pub fn requantize_transposed(
+pub fn requantize_rows(
     acc: &[i32],
     m16: usize,
     n: usize,
@@ -297,7 +304,6 @@ pub fn requantize_transposed(
     corr: &[i32],
     bias: &[f32],
     out: &mut [u8],
-    stride: usize,
     next: (f32, u8),
     bounds: (f32, f32),
 ) {
@@ -311,35 +317,22 @@ pub fn requantize_transposed(
         corr: &[i32],
         bias: &[f32],
         out: &mut [u8],
-        stride: usize,
         next: (f32, u8),
         bounds: (f32, f32),
     ) {
         let m = scale.len();
         let (inv, zh) = (1.0 / next.0, next.1 as f32 + 0.5);
-        let mut row = [0u8; 256];
-        for chunk in (0..m).step_by(256) {
-            let mm = (m - chunk).min(256);
-            let (sc, co, bi) = (
-                &scale[chunk..chunk + mm],
-                &corr[chunk..chunk + mm],
-                &bias[chunk..chunk + mm],
-            );
-            for j in 0..n {
-                let a = &acc[j * m16 + chunk..j * m16 + chunk + mm];
-                for o in 0..mm {
-                    let v = sc[o] * (a[o] - co[o]) as f32 + bi[o];
-                    row[o] = requantize_one(v, inv, zh, bounds.0, bounds.1);
-                }
-                for (o, v) in row[..mm].iter().enumerate() {
-                    out[(chunk + o) * stride + j] = *v;
-                }
+        for j in 0..n {
+            let a = &acc[j * m16..j * m16 + m];
+            let o = &mut out[j * m..(j + 1) * m];
+            for ((((d, &a), &s), &c), &b) in o.iter_mut().zip(a).zip(scale).zip(corr).zip(bias) {
+                *d = requantize_one(s * (a - c) as f32 + b, inv, zh, bounds.0, bounds.1);
             }
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = "avx2")]
         #[allow(clippy::too_many_arguments)]
         unsafe fn avx2(
             acc: &[i32],
@@ -349,19 +342,17 @@ pub fn requantize_transposed(
             corr: &[i32],
             bias: &[f32],
             out: &mut [u8],
-            stride: usize,
             next: (f32, u8),
             bounds: (f32, f32),
         ) {
-            body(acc, m16, n, scale, corr, bias, out, stride, next, bounds)
+            body(acc, m16, n, scale, corr, bias, out, next, bounds)
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: AVX2 and FMA were detected at run time.
-            return unsafe { avx2(acc, m16, n, scale, corr, bias, out, stride, next, bounds) };
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was detected at run time.
+            return unsafe { avx2(acc, m16, n, scale, corr, bias, out, next, bounds) };
         }
     }
-    body(acc, m16, n, scale, corr, bias, out, stride, next, bounds)
+    body(acc, m16, n, scale, corr, bias, out, next, bounds)
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ pub struct QLayer {
     pub bias: Vec<f32>,
     /// Static activation parameters `(scale, zero point)`; `None` for dynamic.
     pub input: Option<(f32, u8)>,
+    /// A linear layer whose weights read a chained convolution's channels-last output (see
+    /// [`chain_layers`]); the file keeps them in PyTorch's order.
+    pub hwc_input: bool,
 }
 
 /// A model's int8 layers, by node index.
@@ -95,11 +98,13 @@ pub fn plan_chain(g: &Graph, layers: &[Option<QLayer>]) -> Vec<Option<(f32, u8)>
     emit
 }
 
-/// A convolution's int8 weights `cout × (cin, ky, kx)` (PyTorch's order, the file's) reordered to
-/// `cout × (ky, kx, cin)`: the order of patches gathered from channels-last planes, where one
-/// kernel row of every channel is one contiguous run of `k · cin` bytes.
-pub fn to_channels_last(w: &[i8], cout: usize, cin: usize, k: usize) -> Vec<i8> {
-    let kk = k * k;
+/// int8 weights `cout × (cin, spatial)` (PyTorch's order, the file's) reordered to
+/// `cout × (spatial, cin)`. For a convolution (`spatial` = k·k) that is the order of patches
+/// gathered from channels-last planes, where one kernel row of every channel is one contiguous
+/// run of `k · cin` bytes; for a linear layer over a chained convolution's output (`spatial` =
+/// h·w), the order of that output, which stays channels-last.
+pub fn to_channels_last(w: &[i8], cout: usize, cin: usize, spatial: usize) -> Vec<i8> {
+    let kk = spatial;
     let mut out = vec![0i8; w.len()];
     for o in 0..cout {
         for ch in 0..cin {
@@ -112,8 +117,8 @@ pub fn to_channels_last(w: &[i8], cout: usize, cin: usize, k: usize) -> Vec<i8> 
 }
 
 /// The inverse of [`to_channels_last`].
-pub fn from_channels_last(w: &[i8], cout: usize, cin: usize, k: usize) -> Vec<i8> {
-    let kk = k * k;
+pub fn from_channels_last(w: &[i8], cout: usize, cin: usize, spatial: usize) -> Vec<i8> {
+    let kk = spatial;
     let mut out = vec![0i8; w.len()];
     for o in 0..cout {
         for ch in 0..cin {
@@ -123,6 +128,43 @@ pub fn from_channels_last(w: &[i8], cout: usize, cin: usize, k: usize) -> Vec<i8
         }
     }
     out
+}
+
+/// [`plan_chain`], and the weights of linear layers that will read a chained convolution's
+/// channels-last output reordered to match. u8 activations between int8 layers are channels-last:
+/// a convolution's sums come out one position at a time, so writing them so needs no transpose.
+pub fn chain_layers(g: &Graph, layers: &mut [Option<QLayer>]) -> Vec<Option<(f32, u8)>> {
+    let chain = plan_chain(g, layers);
+    for (i, node) in g.nodes.iter().enumerate() {
+        let ins = g.nodes[node.inputs.first().copied().unwrap_or(0)].shape;
+        if let (Op::Linear { fout, fin, .. }, Some(l)) = (node.op, layers[i].as_mut()) {
+            if chain[node.inputs[0]].is_some() && ins.plane() > 1 && !l.hwc_input {
+                let w = to_channels_last(&l.w.unpack(), fout, ins.c, ins.plane());
+                l.w = PackedWeights::pack(&w, fout, fin);
+                l.hwc_input = true;
+            }
+        }
+    }
+    chain
+}
+
+impl Quantized {
+    /// The same layers handing f32 from one to the next: slower, the same results (tested).
+    pub fn without_chain(&self, g: &Graph) -> Quantized {
+        let mut q = self.clone();
+        for (i, l) in q.layers.iter_mut().enumerate() {
+            if let (Some(l), Op::Linear { fout, fin, .. }) = (l.as_mut(), g.nodes[i].op) {
+                if l.hwc_input {
+                    let ins = g.nodes[g.nodes[i].inputs[0]].shape;
+                    let w = from_channels_last(&l.w.unpack(), fout, ins.c, ins.plane());
+                    l.w = PackedWeights::pack(&w, fout, fin);
+                    l.hwc_input = false;
+                }
+            }
+        }
+        q.chain.iter_mut().for_each(|c| *c = None);
+        q
+    }
 }
 
 /// A quantized layer's input: f32 (quantized here) or u8 already at the layer's parameters.
@@ -284,7 +326,7 @@ pub fn quantize(
                 .map(|o| q[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
                 .collect();
             if let Op::Conv(c) = node.op {
-                q = to_channels_last(&q, cout, c.cin, c.k);
+                q = to_channels_last(&q, cout, c.cin, c.k * c.k);
             }
             Some(QLayer {
                 w: PackedWeights::pack(&q, cout, k),
@@ -292,11 +334,13 @@ pub fn quantize(
                 w_sum,
                 bias,
                 input: observed[i].map(|(lo, hi)| affine_params(lo, hi)),
+                hwc_input: false,
             })
         })
         .collect();
+    let mut layers = layers;
     Quantized {
-        chain: plan_chain(g, &layers),
+        chain: chain_layers(g, &mut layers),
         layers,
         scheme,
         range,
@@ -368,19 +412,27 @@ pub(crate) fn conv_forward(
     };
     let run = c.k * cin;
     for img in 0..n {
-        for ch in 0..cin {
-            for y in 0..ins.h {
-                let at = (img * cin + ch) * ins.h * ins.w + y * ins.w;
-                let src: &[u8] = match &x {
-                    QIn::F32(x) => {
+        match &x {
+            // f32 arrives channel-major: quantized a row at a time, scattered channels-last.
+            QIn::F32(x) => {
+                for ch in 0..cin {
+                    for y in 0..ins.h {
+                        let at = (img * cin + ch) * ins.h * ins.w + y * ins.w;
                         int8::quantize_slice(&x[at..at + ins.w], line, inv, zx);
-                        line
+                        let base = ((y + c.pad) * wp + c.pad) * cin + ch;
+                        for (xx, &v) in line.iter().enumerate() {
+                            padded_img[base + xx * cin] = v;
+                        }
                     }
-                    QIn::U8(x) => &x[at..at + ins.w],
-                };
-                let base = ((y + c.pad) * wp + c.pad) * cin + ch;
-                for (xx, &v) in src.iter().enumerate() {
-                    padded_img[base + xx * cin] = v;
+                }
+            }
+            // u8 from the previous int8 layer is channels-last already: a copy per image row.
+            QIn::U8(x) => {
+                let row = ins.w * cin;
+                for y in 0..ins.h {
+                    let at = (img * ins.h + y) * row;
+                    let base = ((y + c.pad) * wp + c.pad) * cin;
+                    padded_img[base..base + row].copy_from_slice(&x[at..at + row]);
                 }
             }
         }
@@ -389,7 +441,13 @@ pub(crate) fn conv_forward(
                 let row = &mut rows[(oy * outs.w + ox) * kq..(oy * outs.w + ox + 1) * kq];
                 for ky in 0..c.k {
                     let o = ((oy * c.stride + ky) * wp + ox * c.stride) * cin;
-                    row[ky * run..(ky + 1) * run].copy_from_slice(&padded_img[o..o + run]);
+                    let (dst, src) = (&mut row[ky * run..(ky + 1) * run], &padded_img[o..o + run]);
+                    if run < 32 {
+                        // A few bytes: a loop the compiler inlines beats a memcpy call.
+                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = *v);
+                    } else {
+                        dst.copy_from_slice(src);
+                    }
                 }
             }
         }
@@ -406,7 +464,8 @@ pub(crate) fn conv_forward(
                 &mut o[span],
                 ohw,
             ),
-            QOut::U8(o, next) => int8::requantize_transposed(
+            // Channels-last: each position's channels in a row, as the sums come.
+            QOut::U8(o, next) => int8::requantize_rows(
                 acc,
                 m16,
                 ohw,
@@ -414,7 +473,6 @@ pub(crate) fn conv_forward(
                 &corr,
                 &l.bias,
                 &mut o[span],
-                ohw,
                 *next,
                 bounds,
             ),
