@@ -217,10 +217,10 @@ impl Quantized {
 /// Which nodes take the int8 path.
 /// The shortest product (inputs per output, `cin·k·k`) that a convolution runs in int8. Below it
 /// (a first layer over a one-channel image: LeNet-5's 5×5 is 25, LightweightNet's 3×3 is 9) the
-/// product is too small to pay for quantizing the input and gathering its patches: measured with
-/// `bench_int8`, keeping LeNet-5's first convolution in f32 made the int8 model 1.3× faster and
-/// LightweightNet's 1.9× (bench/NOTES.md). PyTorch's dynamic quantization leaves every convolution
-/// in f32 for the same reason.
+/// product is too small to pay for quantizing the input, gathering its patches and a 16-lane
+/// block mostly empty: measured with `bench_int8` (bench/NOTES.md), quantizing those first layers
+/// too took LeNet-5's int8 from 1.40× its f32 to 0.94× and LightweightNet's from 1.29× to 0.90×
+/// (the CNN's was within noise). PyTorch's dynamic quantization leaves every convolution in f32.
 pub const MIN_INT8_CONV_K: usize = 32;
 
 pub(crate) fn quantizable(op: &Op) -> bool {
