@@ -828,7 +828,7 @@ impl Exec {
                 }
                 // Inference needs no argmax: a branch-free maximum.
                 Op::MaxPool2 if !training => {
-                    max_pool2(x, &mut out, ins, node.shape, n, f32::max);
+                    max_pool2(x, &mut out, ins, node.shape, n);
                 }
                 Op::MaxPool2 => {
                     let o = node.shape;
@@ -1259,14 +1259,7 @@ fn max_pool2_hwc(x: &[u8], out: &mut [u8], ins: Shape, o: Shape, n: usize) {
 }
 
 /// 2×2 max pooling with stride 2 over `n × c` planes, without the argmax.
-fn max_pool2<T: Copy>(
-    x: &[T],
-    out: &mut [T],
-    ins: Shape,
-    o: Shape,
-    n: usize,
-    max: impl Fn(T, T) -> T,
-) {
+fn max_pool2(x: &[f32], out: &mut [f32], ins: Shape, o: Shape, n: usize) {
     for pl in 0..n * ins.c {
         let src = &x[pl * ins.plane()..(pl + 1) * ins.plane()];
         let dst = &mut out[pl * o.plane()..(pl + 1) * o.plane()];
@@ -1278,7 +1271,7 @@ fn max_pool2<T: Copy>(
                 .zip(r0.chunks_exact(2))
                 .zip(r1.chunks_exact(2))
             {
-                *d = max(max(a[0], a[1]), max(b[0], b[1]));
+                *d = a[0].max(a[1]).max(b[0].max(b[1]));
             }
         }
     }

@@ -208,15 +208,9 @@ pub fn affine_params(lo: f32, hi: f32) -> (f32, u8) {
     (scale, zero)
 }
 
-/// `round(v / scale) + zero`, clamped to `0..=255` (halves round up). Truncating a clamped,
-/// non-negative `x + 0.5` is the rounding: no libm call, so loops over it vectorise.
-#[inline]
-pub fn quantize_u8(v: f32, inv_scale: f32, zero: u8) -> u8 {
-    ((v * inv_scale + zero as f32).clamp(0.0, 255.0) + 0.5) as u8
-}
-
-/// [`quantize_u8`] over a slice (compiled for AVX2 too, chosen at run time: the baseline x86-64
-/// build converts one float at a time).
+/// `round(v / scale) + zero`, clamped to `0..=255` (halves round up), over a slice: truncating
+/// the clamped, non-negative `x + 0.5` is the rounding, so there is no libm call and the loop
+/// vectorises ([`requantize_one`]; compiled for AVX2 too, chosen at run time).
 pub fn quantize_slice(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
     #[inline(always)]
     fn body(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
@@ -414,8 +408,11 @@ mod tests {
         }
         let (s, z) = affine_params(-1.0, 3.0);
         assert_eq!(z, 64);
-        assert_eq!(quantize_u8(0.0, 1.0 / s, z), z, "zero is exact");
-        assert_eq!(quantize_u8(3.0, 1.0 / s, z), 255);
-        assert_eq!(quantize_u8(-9.0, 1.0 / s, z), 0, "clamped");
+        let mut out = [0u8; 4];
+        quantize_slice(&[0.0, 3.0, -9.0, f32::NAN], &mut out, 1.0 / s, z);
+        assert_eq!(out[0], z, "zero is exact");
+        assert_eq!(out[1], 255);
+        assert_eq!(out[2], 0, "clamped");
+        assert_eq!(out[3], 0, "NaN goes to the bottom, never undefined");
     }
 }

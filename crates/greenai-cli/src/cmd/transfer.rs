@@ -32,6 +32,22 @@ pub(crate) struct TransferSpec {
     pub seed: u64,
 }
 
+impl TransferSpec {
+    /// Refuses settings that cannot work, before anything is loaded or measured.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.input_size < 32 {
+            bail!(
+                "--input-size {} is too small for EfficientNet-Lite0 (at least 32)",
+                self.input_size
+            );
+        }
+        if self.epochs == 0 || self.train_samples == 0 || self.test_samples == 0 {
+            bail!("--epochs, --train-samples and --test-samples must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// The JSON report of `transfer`: `train`'s fields where they mean the same, plus the backbone's.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct TransferReport {
@@ -324,15 +340,7 @@ pub(crate) fn run_transfer(
     db: &Path,
     mut labels: BTreeMap<String, String>,
 ) -> anyhow::Result<TransferReport> {
-    if spec.input_size < 32 {
-        bail!(
-            "--input-size {} is too small for EfficientNet-Lite0 (at least 32)",
-            spec.input_size
-        );
-    }
-    if spec.epochs == 0 || spec.train_samples == 0 || spec.test_samples == 0 {
-        bail!("--epochs, --train-samples and --test-samples must be at least 1");
-    }
+    spec.check()?;
     let (ntr, nte) = (
         spec.train_samples.min(train.len()),
         spec.test_samples.min(test.len()),
@@ -470,16 +478,6 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
             weights.display()
         );
     }
-    if args.input_size < 32 {
-        bail!(
-            "--input-size {} is too small for EfficientNet-Lite0 (at least 32)",
-            args.input_size
-        );
-    }
-    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
-    let train = Dataset::load(&dir, Split::Train).context("loading the training set")?;
-    let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
-    let backbone = efficientnet::load(&weights, args.input_size, false)?;
     let spec = TransferSpec {
         input_size: args.input_size,
         train_samples: args.train_samples,
@@ -489,6 +487,11 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         fine_tune_last: args.fine_tune_last,
         seed: args.seed,
     };
+    spec.check()?;
+    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
+    let train = Dataset::load(&dir, Split::Train).context("loading the training set")?;
+    let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
+    let backbone = efficientnet::load(&weights, args.input_size, false)?;
     let dataset = dir.canonicalize().unwrap_or(dir).display().to_string();
     let r = run_transfer(
         &spec,
