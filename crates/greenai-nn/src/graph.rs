@@ -673,7 +673,8 @@ impl Exec {
         self.n
     }
 
-    /// Node `i`'s output from the last forward pass.
+    /// Node `i`'s output from the last forward pass (empty for a node whose int8 output was
+    /// handed on as u8, see [`crate::quantize::plan_chain`]; never the logits).
     pub fn activation(&self, i: usize) -> &[f32] {
         &self.acts[i]
     }
