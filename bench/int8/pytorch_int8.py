@@ -6,7 +6,6 @@ their ReLU, activation ranges observed on the first 1,000 training images, as gr
 Medians of ROUNDS timed passes; one JSON line.
 Usage: python pytorch_int8.py CHECKPOINT MODEL THREADS [ROUNDS]   (MODEL: lenet, lightweight or cnn)"""
 import copy
-import gzip
 import json
 import statistics
 import struct
@@ -23,19 +22,9 @@ threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
 torch.set_num_threads(threads)
 torch.backends.quantized.engine = "x86"
-data = Path(__file__).resolve().parents[2] / "data" / "mnist"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mnist_data import idx, norm  # noqa: E402
 nn = torch.nn
-
-
-def idx(name):
-    raw = gzip.decompress((data / f"{name}.gz").read_bytes())
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def norm(x):
-    return torch.from_numpy(((x.astype(np.float32) / 255.0) - 0.1307) / 0.3081).unsqueeze(1)
 
 
 def safetensors(path):

@@ -2,7 +2,6 @@
 one epoch on the same bundled MNIST (batch 64, Adam 1e-3, the same normalisation), then inference
 over the test set at batch 64 in eval mode, timed. Prints one JSON line.
 Usage: python pytorch_models.py MODEL THREADS [TRAIN_SAMPLES]"""
-import gzip
 import json
 import sys
 import time
@@ -15,18 +14,8 @@ name = sys.argv[1] if len(sys.argv) > 1 else "lightweight"
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-data = Path(__file__).resolve().parents[2] / "data" / "mnist"
-
-
-def idx(name):
-    raw = gzip.decompress((data / f"{name}.gz").read_bytes())
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def norm(x):
-    return torch.from_numpy(((x.astype(np.float32) / 255.0) - 0.1307) / 0.3081).unsqueeze(1)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mnist_data import idx, norm  # noqa: E402
 
 
 xtr, ytr = norm(idx("train-images-idx3-ubyte")), torch.from_numpy(idx("train-labels-idx1-ubyte").astype(np.int64))

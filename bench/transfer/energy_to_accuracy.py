@@ -84,41 +84,43 @@ def main():
         sys.exit(f"{opts.data} is missing: apt install dataset-fashion-mnist, or pass --data DIR")
 
     results = {}  # recipe kind -> list of (label, accuracy, training J) per run
+    provenances = set()  # what greenai said of every energy figure used
+
+    def first_reaching(run, kind, recipes):
+        """Runs `recipes` ((label, thunk, detail) in growing cost) until one reaches the target."""
+        for label, go, detail in recipes:
+            r = go()
+            provenances.add(r["provenance"])
+            print(
+                f"run {run + 1} {label}: accuracy {r['accuracy']:.4f}, training "
+                f"{r['training_energy_j']:.1f} J{detail(r)}, {r['provenance']}",
+                flush=True,
+            )
+            if r["accuracy"] >= opts.target:
+                results.setdefault(kind, []).append((label, r["accuracy"], r["training_energy_j"]))
+                return
+        results.setdefault(kind, []).append(None)
+
     for run in range(opts.runs):
         db_dir = tempfile.mkdtemp(prefix="greenai-transfer-bench-")
         db = os.path.join(db_dir, "greenai.db")
         try:
-            reached = None
-            for n in (int(v) for v in opts.train_samples.split(",")):
-                r = transfer(opts, db, n)
-                print(
-                    f"run {run + 1} transfer N={n}: accuracy {r['accuracy']:.4f}, training "
-                    f"{r['training_energy_j']:.1f} J (features {r['train_feature_energy_j']:.1f} J, "
-                    f"head {r['head_training_energy_j']:.1f} J), {r['provenance']}",
-                    flush=True,
-                )
-                if r["accuracy"] >= opts.target:
-                    reached = (f"transfer N={n}", r["accuracy"], r["training_energy_j"])
-                    break
-            results.setdefault("transfer", []).append(reached)
+            first_reaching(run, "transfer", [
+                (f"transfer N={n}", lambda n=n: transfer(opts, db, n),
+                 lambda r: f" (features {r['train_feature_energy_j']:.1f} J, head {r['head_training_energy_j']:.1f} J)")
+                for n in (int(v) for v in opts.train_samples.split(","))
+            ])
             for model in opts.models.split(","):
-                reached = None
-                for epochs in range(1, opts.max_epochs + 1):
-                    r = scratch(opts, db, model, epochs)
-                    print(
-                        f"run {run + 1} {model} {epochs} epoch(s): accuracy {r['accuracy']:.4f}, "
-                        f"training {r['training_energy_j']:.1f} J, {r['provenance']}",
-                        flush=True,
-                    )
-                    if r["accuracy"] >= opts.target:
-                        reached = (f"{model} {epochs} epoch(s)", r["accuracy"], r["training_energy_j"])
-                        break
-                results.setdefault(model, []).append(reached)
+                first_reaching(run, model, [
+                    (f"{model} {e} epoch(s)", lambda e=e: scratch(opts, db, model, e), lambda r: "")
+                    for e in range(1, opts.max_epochs + 1)
+                ])
         finally:
             shutil.rmtree(db_dir, ignore_errors=True)
 
     print(f"\nTraining energy to reach Fashion-MNIST test accuracy {opts.target} "
-          f"(medians of {opts.runs} runs; greenai's estimated energy, same machine, same run):")
+          f"(medians of {opts.runs} runs; energy {'/'.join(sorted(provenances))} by greenai, "
+          f"same machine, same run):")
     medians = {}
     for kind, rs in results.items():
         ok = [r for r in rs if r is not None]

@@ -272,81 +272,75 @@ pub fn requantize_one(v: f32, inv_scale: f32, zero_half: f32, lo: f32, hi: f32) 
     unsafe { c.to_int_unchecked::<i32>() as u8 }
 }
 
-/// The u8 range an activation leaves at `(scale, zero)`: ReLU's outputs start at the zero point,
-/// ReLU6's stop at 6. Returned as the clamp bounds of [`requantize_one`] (`bound + 0.5`).
-pub fn act_bounds(act: crate::graph::Act, scale: f32, zero: u8) -> (f32, f32) {
-    use crate::graph::Act;
-    let top = |v: f32| requantize_one(v, 1.0 / scale, zero as f32 + 0.5, 0.5, 255.5);
-    let (lo, hi) = match act {
-        Act::None => (0, 255),
-        Act::Relu => (zero, 255),
-        Act::Relu6 => (zero, top(6.0)),
-    };
-    (lo as f32 + 0.5, hi as f32 + 0.5)
+/// How a layer's i32 sums become the next layer's u8 input: `v = scale[o] · (acc − corr[o]) +
+/// bias[o]`, then [`requantize_one`] at the next layer's parameters, the activation a clamp (ReLU's
+/// outputs start at the zero point, ReLU6's stop at 6).
+pub struct Requant<'a> {
+    pub scale: &'a [f32],
+    pub corr: &'a [i32],
+    pub bias: &'a [f32],
+    inv: f32,
+    zero_half: f32,
+    lo: f32,
+    hi: f32,
 }
 
-/// The i32 sums of `n` rows requantized straight to the next layer's u8 input, row-major
-/// (`out[j · m + o]`: channels-last for a convolution), the activation applied as a clamp:
-/// [`dequantize_transposed`], the activation and [`quantize_slice`] in one pass, with the same
-/// results.
-#[allow(clippy::too_many_arguments)]
-pub fn requantize_rows(
-    acc: &[i32],
-    m16: usize,
-    n: usize,
-    scale: &[f32],
-    corr: &[i32],
-    bias: &[f32],
-    out: &mut [u8],
-    next: (f32, u8),
-    bounds: (f32, f32),
-) {
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn body(
-        acc: &[i32],
-        m16: usize,
-        n: usize,
-        scale: &[f32],
-        corr: &[i32],
-        bias: &[f32],
-        out: &mut [u8],
+impl<'a> Requant<'a> {
+    pub fn new(
+        scale: &'a [f32],
+        corr: &'a [i32],
+        bias: &'a [f32],
         next: (f32, u8),
-        bounds: (f32, f32),
-    ) {
-        let m = scale.len();
-        let (inv, zh) = (1.0 / next.0, next.1 as f32 + 0.5);
-        for j in 0..n {
-            let a = &acc[j * m16..j * m16 + m];
-            let o = &mut out[j * m..(j + 1) * m];
-            for ((((d, &a), &s), &c), &b) in o.iter_mut().zip(a).zip(scale).zip(corr).zip(bias) {
-                *d = requantize_one(s * (a - c) as f32 + b, inv, zh, bounds.0, bounds.1);
+        act: crate::graph::Act,
+    ) -> Self {
+        use crate::graph::Act;
+        let (inv, zero_half) = (1.0 / next.0, next.1 as f32 + 0.5);
+        let (lo, hi) = match act {
+            Act::None => (0, 255),
+            Act::Relu => (next.1, 255),
+            Act::Relu6 => (next.1, requantize_one(6.0, inv, zero_half, 0.5, 255.5)),
+        };
+        Requant {
+            scale,
+            corr,
+            bias,
+            inv,
+            zero_half,
+            lo: lo as f32 + 0.5,
+            hi: hi as f32 + 0.5,
+        }
+    }
+
+    /// The sums of `n` rows (`acc[j · m16 + o]`) requantized row-major (`out[j · m + o]`:
+    /// channels-last for a convolution): [`dequantize_transposed`], the activation and
+    /// [`quantize_slice`] in one pass, with the same results.
+    pub fn rows(&self, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
+        #[inline(always)]
+        fn body(r: &Requant, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
+            let m = r.scale.len();
+            for j in 0..n {
+                let a = &acc[j * m16..j * m16 + m];
+                let o = &mut out[j * m..(j + 1) * m];
+                for ((((d, &a), &s), &c), &b) in
+                    o.iter_mut().zip(a).zip(r.scale).zip(r.corr).zip(r.bias)
+                {
+                    *d = requantize_one(s * (a - c) as f32 + b, r.inv, r.zero_half, r.lo, r.hi);
+                }
             }
         }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn avx2(
-            acc: &[i32],
-            m16: usize,
-            n: usize,
-            scale: &[f32],
-            corr: &[i32],
-            bias: &[f32],
-            out: &mut [u8],
-            next: (f32, u8),
-            bounds: (f32, f32),
-        ) {
-            body(acc, m16, n, scale, corr, bias, out, next, bounds)
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2(r: &Requant, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
+                body(r, acc, m16, n, out)
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was detected at run time.
+                return unsafe { avx2(self, acc, m16, n, out) };
+            }
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 was detected at run time.
-            return unsafe { avx2(acc, m16, n, scale, corr, bias, out, next, bounds) };
-        }
+        body(self, acc, m16, n, out)
     }
-    body(acc, m16, n, scale, corr, bias, out, next, bounds)
 }
 
 #[cfg(test)]

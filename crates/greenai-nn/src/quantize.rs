@@ -104,26 +104,26 @@ pub fn plan_chain(g: &Graph, layers: &[Option<QLayer>]) -> Vec<Option<(f32, u8)>
 /// run of `k · cin` bytes; for a linear layer over a chained convolution's output (`spatial` =
 /// h·w), the order of that output, which stays channels-last.
 pub fn to_channels_last(w: &[i8], cout: usize, cin: usize, spatial: usize) -> Vec<i8> {
-    let kk = spatial;
-    let mut out = vec![0i8; w.len()];
-    for o in 0..cout {
-        for ch in 0..cin {
-            for t in 0..kk {
-                out[o * kk * cin + t * cin + ch] = w[o * kk * cin + ch * kk + t];
-            }
-        }
-    }
-    out
+    reorder(w, cout, cin, spatial, true)
 }
 
 /// The inverse of [`to_channels_last`].
 pub fn from_channels_last(w: &[i8], cout: usize, cin: usize, spatial: usize) -> Vec<i8> {
-    let kk = spatial;
+    reorder(w, cout, cin, spatial, false)
+}
+
+fn reorder(w: &[i8], cout: usize, cin: usize, spatial: usize, to_last: bool) -> Vec<i8> {
+    let per = cin * spatial;
     let mut out = vec![0i8; w.len()];
     for o in 0..cout {
         for ch in 0..cin {
-            for t in 0..kk {
-                out[o * kk * cin + ch * kk + t] = w[o * kk * cin + t * cin + ch];
+            for t in 0..spatial {
+                let (first, last) = (o * per + ch * spatial + t, o * per + t * cin + ch);
+                if to_last {
+                    out[last] = w[first];
+                } else {
+                    out[first] = w[last];
+                }
             }
         }
     }
@@ -136,16 +136,31 @@ pub fn from_channels_last(w: &[i8], cout: usize, cin: usize, spatial: usize) -> 
 pub fn chain_layers(g: &Graph, layers: &mut [Option<QLayer>]) -> Vec<Option<(f32, u8)>> {
     let chain = plan_chain(g, layers);
     for (i, node) in g.nodes.iter().enumerate() {
-        let ins = g.nodes[node.inputs.first().copied().unwrap_or(0)].shape;
-        if let (Op::Linear { fout, fin, .. }, Some(l)) = (node.op, layers[i].as_mut()) {
-            if chain[node.inputs[0]].is_some() && ins.plane() > 1 && !l.hwc_input {
-                let w = to_channels_last(&l.w.unpack(), fout, ins.c, ins.plane());
-                l.w = PackedWeights::pack(&w, fout, fin);
-                l.hwc_input = true;
+        if let (Op::Linear { .. }, Some(l)) = (node.op, layers[i].as_mut()) {
+            let ins = g.nodes[node.inputs[0]].shape;
+            if chain[node.inputs[0]].is_some() && ins.plane() > 1 {
+                l.set_hwc_input(g, i, true);
             }
         }
     }
     chain
+}
+
+impl QLayer {
+    /// Reorders linear layer `i`'s weights to read its input channels-last (`hwc`) or
+    /// channel-major; nothing when they already do.
+    fn set_hwc_input(&mut self, g: &Graph, i: usize, hwc: bool) {
+        if self.hwc_input == hwc {
+            return;
+        }
+        let Op::Linear { fout, fin, .. } = g.nodes[i].op else {
+            return;
+        };
+        let ins = g.nodes[g.nodes[i].inputs[0]].shape;
+        let w = reorder(&self.w.unpack(), fout, ins.c, ins.plane(), hwc);
+        self.w = PackedWeights::pack(&w, fout, fin);
+        self.hwc_input = hwc;
+    }
 }
 
 impl Quantized {
@@ -153,13 +168,8 @@ impl Quantized {
     pub fn without_chain(&self, g: &Graph) -> Quantized {
         let mut q = self.clone();
         for (i, l) in q.layers.iter_mut().enumerate() {
-            if let (Some(l), Op::Linear { fout, fin, .. }) = (l.as_mut(), g.nodes[i].op) {
-                if l.hwc_input {
-                    let ins = g.nodes[g.nodes[i].inputs[0]].shape;
-                    let w = from_channels_last(&l.w.unpack(), fout, ins.c, ins.plane());
-                    l.w = PackedWeights::pack(&w, fout, fin);
-                    l.hwc_input = false;
-                }
+            if let Some(l) = l {
+                l.set_hwc_input(g, i, false);
             }
         }
         q.chain.iter_mut().for_each(|c| *c = None);
@@ -363,6 +373,18 @@ fn finish(acc: i32, l: &QLayer, o: usize, sx: f32, zx: u8) -> f32 {
     sx * l.w_scale[o] * (acc - zx as i32 * l.w_sum[o]) as f32 + l.bias[o]
 }
 
+impl QLayer {
+    /// Per output channel, for input parameters `(sx, zx)`: the scale of the sums and the
+    /// zero-point correction, `v = scale[o] · (acc − corr[o]) + bias[o]` (what [`finish`] computes
+    /// one value at a time, in the same order of operations).
+    fn epilogue(&self, sx: f32, zx: u8) -> (Vec<f32>, Vec<i32>) {
+        (
+            self.w_scale.iter().map(|w| sx * w).collect(),
+            self.w_sum.iter().map(|s| zx as i32 * s).collect(),
+        )
+    }
+}
+
 /// The input parameters of layer `l` for `x`: calibrated, measured now (f32 input), or the ones u8
 /// input was written with (static layers only, see [`plan_chain`]).
 fn params_of(l: &QLayer, x: &QIn) -> (f32, u8) {
@@ -404,11 +426,10 @@ pub(crate) fn conv_forward(
     let (padded_img, rest) = planes.split_at_mut(hp * wp * cin);
     let (rows, line) = rest.split_at_mut(ohw * kq);
     acc.resize(ohw * m16, 0);
-    let scale: Vec<f32> = l.w_scale.iter().map(|w| sx * w).collect();
-    let corr: Vec<i32> = l.w_sum.iter().map(|s| zx as i32 * s).collect();
-    let bounds = match out {
-        QOut::U8(_, next) => int8::act_bounds(c.act, next.0, next.1),
-        QOut::F32(_) => (0.0, 0.0),
+    let (scale, corr) = l.epilogue(sx, zx);
+    let requant = match out {
+        QOut::U8(_, next) => Some(int8::Requant::new(&scale, &corr, &l.bias, next, c.act)),
+        QOut::F32(_) => None,
     };
     let run = c.k * cin;
     for img in 0..n {
@@ -465,17 +486,12 @@ pub(crate) fn conv_forward(
                 ohw,
             ),
             // Channels-last: each position's channels in a row, as the sums come.
-            QOut::U8(o, next) => int8::requantize_rows(
-                acc,
-                m16,
-                ohw,
-                &scale,
-                &corr,
-                &l.bias,
-                &mut o[span],
-                *next,
-                bounds,
-            ),
+            QOut::U8(o, _) => {
+                requant
+                    .as_ref()
+                    .expect("made for u8 output")
+                    .rows(acc, m16, ohw, &mut o[span])
+            }
         }
     }
     *xq = planes;
@@ -529,14 +545,8 @@ pub(crate) fn linear_forward(
             act_apply(act, out);
         }
         QOut::U8(out, next) => {
-            let (lo, hi) = int8::act_bounds(act, next.0, next.1);
-            let (inv_n, zh) = (1.0 / next.0, next.1 as f32 + 0.5);
-            for j in 0..n {
-                for o in 0..fout {
-                    let v = finish(acc[j * m16 + o], l, o, sx, zx);
-                    out[j * fout + o] = int8::requantize_one(v, inv_n, zh, lo, hi);
-                }
-            }
+            let (scale, corr) = l.epilogue(sx, zx);
+            int8::Requant::new(&scale, &corr, &l.bias, next, act).rows(acc, m16, n, out);
         }
     }
 }

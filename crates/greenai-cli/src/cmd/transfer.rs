@@ -4,11 +4,11 @@
 
 use super::job::Job;
 use crate::cli::{JobArgs, TransferArgs};
-use anyhow::{bail, Context};
+use anyhow::bail;
 use greenai_meter::Provenance;
 use greenai_nn::backend::Cpu;
 use greenai_nn::checkpoint::{read_tensors, write_tensors};
-use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split, Tensors};
+use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Tensors};
 use greenai_nn::efficientnet;
 use greenai_nn::graph::Exec;
 use greenai_nn::optim::{Optimizer, Schedule};
@@ -489,8 +489,7 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
     };
     spec.check()?;
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
-    let train = Dataset::load(&dir, Split::Train).context("loading the training set")?;
-    let test = Dataset::load(&dir, Split::Test).context("loading the test set")?;
+    let (train, test) = super::train::load_sets(&dir)?;
     let backbone = efficientnet::load(&weights, args.input_size, false)?;
     let dataset = dir.canonicalize().unwrap_or(dir).display().to_string();
     let r = run_transfer(
@@ -599,44 +598,70 @@ mod tests {
         shapes
     }
 
-    #[test]
-    fn features_are_computed_once_then_read_from_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("greenai.db");
-        let job = Args::try_parse_from(["t", "--threads", "2", "--batch", "8", "--region", "FR"])
-            .unwrap()
-            .job;
-        let (train, test) = (tiny_set(20), tiny_set(12));
-        let backbone = random_backbone(1);
-        let spec = TransferSpec {
-            input_size: 32,
-            train_samples: 16,
-            test_samples: 100,
-            epochs: 3,
-            lr: 0.01,
-            fine_tune_last: 0,
-            seed: 0,
-        };
-        let run = |spec: &TransferSpec, backbone: &Model| {
+    /// A database in a temporary directory, a job's arguments and two tiny sets.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        job: JobArgs,
+        train: Dataset,
+        test: Dataset,
+    }
+
+    impl Fixture {
+        fn new(threads: &str, train: usize, test: usize) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("greenai.db");
+            let args = ["t", "--threads", threads, "--batch", "8", "--region", "FR"];
+            Fixture {
+                db,
+                dir,
+                job: Args::try_parse_from(args).unwrap().job,
+                train: tiny_set(train),
+                test: tiny_set(test),
+            }
+        }
+
+        fn run(&self, spec: &TransferSpec, backbone: &Model) -> anyhow::Result<TransferReport> {
+            let (t, e) = (&self.train, &self.test);
             run_transfer(
                 spec,
                 backbone,
                 "tiny",
-                &train,
-                &test,
-                &job,
-                &db,
+                t,
+                e,
+                &self.job,
+                &self.db,
                 BTreeMap::new(),
             )
-            .unwrap()
-        };
+        }
+    }
+
+    /// 32×32 images, the whole backbone frozen.
+    fn spec(train_samples: usize, test_samples: usize, epochs: usize) -> TransferSpec {
+        TransferSpec {
+            input_size: 32,
+            train_samples,
+            test_samples,
+            epochs,
+            lr: 0.01,
+            fine_tune_last: 0,
+            seed: 0,
+        }
+    }
+
+    #[test]
+    fn features_are_computed_once_then_read_from_the_cache() {
+        let f = Fixture::new("2", 20, 12);
+        let backbone = random_backbone(1);
+        let spec = spec(16, 100, 3);
+        let run = |spec: &TransferSpec, backbone: &Model| f.run(spec, backbone).unwrap();
         let first = run(&spec, &backbone);
         assert!(!first.feature_cache_hit && first.frozen);
         assert_eq!((first.train_samples, first.test_samples), (16, 12));
         assert_eq!(first.trained_params, efficientnet::FEATURES * 2 + 2);
         assert!(first.train_feature_energy_j > 0.0 && first.training_energy_j > 0.0);
         assert!((0.0..=1.0).contains(&first.accuracy));
-        assert_eq!(cached_shapes(&db), [vec![12, 1280], vec![16, 1280]]);
+        assert_eq!(cached_shapes(&f.db), [vec![12, 1280], vec![16, 1280]]);
 
         // The same backbone and images: both splits come from the cache, and the head trained on
         // them is the same.
@@ -649,86 +674,43 @@ mod tests {
 
         // Another backbone's weights never read these features.
         assert!(!run(&spec, &random_backbone(2)).feature_cache_hit);
-        assert_eq!(cached_shapes(&db).len(), 4);
+        assert_eq!(cached_shapes(&f.db).len(), 4);
 
         // Fine-tuning the last two blocks caches the activations before them, under a key of its
         // own: block 14's input at 32×32 is 192 channels of 1×1.
-        let tuned = run(
-            &TransferSpec {
-                fine_tune_last: 2,
-                ..spec.clone()
-            },
-            &backbone,
-        );
+        let tuning = TransferSpec {
+            fine_tune_last: 2,
+            ..spec.clone()
+        };
+        let tuned = run(&tuning, &backbone);
         assert!(!tuned.feature_cache_hit && !tuned.frozen);
         assert_eq!(tuned.fine_tuned_blocks, 2);
         assert!(tuned.trained_params > first.trained_params);
-        assert!(cached_shapes(&db).contains(&vec![16, 192]));
-        let again = run(
-            &TransferSpec {
-                fine_tune_last: 2,
-                ..spec.clone()
-            },
-            &backbone,
-        );
+        assert!(cached_shapes(&f.db).contains(&vec![16, 192]));
+        let again = run(&tuning, &backbone);
         assert!(again.feature_cache_hit);
         assert_eq!(again.accuracy, tuned.accuracy);
     }
 
     #[test]
     fn a_damaged_cache_is_computed_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("greenai.db");
-        let job = Args::try_parse_from(["t", "--threads", "1", "--region", "FR"])
-            .unwrap()
-            .job;
-        let (train, test) = (tiny_set(8), tiny_set(4));
+        let f = Fixture::new("1", 8, 4);
         let backbone = random_backbone(3);
-        let spec = TransferSpec {
-            input_size: 32,
-            train_samples: 8,
-            test_samples: 4,
-            epochs: 1,
-            lr: 0.01,
-            fine_tune_last: 0,
-            seed: 0,
-        };
-        let run = || {
-            run_transfer(
-                &spec,
-                &backbone,
-                "tiny",
-                &train,
-                &test,
-                &job,
-                &db,
-                BTreeMap::new(),
-            )
-            .unwrap()
-        };
-        let first = run();
-        for e in std::fs::read_dir(dir.path().join("greenai-features")).unwrap() {
+        let spec = spec(8, 4, 1);
+        let first = f.run(&spec, &backbone).unwrap();
+        for e in std::fs::read_dir(f.dir.path().join("greenai-features")).unwrap() {
             std::fs::write(e.unwrap().path(), b"not a safetensors file").unwrap();
         }
-        let second = run();
+        let second = f.run(&spec, &backbone).unwrap();
         assert!(!second.feature_cache_hit);
         assert_eq!(second.accuracy, first.accuracy);
-        assert_eq!(cached_shapes(&db), [vec![4, 1280], vec![8, 1280]]);
+        assert_eq!(cached_shapes(&f.db), [vec![4, 1280], vec![8, 1280]]);
         // Too many blocks to fine-tune is refused before any work.
-        let err = run_transfer(
-            &TransferSpec {
-                fine_tune_last: 17,
-                ..spec.clone()
-            },
-            &backbone,
-            "tiny",
-            &train,
-            &test,
-            &job,
-            &db,
-            BTreeMap::new(),
-        )
-        .unwrap_err();
+        let too_many = TransferSpec {
+            fine_tune_last: 17,
+            ..spec.clone()
+        };
+        let err = f.run(&too_many, &backbone).unwrap_err();
         assert!(format!("{err:#}").contains("16 blocks"), "{err:#}");
     }
 }
