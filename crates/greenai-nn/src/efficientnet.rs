@@ -345,7 +345,6 @@ mod tests {
 
     #[test]
     fn a_split_backbone_computes_what_the_whole_one_does() {
-        use crate::backend::Cpu;
         use crate::graph::Exec;
         let size = 32;
         let g = graph(size, None).unwrap();
@@ -361,10 +360,7 @@ mod tests {
             .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
             .collect();
         let mut ex = Exec::default();
-        let run = |ex: &mut Exec, m: &Model, x: &[f32]| {
-            ex.forward(&Cpu, &m.graph, &m.params, &m.buffers, x, n, false);
-            ex.logits().to_vec()
-        };
+        let run = |ex: &mut Exec, m: &Model, x: &[f32]| ex.infer(m, x, n).to_vec();
         let whole = run(&mut ex, &features, &x);
         assert_eq!(whole.len(), n * FEATURES);
         for trainable in [0, 1, 4] {

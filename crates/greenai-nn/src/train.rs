@@ -60,6 +60,23 @@ impl Model {
     }
 }
 
+impl Exec {
+    /// Inference of `n` inputs `x` through `model` on the CPU (int8 layers when `self.quant` is
+    /// set); returns the outputs, `n ×` the last node's size.
+    pub fn infer(&mut self, model: &Model, x: &[f32], n: usize) -> &[f32] {
+        self.forward(
+            &Cpu,
+            &model.graph,
+            &model.params,
+            &model.buffers,
+            x,
+            n,
+            false,
+        );
+        self.logits()
+    }
+}
+
 /// One epoch's figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochStats {

@@ -5,7 +5,6 @@
 //! Needs `data/efficientnet-lite0.safetensors` (`python3 scripts/convert_efficientnet_lite0.py`,
 //! which `.ci/run` runs); without it the test says so and passes, except under CI, where it fails.
 
-use greenai_nn::backend::Cpu;
 use greenai_nn::efficientnet;
 use greenai_nn::graph::Exec;
 use std::path::Path;
@@ -36,15 +35,7 @@ fn photos_get_the_reference_classes_and_logits() {
         let mut x = Vec::new();
         efficientnet::normalise(&rgb, 224, &mut x);
         let mut ex = Exec::default();
-        ex.forward(
-            &Cpu,
-            &model.graph,
-            &model.params,
-            &model.buffers,
-            &x,
-            1,
-            false,
-        );
+        ex.infer(&model, &x, 1);
         let z = ex.logits();
         let mut order: Vec<usize> = (0..z.len()).collect();
         order.sort_by(|&a, &b| z[b].total_cmp(&z[a]));

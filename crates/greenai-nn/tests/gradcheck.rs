@@ -348,24 +348,8 @@ fn folded_inference_equals_the_unfused_graph() {
             .any(|n| { matches!(n.op, Op::BatchNorm { .. }) }));
         let x: Vec<f32> = (0..4 * 784).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
         let (mut a, mut b) = (Exec::default(), Exec::default());
-        a.forward(
-            &Cpu,
-            &model.graph,
-            &model.params,
-            &model.buffers,
-            &x,
-            4,
-            false,
-        );
-        b.forward(
-            &Cpu,
-            &folded.graph,
-            &folded.params,
-            &folded.buffers,
-            &x,
-            4,
-            false,
-        );
+        a.infer(&model, &x, 4);
+        b.infer(&folded, &x, 4);
         for (u, v) in a.logits().iter().zip(b.logits()) {
             assert!(
                 (u - v).abs() < 1e-4 * (1.0 + u.abs()),

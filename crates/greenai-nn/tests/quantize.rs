@@ -1,7 +1,6 @@
 //! int8 inference against the f32 model: each layer's dequantized output within the bound that
 //! the rounding of its weights and inputs allows, and a trained model's accuracy kept.
 
-use greenai_nn::backend::Cpu;
 use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split, MNIST_MEAN, MNIST_STD};
 use greenai_nn::graph::{Act, Exec, GraphBuilder};
 use greenai_nn::models::ModelKind;
@@ -66,26 +65,10 @@ fn each_layer_stays_within_its_rounding_bound() {
                 let q = quantize(&model, scheme, range, &xs, n);
                 let layer = q.layers[1].clone().expect("quantized");
                 let mut f = Exec::default();
-                f.forward(
-                    &Cpu,
-                    &model.graph,
-                    &model.params,
-                    &model.buffers,
-                    &xs,
-                    n,
-                    false,
-                );
+                f.infer(&model, &xs, n);
                 let mut i8x = Exec::default();
                 i8x.quant = Some(Arc::new(q));
-                i8x.forward(
-                    &Cpu,
-                    &model.graph,
-                    &model.params,
-                    &model.buffers,
-                    &xs,
-                    n,
-                    false,
-                );
+                i8x.infer(&model, &xs, n);
                 let (lo, hi) = xs
                     .iter()
                     .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
@@ -201,15 +184,7 @@ fn the_u8_chain_changes_nothing_but_speed() {
             let run = |q: greenai_nn::quantize::Quantized| {
                 let mut ex = Exec::default();
                 ex.quant = Some(Arc::new(q));
-                ex.forward(
-                    &Cpu,
-                    &model.graph,
-                    &model.params,
-                    &model.buffers,
-                    &x,
-                    40,
-                    false,
-                );
+                ex.infer(&model, &x, 40);
                 ex.logits().to_vec()
             };
             assert_eq!(run(q), run(unchained), "{kind:?} {range:?}");

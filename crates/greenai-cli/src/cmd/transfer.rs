@@ -6,7 +6,6 @@ use super::job::Job;
 use crate::cli::{JobArgs, TransferArgs};
 use anyhow::bail;
 use greenai_meter::Provenance;
-use greenai_nn::backend::Cpu;
 use greenai_nn::checkpoint::{read_tensors, write_tensors};
 use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Tensors};
 use greenai_nn::efficientnet;
@@ -137,16 +136,7 @@ fn features(
                     let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
                     for c in part.chunks(16) {
                         to_rgb(data, c, size, &mut x);
-                        ex.forward(
-                            &Cpu,
-                            &frozen.graph,
-                            &frozen.params,
-                            &frozen.buffers,
-                            &x,
-                            c.len(),
-                            false,
-                        );
-                        out.extend_from_slice(ex.logits());
+                        out.extend_from_slice(ex.infer(frozen, &x, c.len()));
                     }
                     out
                 })
