@@ -378,7 +378,6 @@ fn load_quantized(
     mut tensors: Tensors,
     meta: BTreeMap<String, String>,
 ) -> Result<Checkpoint> {
-    use crate::int8::PackedWeights;
     use crate::quantize::{ActivationRange, QLayer, Quantized, WeightScheme};
     let malformed = |reason: String| NnError::Malformed {
         path: path.display().to_string(),
@@ -425,13 +424,10 @@ fn load_quantized(
         };
         quantized.extend(node.op.param_indices());
         let n = &node.name;
-        let mut w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
+        let w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
             .into_iter()
             .map(|v| v as i8)
             .collect();
-        if let crate::graph::Op::Conv(c) = node.op {
-            w = crate::quantize::to_channels_last(&w, c.cout, c.cin, c.k * c.k);
-        }
         let w_sum = (0..cout)
             .map(|o| w[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
             .collect();
@@ -442,7 +438,7 @@ fn load_quantized(
             Err(_) => None, // dynamic: ranges measured at run time
         };
         layers[i] = Some(QLayer {
-            w: PackedWeights::pack(&w, cout, k),
+            w: crate::quantize::pack_layer(&node.op, &w),
             w_scale,
             w_sum,
             bias,

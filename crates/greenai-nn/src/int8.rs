@@ -1,16 +1,21 @@
 //! int8 matrix products with i32 accumulation for quantized inference: `c[j][o] = Σ_k w[o][k] ·
-//! x[j][k]` for signed 8-bit weights and unsigned 8-bit activations (the operand order of x86's
+//! x_j[k]` for signed 8-bit weights and unsigned 8-bit activations (the operand order of x86's
 //! VNNI `vpdpbusd`).
 //!
 //! Weights are packed once ([`PackedWeights`]) in blocks of 16 output channels × 4 inputs, so that
 //! one 512-bit `vpdpbusd` multiplies four consecutive inputs of one activation row (broadcast) by
-//! sixteen channels' weights and adds into sixteen i32 sums: no horizontal reduction, and rows
-//! padded only to a multiple of 4. Activation rows are `k4 = ⌈k/4⌉·4` bytes; padded weights are
-//! zero, so whatever the padding bytes of an activation row hold never counts.
+//! sixteen channels' weights and adds into sixteen i32 sums: no horizontal reduction.
 //!
-//! Two kernels, chosen at run time: AVX-512 VNNI, and a portable loop over the same layout (which
-//! the compiler vectorises over the sixteen lanes). Both give the same integers: a u8 × i8 product
-//! fits in 16 bits, and sums stay inside 32 bits for rows shorter than 2^31 / (255 · 128) ≈ 65,000.
+//! A row's `k` inputs may lie in `segs` equal segments apart from each other in memory ([`Rows`]),
+//! each padded to a multiple of 4 with zero weights: a convolution's kernel rows, read straight
+//! from a padded channels-last image (one kernel row of every channel is one contiguous run), so
+//! the convolution needs no gathered patches. Whatever the padding bytes of a segment hold never
+//! counts.
+//!
+//! Two kernels, chosen at run time: AVX-512 VNNI, register-blocked (up to 4 blocks of 16 channels
+//! × up to 16 rows of sums held in registers while the weights stream), and a portable loop over
+//! the same layout. Both give the same integers: a u8 × i8 product fits in 16 bits, and sums stay
+//! inside 32 bits for rows shorter than 2^31 / (255 · 128) ≈ 65,000.
 
 /// Output channels per packed block.
 pub const LANES: usize = 16;
@@ -48,28 +53,60 @@ impl Kernel {
     }
 }
 
-/// Weights `m × k` in blocks: `data[((b · quads) + q) · 64 + lane · 4 + t] = w[b·16 + lane][4q + t]`.
+/// Weights `m × k`, `k` made of `segs` segments of `k / segs` inputs, in blocks: with `sq` quads
+/// per segment, `data[((b · segs + s) · sq + q) · 64 + lane · 4 + t] = w[b·16 + lane][s · k/segs +
+/// 4q + t]` (zero past the segment's end).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedWeights {
     pub m: usize,
     pub k: usize,
+    pub segs: usize,
     pub data: Vec<i8>,
 }
 
 impl PackedWeights {
-    /// Packs row-major `m × k` int8 weights.
+    /// Packs row-major `m × k` int8 weights, one segment.
     pub fn pack(w: &[i8], m: usize, k: usize) -> PackedWeights {
-        let quads = k4(k) / 4;
-        let blocks = m.div_ceil(LANES);
-        let mut data = vec![0i8; blocks * quads * 4 * LANES];
+        PackedWeights::pack_segments(w, m, k, 1)
+    }
+
+    /// Packs row-major `m × k` int8 weights whose rows are `segs` segments (`segs` divides `k`).
+    pub fn pack_segments(w: &[i8], m: usize, k: usize, segs: usize) -> PackedWeights {
+        assert!(
+            segs > 0 && k.is_multiple_of(segs),
+            "{segs} segments do not divide {k} inputs"
+        );
+        let mut p = PackedWeights {
+            m,
+            k,
+            segs,
+            data: Vec::new(),
+        };
+        p.data = vec![0i8; m.div_ceil(LANES) * p.block_quads() * 4 * LANES];
         for o in 0..m {
-            let (b, lane) = (o / LANES, o % LANES);
             for kk in 0..k {
-                let (q, t) = (kk / 4, kk % 4);
-                data[((b * quads + q) * LANES + lane) * 4 + t] = w[o * k + kk];
+                let at = p.at(o, kk);
+                p.data[at] = w[o * k + kk];
             }
         }
-        PackedWeights { m, k, data }
+        p
+    }
+
+    /// Where weight `(o, kk)` is in `data`.
+    fn at(&self, o: usize, kk: usize) -> usize {
+        let (seg, sq) = (self.k / self.segs, self.seg_quads());
+        let (s, t) = (kk / seg, kk % seg);
+        ((((o / LANES) * self.segs + s) * sq + t / 4) * LANES + o % LANES) * 4 + t % 4
+    }
+
+    /// Quads (4 inputs) per segment.
+    pub fn seg_quads(&self) -> usize {
+        k4(self.k / self.segs) / 4
+    }
+
+    /// Quads per block of 16 channels.
+    pub fn block_quads(&self) -> usize {
+        self.segs * self.seg_quads()
     }
 
     /// `m` rounded up to [`LANES`]: the row stride of the output.
@@ -83,52 +120,74 @@ impl PackedWeights {
 
     /// The row-major `m × k` weights back.
     pub fn unpack(&self) -> Vec<i8> {
-        let quads = k4(self.k) / 4;
         let mut w = vec![0i8; self.m * self.k];
         for o in 0..self.m {
-            let (b, lane) = (o / LANES, o % LANES);
             for kk in 0..self.k {
-                w[o * self.k + kk] = self.data[((b * quads + kk / 4) * LANES + lane) * 4 + kk % 4];
+                w[o * self.k + kk] = self.data[self.at(o, kk)];
             }
         }
         w
     }
 }
 
+/// Where the activation bytes of output rows lie: segment `s` of row `j` starts at
+/// `j · row_stride + s · seg_stride` and is read for `seg_quads · 4` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rows {
+    pub n: usize,
+    pub row_stride: usize,
+    pub seg_stride: usize,
+}
+
 /// `c[j · m16 + o] = Σ_k w[o][k] · x[j · k4 + k]` for `j < n`, every `o < m16` (the padded
-/// channels give 0).
+/// channels give 0): rows of `k4(k)` bytes one after the other (one segment).
 pub fn gemm_packed(kernel: Kernel, w: &PackedWeights, n: usize, x: &[u8], c: &mut [i32]) {
-    let kq = k4(w.k);
-    let m16 = w.m16();
-    assert!(x.len() >= n * kq, "activations too short");
-    assert!(c.len() >= n * m16, "output too short");
+    assert_eq!(w.segs, 1, "rows of one segment");
+    let rows = Rows {
+        n,
+        row_stride: k4(w.k),
+        seg_stride: 0,
+    };
+    gemm_rows(kernel, w, x, rows, c)
+}
+
+/// `c[j · m16 + o] = Σ_s Σ_t w[o][s · k/segs + t] · x[j · row_stride + s · seg_stride + t]` for
+/// `j < rows.n`, every `o < m16`.
+pub fn gemm_rows(kernel: Kernel, w: &PackedWeights, x: &[u8], rows: Rows, c: &mut [i32]) {
+    if rows.n == 0 {
+        return;
+    }
+    let last = (rows.n - 1) * rows.row_stride + (w.segs - 1) * rows.seg_stride + w.seg_quads() * 4;
+    assert!(x.len() >= last, "activations too short");
+    assert!(c.len() >= rows.n * w.m16(), "output too short");
     match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
             // SAFETY: the feature was detected at run time; the asserts bound every access.
-            unsafe { vnni::gemm(w, n, x, c) }
+            unsafe { vnni::gemm(w, x, rows, c) }
         }
-        _ => portable(w, n, x, c),
+        _ => portable(w, x, rows, c),
     }
 }
 
-fn portable(w: &PackedWeights, n: usize, x: &[u8], c: &mut [i32]) {
-    let kq = k4(w.k);
-    let quads = kq / 4;
-    let m16 = w.m16();
-    for j in 0..n {
-        let xr = &x[j * kq..(j + 1) * kq];
+fn portable(w: &PackedWeights, x: &[u8], rows: Rows, c: &mut [i32]) {
+    let (sq, m16) = (w.seg_quads(), w.m16());
+    for j in 0..rows.n {
         for b in 0..m16 / LANES {
             let mut acc = [0i32; LANES];
-            for q in 0..quads {
-                let xs = &xr[4 * q..4 * q + 4];
-                let blk = &w.data[(b * quads + q) * 4 * LANES..(b * quads + q + 1) * 4 * LANES];
-                for (lane, a) in acc.iter_mut().enumerate() {
-                    let wl = &blk[lane * 4..lane * 4 + 4];
-                    *a += xs[0] as i32 * wl[0] as i32
-                        + xs[1] as i32 * wl[1] as i32
-                        + xs[2] as i32 * wl[2] as i32
-                        + xs[3] as i32 * wl[3] as i32;
+            for s in 0..w.segs {
+                let xs = &x[j * rows.row_stride + s * rows.seg_stride..][..4 * sq];
+                for q in 0..sq {
+                    let at = ((b * w.segs + s) * sq + q) * 4 * LANES;
+                    let blk = &w.data[at..at + 4 * LANES];
+                    let xq = &xs[4 * q..4 * q + 4];
+                    for (lane, a) in acc.iter_mut().enumerate() {
+                        let wl = &blk[lane * 4..lane * 4 + 4];
+                        *a += xq[0] as i32 * wl[0] as i32
+                            + xq[1] as i32 * wl[1] as i32
+                            + xq[2] as i32 * wl[2] as i32
+                            + xq[3] as i32 * wl[3] as i32;
+                    }
                 }
             }
             c[j * m16 + b * LANES..j * m16 + (b + 1) * LANES].copy_from_slice(&acc);
@@ -138,52 +197,101 @@ fn portable(w: &PackedWeights, n: usize, x: &[u8], c: &mut [i32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{k4, PackedWeights, LANES};
+    use super::{PackedWeights, Rows, LANES};
     use std::arch::x86_64::*;
 
-    /// Four activation rows per weight block load; one `vpdpbusd` per row and quad.
+    /// Strips of up to four blocks (64 channels); in each, tiles of rows whose sums stay in
+    /// registers (24 or fewer of the 32) while the strip's weights stream once per tile.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn gemm(w: &PackedWeights, n: usize, x: &[u8], c: &mut [i32]) {
-        let kq = k4(w.k);
-        let quads = kq / 4;
+    pub unsafe fn gemm(w: &PackedWeights, x: &[u8], rows: Rows, c: &mut [i32]) {
+        let blocks = w.m16() / LANES;
+        let mut b = 0;
+        while b < blocks {
+            let mb = (blocks - b).min(4);
+            // SAFETY: the caller checked that rows.n rows of every segment lie in x and that c
+            // holds rows.n · m16 sums; the strip's blocks b..b + mb exist.
+            unsafe {
+                match mb {
+                    4 => strip::<4, 6>(w, b, x, rows, c),
+                    3 => strip::<3, 8>(w, b, x, rows, c),
+                    2 => strip::<2, 12>(w, b, x, rows, c),
+                    _ => strip::<1, 16>(w, b, x, rows, c),
+                }
+            }
+            b += mb;
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn strip<const MB: usize, const R: usize>(
+        w: &PackedWeights,
+        b: usize,
+        x: &[u8],
+        rows: Rows,
+        c: &mut [i32],
+    ) {
         let m16 = w.m16();
-        let (xp, wp, cp) = (x.as_ptr(), w.data.as_ptr(), c.as_mut_ptr());
-        for b in 0..m16 / LANES {
-            let wb = wp.wrapping_add(b * quads * 4 * LANES);
-            let mut j = 0;
-            while j + 4 <= n {
-                let mut acc = [_mm512_setzero_si512(); 4];
-                for q in 0..quads {
-                    // SAFETY: q < quads and the block holds quads × 64 bytes; rows j..j+4 lie in
-                    // x (n · kq bytes, checked by the caller).
-                    unsafe {
-                        let wv = _mm512_loadu_si512(wb.add(q * 64).cast());
-                        for (r, a) in acc.iter_mut().enumerate() {
-                            let quad =
-                                (xp.add((j + r) * kq + 4 * q) as *const i32).read_unaligned();
-                            *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(quad), wv);
+        let wb = w
+            .data
+            .as_ptr()
+            .wrapping_add(b * w.block_quads() * 4 * LANES);
+        let (xp, cp) = (x.as_ptr(), c.as_mut_ptr().wrapping_add(b * LANES));
+        let mut j = 0;
+        // SAFETY (all three loops): rows j.. of the tile are below rows.n (see gemm).
+        while j + R <= rows.n {
+            unsafe { tile::<MB, R>(w, wb, xp.add(j * rows.row_stride), rows, cp.add(j * m16)) };
+            j += R;
+        }
+        while j + 4 <= rows.n {
+            unsafe { tile::<MB, 4>(w, wb, xp.add(j * rows.row_stride), rows, cp.add(j * m16)) };
+            j += 4;
+        }
+        while j < rows.n {
+            unsafe { tile::<MB, 1>(w, wb, xp.add(j * rows.row_stride), rows, cp.add(j * m16)) };
+            j += 1;
+        }
+    }
+
+    /// `R` rows × `MB` blocks of sums, the blocks' weights loaded once per quad for all rows.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    #[inline]
+    unsafe fn tile<const MB: usize, const R: usize>(
+        w: &PackedWeights,
+        wb: *const i8,
+        x: *const u8,
+        rows: Rows,
+        c: *mut i32,
+    ) {
+        let (sq, m16) = (w.seg_quads(), w.m16());
+        let block_bytes = w.block_quads() * 4 * LANES;
+        let mut acc = [[_mm512_setzero_si512(); MB]; R];
+        let mut wq = wb;
+        for s in 0..w.segs {
+            let xs = x.wrapping_add(s * rows.seg_stride);
+            for q in 0..sq {
+                // SAFETY: weight quads lie in the strip's blocks; activation bytes in the rows
+                // the caller bounded.
+                unsafe {
+                    let mut wv = [_mm512_setzero_si512(); MB];
+                    for (i, v) in wv.iter_mut().enumerate() {
+                        *v = _mm512_loadu_si512(wq.add(i * block_bytes).cast());
+                    }
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let quad =
+                            (xs.add(r * rows.row_stride + 4 * q) as *const i32).read_unaligned();
+                        let bq = _mm512_set1_epi32(quad);
+                        for (a, v) in a.iter_mut().zip(&wv) {
+                            *a = _mm512_dpbusd_epi32(*a, bq, *v);
                         }
                     }
+                    wq = wq.add(4 * LANES);
                 }
-                for (r, a) in acc.iter().enumerate() {
-                    // SAFETY: (j + r) · m16 + b · 16 + 16 ≤ n · m16, checked by the caller.
-                    unsafe { _mm512_storeu_si512(cp.add((j + r) * m16 + b * LANES).cast(), *a) };
-                }
-                j += 4;
             }
-            while j < n {
-                let mut a = _mm512_setzero_si512();
-                for q in 0..quads {
-                    // SAFETY: as above.
-                    unsafe {
-                        let wv = _mm512_loadu_si512(wb.add(q * 64).cast());
-                        let quad = (xp.add(j * kq + 4 * q) as *const i32).read_unaligned();
-                        a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32(quad), wv);
-                    }
-                }
-                // SAFETY: as above.
-                unsafe { _mm512_storeu_si512(cp.add(j * m16 + b * LANES).cast(), a) };
-                j += 1;
+        }
+        for (r, a) in acc.iter().enumerate() {
+            for (i, v) in a.iter().enumerate() {
+                // SAFETY: row r of the tile, blocks inside m16.
+                unsafe { _mm512_storeu_si512(c.add(r * m16 + i * LANES).cast(), *v) };
             }
         }
     }
@@ -206,6 +314,58 @@ pub fn affine_params(lo: f32, hi: f32) -> (f32, u8) {
     let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
     let zero = (-lo / scale).round().clamp(0.0, 255.0) as u8;
     (scale, zero)
+}
+
+/// The smallest and largest of `x`, NaN ignored (`(f32::MAX, f32::MIN)` when empty): AVX-512 where
+/// the CPU has it, otherwise a compare-and-select over sixteen lanes (which vectorises where
+/// `f32::min`'s NaN rule does not).
+pub fn min_max(x: &[f32]) -> (f32, f32) {
+    #[inline(always)]
+    fn body(x: &[f32]) -> (f32, f32) {
+        let (mut lo, mut hi) = ([f32::MAX; LANES], [f32::MIN; LANES]);
+        let chunks = x.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..LANES {
+                lo[i] = if c[i] < lo[i] { c[i] } else { lo[i] };
+                hi[i] = if c[i] > hi[i] { c[i] } else { hi[i] };
+            }
+        }
+        let lo = lo
+            .iter()
+            .chain(rest)
+            .fold(f32::MAX, |a, v| if *v < a { *v } else { a });
+        let hi = hi
+            .iter()
+            .chain(rest)
+            .fold(f32::MIN, |a, v| if *v > a { *v } else { a });
+        (lo, hi)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(x: &[f32]) -> (f32, f32) {
+            use std::arch::x86_64::*;
+            let (mut lo, mut hi) = (_mm512_set1_ps(f32::MAX), _mm512_set1_ps(f32::MIN));
+            let chunks = x.chunks_exact(LANES);
+            let rest = chunks.remainder();
+            for c in chunks {
+                // SAFETY: a chunk is 16 floats. min/max return their second operand when the
+                // first is NaN, so NaN never enters.
+                let v = unsafe { _mm512_loadu_ps(c.as_ptr()) };
+                lo = _mm512_min_ps(v, lo);
+                hi = _mm512_max_ps(v, hi);
+            }
+            let (lo, hi) = (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+            let (rl, rh) = body(rest);
+            (lo.min(rl), hi.max(rh))
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512 was detected at run time.
+            return unsafe { avx512(x) };
+        }
+    }
+    body(x)
 }
 
 /// `round(v / scale) + zero`, clamped to `0..=255` (halves round up), over a slice: truncating
@@ -246,17 +406,98 @@ pub fn dequantize_transposed(
     out: &mut [f32],
     stride: usize,
 ) {
-    let m = scale.len();
-    let mut row = vec![0.0f32; m];
-    for j in 0..n {
-        let a = &acc[j * m16..j * m16 + m];
-        for o in 0..m {
-            row[o] = scale[o] * (a[o] - corr[o]) as f32 + bias[o];
-        }
-        for (o, v) in row.iter().enumerate() {
-            out[o * stride + j] = *v;
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn body(
+        acc: &[i32],
+        m16: usize,
+        n: usize,
+        scale: &[f32],
+        corr: &[i32],
+        bias: &[f32],
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        // Tiles of 16 rows × 16 channels: computed along the channels (contiguous sums, vectorised),
+        // written along the rows (contiguous outputs).
+        let m = scale.len();
+        let mut tile = [[0.0f32; LANES]; LANES];
+        for o0 in (0..m).step_by(LANES) {
+            let lanes = (m - o0).min(LANES);
+            let (s, c, b) = (
+                &scale[o0..o0 + lanes],
+                &corr[o0..o0 + lanes],
+                &bias[o0..o0 + lanes],
+            );
+            for j0 in (0..n).step_by(LANES) {
+                let rows = (n - j0).min(LANES);
+                for (jj, t) in tile.iter_mut().enumerate().take(rows) {
+                    let a = &acc[(j0 + jj) * m16 + o0..][..lanes];
+                    for ((((t, &a), &s), &c), &b) in t.iter_mut().zip(a).zip(s).zip(c).zip(b) {
+                        *t = s * (a - c) as f32 + b;
+                    }
+                }
+                for oo in 0..lanes {
+                    let dst = &mut out[(o0 + oo) * stride + j0..][..rows];
+                    for (jj, d) in dst.iter_mut().enumerate() {
+                        *d = tile[jj][oo];
+                    }
+                }
+            }
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// Sixteen rows of one channel per gather: the same arithmetic, written contiguously.
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx512(
+            acc: &[i32],
+            m16: usize,
+            n: usize,
+            scale: &[f32],
+            corr: &[i32],
+            bias: &[f32],
+            out: &mut [f32],
+            stride: usize,
+        ) {
+            use std::arch::x86_64::*;
+            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let step = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(m16 as i32));
+            for (o, ((&s, &c), &b)) in scale.iter().zip(corr).zip(bias).enumerate() {
+                let (vs, vc, vb) = (_mm512_set1_ps(s), _mm512_set1_epi32(c), _mm512_set1_ps(b));
+                let dst = &mut out[o * stride..o * stride + n];
+                for j0 in (0..n).step_by(LANES) {
+                    let rows = (n - j0).min(LANES);
+                    let mask: u16 = if rows == LANES {
+                        u16::MAX
+                    } else {
+                        (1 << rows) - 1
+                    };
+                    // SAFETY: rows j0..j0 + rows < n, channel o < m16: inside acc (the caller's
+                    // n · m16 sums) and inside dst.
+                    unsafe {
+                        let base = acc.as_ptr().add(j0 * m16 + o);
+                        let a = _mm512_mask_i32gather_epi32::<4>(
+                            _mm512_setzero_si512(),
+                            mask,
+                            step,
+                            base,
+                        );
+                        let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, vc));
+                        let v = _mm512_add_ps(_mm512_mul_ps(vs, v), vb);
+                        _mm512_mask_storeu_ps(dst.as_mut_ptr().add(j0), mask, v);
+                    }
+                }
+            }
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            assert!(n == 0 || acc.len() >= (n - 1) * m16 + scale.len());
+            // SAFETY: AVX-512 was detected at run time; the assert bounds the sums.
+            return unsafe { avx512(acc, m16, n, scale, corr, bias, out, stride) };
+        }
+    }
+    body(acc, m16, n, scale, corr, bias, out, stride)
 }
 
 /// `q = round(v · inv_scale) + zero` clamped to `lo..=hi`, written exactly as [`quantize_slice`]
@@ -330,6 +571,14 @@ impl<'a> Requant<'a> {
         }
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                assert!(acc.len() >= n.saturating_sub(1) * m16 + self.scale.len());
+                assert!(out.len() >= n * self.scale.len());
+                // SAFETY: the features were detected at run time; the asserts bound the rows.
+                return unsafe { self.avx512(acc, m16, n, out) };
+            }
             #[target_feature(enable = "avx2")]
             unsafe fn avx2(r: &Requant, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
                 body(r, acc, m16, n, out)
@@ -340,6 +589,43 @@ impl<'a> Requant<'a> {
             }
         }
         body(self, acc, m16, n, out)
+    }
+
+    /// [`Requant::rows`] sixteen channels at a time, the same operations in the same order (a
+    /// multiply then an add, never fused), so the bytes are the same; a row's last block stores
+    /// only its channels.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn avx512(&self, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
+        use std::arch::x86_64::*;
+        let m = self.scale.len();
+        let (inv, zh) = (_mm512_set1_ps(self.inv), _mm512_set1_ps(self.zero_half));
+        let (lo, hi) = (_mm512_set1_ps(self.lo), _mm512_set1_ps(self.hi));
+        for b in 0..m.div_ceil(LANES) {
+            let lanes = (m - b * LANES).min(LANES);
+            let mask: u16 = if lanes == LANES {
+                u16::MAX
+            } else {
+                (1u16 << lanes) - 1
+            };
+            // SAFETY: the masked loads and stores touch channels b·16 .. b·16 + lanes < m of
+            // rows below n, which the caller bounded.
+            unsafe {
+                let at = b * LANES;
+                let s = _mm512_maskz_loadu_ps(mask, self.scale.as_ptr().add(at));
+                let c = _mm512_maskz_loadu_epi32(mask, self.corr.as_ptr().add(at));
+                let bias = _mm512_maskz_loadu_ps(mask, self.bias.as_ptr().add(at));
+                for j in 0..n {
+                    let a = _mm512_maskz_loadu_epi32(mask, acc.as_ptr().add(j * m16 + at));
+                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, c));
+                    let v = _mm512_add_ps(_mm512_mul_ps(s, v), bias);
+                    let v = _mm512_add_ps(_mm512_mul_ps(v, inv), zh);
+                    let v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+                    let q = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v));
+                    _mm_mask_storeu_epi8(out.as_mut_ptr().add(j * m + at).cast(), mask, q);
+                }
+            }
+        }
     }
 }
 
@@ -359,6 +645,10 @@ mod tests {
             (21, 33, 400),
             (3, 5, 1000),
             (120, 9, 400),
+            (64, 71, 300),
+            (48, 30, 20),
+            (200, 13, 50),
+            (17, 35, 8),
         ] {
             let w: Vec<i8> = (0..m * k)
                 .map(|_| ((rng.next_f32() * 255.0) as i32 - 127) as i8)
@@ -391,6 +681,49 @@ mod tests {
         }
     }
 
+    /// Rows in segments apart from each other (a convolution's kernel rows read in place), with
+    /// rows overlapping: equal to the plain product over the same bytes, every kernel.
+    #[test]
+    fn segmented_rows_equal_the_reference_exactly() {
+        let mut rng = SplitMix64::new(5);
+        // (m, n, segs, seg, row stride, segment stride)
+        for (m, n, segs, seg, rs, ss) in [
+            (6, 29, 5, 5, 1, 32),
+            (16, 40, 3, 3, 1, 30),
+            (64, 37, 3, 96, 32, 512),
+            (70, 23, 2, 9, 6, 50),
+            (33, 7, 1, 13, 16, 0),
+        ] {
+            let k = segs * seg;
+            let w: Vec<i8> = (0..m * k)
+                .map(|_| ((rng.next_f32() * 255.0) as i32 - 127) as i8)
+                .collect();
+            let pw = PackedWeights::pack_segments(&w, m, k, segs);
+            assert_eq!(pw.unpack(), w);
+            let len = (n - 1) * rs + (segs - 1) * ss + pw.seg_quads() * 4;
+            let x: Vec<u8> = (0..len).map(|_| (rng.next_f32() * 256.0) as u8).collect();
+            let m16 = pw.m16();
+            let mut want = vec![0i32; n * m16];
+            for j in 0..n {
+                for o in 0..m {
+                    want[j * m16 + o] = (0..k)
+                        .map(|t| w[o * k + t] as i32 * x[j * rs + (t / seg) * ss + t % seg] as i32)
+                        .sum();
+                }
+            }
+            let rows = Rows {
+                n,
+                row_stride: rs,
+                seg_stride: ss,
+            };
+            for kern in [Kernel::Portable, Kernel::detect()] {
+                let mut c = vec![7; n * m16];
+                gemm_rows(kern, &pw, &x, rows, &mut c);
+                assert_eq!(c, want, "{kern:?} m {m} n {n} {segs}×{seg}");
+            }
+        }
+    }
+
     #[test]
     fn quantization_round_trips_within_half_a_step() {
         let w = [0.5f32, -1.27, 0.0, 1.0];
@@ -408,5 +741,10 @@ mod tests {
         assert_eq!(out[1], 255);
         assert_eq!(out[2], 0, "clamped");
         assert_eq!(out[3], 0, "NaN goes to the bottom, never undefined");
+        let mut xs: Vec<f32> = (0..37).map(|i| (i as f32 - 20.0) * 0.5).collect();
+        xs[3] = f32::NAN;
+        xs[33] = f32::NAN;
+        assert_eq!(min_max(&xs), (-10.0, 8.0));
+        assert_eq!(min_max(&xs[30..]), (5.0, 8.0), "a remainder only");
     }
 }

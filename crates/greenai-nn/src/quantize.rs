@@ -130,6 +130,20 @@ fn reorder(w: &[i8], cout: usize, cin: usize, spatial: usize, to_last: bool) -> 
     out
 }
 
+/// A layer's int8 weights (`cout × k`, PyTorch's order, the file's) packed for the kernel: a
+/// convolution's reordered channels-last (see [`to_channels_last`]) in one segment per kernel row,
+/// which the kernel reads in place from a padded channels-last image; a linear layer's as they are.
+pub fn pack_layer(op: &Op, w: &[i8]) -> PackedWeights {
+    match op {
+        Op::Conv(c) => {
+            let w = to_channels_last(w, c.cout, c.cin, c.k * c.k);
+            PackedWeights::pack_segments(&w, c.cout, c.cin * c.k * c.k, c.k)
+        }
+        Op::Linear { fout, fin, .. } => PackedWeights::pack(w, *fout, *fin),
+        _ => unreachable!("only convolutions and linear layers are quantized"),
+    }
+}
+
 /// [`plan_chain`], and the weights of linear layers that will read a chained convolution's
 /// channels-last output reordered to match. u8 activations between int8 layers are channels-last:
 /// a convolution's sums come out one position at a time, so writing them so needs no transpose.
@@ -224,18 +238,12 @@ impl Quantized {
     }
 }
 
-/// Which nodes take the int8 path.
-/// The shortest product (inputs per output, `cin·k·k`) that a convolution runs in int8. Below it
-/// (a first layer over a one-channel image: LeNet-5's 5×5 is 25, LightweightNet's 3×3 is 9) the
-/// product is too small to pay for quantizing the input, gathering its patches and a 16-lane
-/// block mostly empty: measured with `bench_int8` (bench/NOTES.md), quantizing those first layers
-/// too took LeNet-5's int8 from 1.40× its f32 to 0.94× and LightweightNet's from 1.29× to 0.90×
-/// (the CNN's was within noise). PyTorch's dynamic quantization leaves every convolution in f32.
-pub const MIN_INT8_CONV_K: usize = 32;
-
+/// Which nodes take the int8 path: convolutions with one group (a one-channel first layer too:
+/// the kernel reads its kernel rows in place, so a short product costs no gathering) and linear
+/// layers. PyTorch's dynamic quantization leaves every convolution in f32.
 pub(crate) fn quantizable(op: &Op) -> bool {
     match op {
-        Op::Conv(c) => c.groups == 1 && c.cin * c.k * c.k >= MIN_INT8_CONV_K,
+        Op::Conv(c) => c.groups == 1,
         Op::Linear { .. } => true,
         _ => false,
     }
@@ -294,9 +302,7 @@ pub fn quantize(
             }
             let x = ex.activation(node.inputs[0]);
             observed[i] = Some(match range {
-                ActivationRange::MinMax => x
-                    .iter()
-                    .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+                ActivationRange::MinMax => int8::min_max(x),
                 ActivationRange::Percentile(pct) => {
                     let mut neg: Vec<f32> = x.iter().copied().filter(|v| *v < 0.0).collect();
                     let mut pos: Vec<f32> = x.iter().copied().filter(|v| *v > 0.0).collect();
@@ -335,11 +341,8 @@ pub fn quantize(
             let w_sum = (0..cout)
                 .map(|o| q[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
                 .collect();
-            if let Op::Conv(c) = node.op {
-                q = to_channels_last(&q, cout, c.cin, c.k * c.k);
-            }
             Some(QLayer {
-                w: PackedWeights::pack(&q, cout, k),
+                w: pack_layer(&node.op, &q),
                 w_scale,
                 w_sum,
                 bias,
@@ -361,9 +364,7 @@ pub fn quantize(
 /// The activation parameters of `x` for layer `l`: calibrated, or measured now.
 fn input_params(l: &QLayer, x: &[f32]) -> (f32, u8) {
     l.input.unwrap_or_else(|| {
-        let (lo, hi) = x
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = int8::min_max(x);
         affine_params(lo, hi)
     })
 }
@@ -412,35 +413,59 @@ pub(crate) fn conv_forward(
 ) {
     let (sx, zx) = params_of(l, &x);
     let inv = 1.0 / sx;
-    let ohw = outs.h * outs.w;
-    let kq = k4(l.w.k);
     let m16 = l.w.m16();
     let (hp, wp) = (ins.h + 2 * c.pad, ins.w + 2 * c.pad);
     let cin = c.cin;
-    // The image quantized once into channels-last planes bordered with the zero point, then
-    // gathered into one row of patch bytes per output position: a kernel row of every channel is
-    // one run of k · cin bytes (the weights are in that order, see `to_channels_last`).
+    // The image quantized once into channels-last planes bordered with the zero point (which
+    // stands for 0.0, so the zero-point correction holds at the border too). The kernel reads
+    // each output position's kernel rows in place: one run of k · cin bytes per row (the weights
+    // are in that order, see `pack_layer`), its last quad up to 3 bytes past the run, inside the
+    // 4 spare bytes at the end.
+    let plane = hp * wp * cin;
     let mut planes = std::mem::take(xq);
     planes.clear();
-    planes.resize(hp * wp * cin + ohw * kq + ins.w, zx);
-    let (padded_img, rest) = planes.split_at_mut(hp * wp * cin);
-    let (rows, line) = rest.split_at_mut(ohw * kq);
-    acc.resize(ohw * m16, 0);
+    planes.resize(plane + 4 + ins.w, zx);
+    let (padded_img, line) = planes.split_at_mut(plane + 4);
+    // Stride 1: every position of the padded width in one run of the kernel (a position is cin
+    // bytes after the previous one; the k − 1 past each row's end are computed and dropped).
+    // Otherwise one run per output row.
+    let (per_row, rows) = if c.stride == 1 {
+        let rows = int8::Rows {
+            n: (outs.h - 1) * wp + outs.w,
+            row_stride: cin,
+            seg_stride: wp * cin,
+        };
+        (wp, rows)
+    } else {
+        let rows = int8::Rows {
+            n: outs.w,
+            row_stride: c.stride * cin,
+            seg_stride: wp * cin,
+        };
+        (outs.w, rows)
+    };
+    acc.resize(outs.h * per_row * m16, 0);
     let (scale, corr) = l.epilogue(sx, zx);
     let requant = match out {
         QOut::U8(_, next) => Some(int8::Requant::new(&scale, &corr, &l.bias, next, c.act)),
         QOut::F32(_) => None,
     };
-    let run = c.k * cin;
+    let ohw = outs.h * outs.w;
     for img in 0..n {
         match &x {
-            // f32 arrives channel-major: quantized a row at a time, scattered channels-last.
+            // f32 arrives channel-major: quantized a row at a time (straight into place for one
+            // channel), scattered channels-last otherwise.
             QIn::F32(x) => {
                 for ch in 0..cin {
                     for y in 0..ins.h {
                         let at = (img * cin + ch) * ins.h * ins.w + y * ins.w;
-                        int8::quantize_slice(&x[at..at + ins.w], line, inv, zx);
+                        let src = &x[at..at + ins.w];
                         let base = ((y + c.pad) * wp + c.pad) * cin + ch;
+                        if cin == 1 {
+                            int8::quantize_slice(src, &mut padded_img[base..base + ins.w], inv, zx);
+                            continue;
+                        }
+                        int8::quantize_slice(src, line, inv, zx);
                         for (xx, &v) in line.iter().enumerate() {
                             padded_img[base + xx * cin] = v;
                         }
@@ -457,40 +482,36 @@ pub(crate) fn conv_forward(
                 }
             }
         }
-        for oy in 0..outs.h {
-            for ox in 0..outs.w {
-                let row = &mut rows[(oy * outs.w + ox) * kq..(oy * outs.w + ox + 1) * kq];
-                for ky in 0..c.k {
-                    let o = ((oy * c.stride + ky) * wp + ox * c.stride) * cin;
-                    let (dst, src) = (&mut row[ky * run..(ky + 1) * run], &padded_img[o..o + run]);
-                    if run < 32 {
-                        // A few bytes: a loop the compiler inlines beats a memcpy call.
-                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = *v);
-                    } else {
-                        dst.copy_from_slice(src);
-                    }
-                }
+        if c.stride == 1 {
+            int8::gemm_rows(q.kernel, &l.w, padded_img, rows, acc);
+        } else {
+            for oy in 0..outs.h {
+                let from = oy * c.stride * wp * cin;
+                let sums = &mut acc[oy * per_row * m16..(oy + 1) * per_row * m16];
+                int8::gemm_rows(q.kernel, &l.w, &padded_img[from..], rows, sums);
             }
         }
-        int8::gemm_packed(q.kernel, &l.w, ohw, rows, acc);
         let span = img * outs.len()..(img + 1) * outs.len();
-        match &mut out {
-            QOut::F32(o) => int8::dequantize_transposed(
-                acc,
-                m16,
-                ohw,
-                &scale,
-                &corr,
-                &l.bias,
-                &mut o[span],
-                ohw,
-            ),
-            // Channels-last: each position's channels in a row, as the sums come.
-            QOut::U8(o, _) => {
-                requant
-                    .as_ref()
-                    .expect("made for u8 output")
-                    .rows(acc, m16, ohw, &mut o[span])
+        for oy in 0..outs.h {
+            let sums = &acc[oy * per_row * m16..];
+            match &mut out {
+                QOut::F32(o) => int8::dequantize_transposed(
+                    sums,
+                    m16,
+                    outs.w,
+                    &scale,
+                    &corr,
+                    &l.bias,
+                    &mut o[span.clone()][oy * outs.w..],
+                    ohw,
+                ),
+                // Channels-last: each position's channels in a row, as the sums come.
+                QOut::U8(o, _) => requant.as_ref().expect("made for u8 output").rows(
+                    sums,
+                    m16,
+                    outs.w,
+                    &mut o[span.clone()][oy * outs.w * c.cout..],
+                ),
             }
         }
     }

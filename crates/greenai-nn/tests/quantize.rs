@@ -10,48 +10,82 @@ use greenai_nn::rng::SplitMix64;
 use greenai_nn::train::{Model, Runner};
 use std::sync::Arc;
 
-/// LeNet-5's first convolution (25 inputs per output) stays f32; its second (150) and the linear
-/// layers run int8.
+/// Every convolution with one group and every linear layer runs int8, a one-channel first
+/// convolution included; depthwise convolutions stay f32.
 #[test]
-fn products_too_short_for_int8_stay_f32() {
-    let model = Model::new(ModelKind::Lenet, 28, 28, 10, 0)
+fn dense_layers_run_int8_depthwise_ones_f32() {
+    for (kind, want) in [
+        (
+            ModelKind::Lenet,
+            &["conv1", "conv2", "fc1", "fc2", "fc3"][..],
+        ),
+        (ModelKind::Lightweight, &["conv", "fc"][..]),
+    ] {
+        let model = Model::new(kind, 28, 28, 10, 0).unwrap().folded();
+        let xs = vec![0.5f32; 2 * 784];
+        let q = quantize(
+            &model,
+            WeightScheme::PerChannel,
+            ActivationRange::MinMax,
+            &xs,
+            2,
+        );
+        let int8: Vec<&str> = model
+            .graph
+            .nodes
+            .iter()
+            .zip(&q.layers)
+            .filter(|(_, l)| l.is_some())
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        assert_eq!(int8, want, "{kind:?}");
+    }
+    let model = Model::new(ModelKind::Mobilenet, 28, 28, 10, 0)
         .unwrap()
         .folded();
-    let xs = vec![0.5f32; 2 * 784];
     let q = quantize(
         &model,
         WeightScheme::PerChannel,
-        ActivationRange::MinMax,
-        &xs,
-        2,
+        ActivationRange::Dynamic,
+        &[],
+        0,
     );
-    let int8: Vec<&str> = model
-        .graph
-        .nodes
-        .iter()
-        .zip(&q.layers)
-        .filter(|(_, l)| l.is_some())
-        .map(|(n, _)| n.name.as_str())
-        .collect();
-    assert_eq!(int8, ["conv2", "fc1", "fc2", "fc3"]);
+    let (mut dense, mut depthwise) = (0, 0);
+    for (node, l) in model.graph.nodes.iter().zip(&q.layers) {
+        if let greenai_nn::graph::Op::Conv(c) = node.op {
+            if c.groups == 1 {
+                assert!(l.is_some(), "{} runs int8", node.name);
+                dense += 1;
+            } else {
+                assert!(l.is_none(), "{} stays f32", node.name);
+                depthwise += 1;
+            }
+        }
+    }
+    assert!(dense >= 5 && depthwise >= 4, "{dense} {depthwise}");
 }
 
-/// One layer (a 3×3 convolution with padding, or a linear layer), quantized; its output may differ
-/// from f32 by at most Σ|w|·s_x/2 + Σ|x|·s_w/2 + K·s_x·s_w/4 per output, plus float rounding.
+/// One layer (a convolution: 3×3 over four channels with padding, the same with stride 2, 5×5 over
+/// one channel; or a linear layer), quantized; its output may differ from f32 by at most
+/// Σ|w|·s_x/2 + Σ|x|·s_w/2 + K·s_x·s_w/4 per output, plus float rounding.
 #[test]
 fn each_layer_stays_within_its_rounding_bound() {
-    for conv in [true, false] {
+    // (input channels, kernel, stride, padding); kernel 0 is a linear layer over four channels.
+    for (cin, kernel, stride, pad) in [(4, 3, 1, 1), (4, 3, 2, 1), (1, 5, 1, 2), (4, 0, 1, 0)] {
         for scheme in [WeightScheme::PerTensor, WeightScheme::PerChannel] {
             for range in [ActivationRange::MinMax, ActivationRange::Dynamic] {
-                // Four input channels: 4·3·3 = 36 inputs per output, enough for int8 to run it.
-                let mut b = GraphBuilder::new(4, 6, 6);
+                let conv = kernel > 0;
+                let mut b = GraphBuilder::new(cin, 6, 6);
                 let x = b.input();
+                let outs = if conv { 5 } else { 7 };
                 let out = if conv {
-                    b.conv("c", x, 5, 3, 1, 1, 1, true, Act::None).unwrap()
+                    b.conv("c", x, outs, kernel, stride, pad, 1, true, Act::None)
+                        .unwrap()
                 } else {
-                    b.linear("fc", x, 7, Act::None)
+                    b.linear("fc", x, outs, Act::None)
                 };
                 let graph = b.finish(out);
+                let plane = graph.nodes[1].shape.plane();
                 let model = Model {
                     kind: ModelKind::Lightweight,
                     params: graph.init(1),
@@ -61,7 +95,9 @@ fn each_layer_stays_within_its_rounding_bound() {
                 };
                 let mut rng = SplitMix64::new(5);
                 let n = 3;
-                let xs: Vec<f32> = (0..n * 144).map(|_| rng.next_f32() * 4.0 - 1.0).collect();
+                let xs: Vec<f32> = (0..n * cin * 36)
+                    .map(|_| rng.next_f32() * 4.0 - 1.0)
+                    .collect();
                 let q = quantize(&model, scheme, range, &xs, n);
                 let layer = q.layers[1].clone().expect("quantized");
                 let mut f = Exec::default();
@@ -74,11 +110,11 @@ fn each_layer_stays_within_its_rounding_bound() {
                     .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
                 let sx = (hi - lo) / 255.0;
                 let w = &model.params.0[0];
-                let outs = if conv { 5 } else { 7 };
                 let k = w.len() / outs;
                 let xmax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert_eq!(f.logits().len(), n * outs * plane);
                 for (j, (a, b)) in f.logits().iter().zip(i8x.logits()).enumerate() {
-                    let o = if conv { (j / 36) % 5 } else { j % 7 };
+                    let o = (j / plane) % outs;
                     let wr = &w[o * k..(o + 1) * k];
                     let sw = layer.w_scale[o];
                     let bound = wr.iter().map(|v| v.abs()).sum::<f32>() * sx / 2.0
@@ -87,7 +123,8 @@ fn each_layer_stays_within_its_rounding_bound() {
                         + 1e-4;
                     assert!(
                         (a - b).abs() <= bound,
-                        "conv {conv} {scheme:?} {range:?} out {j}: {a} vs {b}, bound {bound}"
+                        "{cin}×{kernel}×{kernel}/{stride} {scheme:?} {range:?} out {j}: {a} vs \
+                         {b}, bound {bound}"
                     );
                 }
             }
@@ -160,11 +197,10 @@ fn the_u8_chain_changes_nothing_but_speed() {
                 .filter(|(_, c)| c.is_some())
                 .map(|(n, _)| n.name.as_str())
                 .collect();
-            // The first convolution stays f32 (too short a product); from the second on, every
-            // int8 output but the logits stays u8, through the pooling after it.
+            // Every int8 output but the logits stays u8, through the poolings after them.
             let want: &[&str] = match kind {
-                ModelKind::Lenet => &["conv2", "maxpool", "fc1", "fc2"],
-                _ => &["conv2", "maxpool", "fc1"],
+                ModelKind::Lenet => &["conv1", "maxpool", "conv2", "maxpool", "fc1", "fc2"],
+                _ => &["conv1", "maxpool", "conv2", "maxpool", "fc1"],
             };
             assert_eq!(names.len(), want.len(), "{kind:?}: {names:?}");
             assert!(
