@@ -327,7 +327,7 @@ pub fn save_quantized(path: &Path, model: &Model, extra: &[(&str, String)]) -> R
         // The file holds convolution weights in PyTorch's order; int8 runs them channels-last.
         let mut w = l.w.unpack();
         match g.nodes[i].op {
-            crate::graph::Op::Conv(c) => {
+            crate::graph::Op::Conv(c) if c.groups == 1 => {
                 w = crate::quantize::from_channels_last(&w, c.cout, c.cin, c.k * c.k)
             }
             crate::graph::Op::Linear { fout, .. } if l.hwc_input => {
@@ -412,12 +412,12 @@ fn load_quantized(
             continue;
         }
         let (cout, k) = match node.op {
-            crate::graph::Op::Conv(c) if c.groups == 1 => (c.cout, c.cin * c.k * c.k),
+            crate::graph::Op::Conv(c) if c.groups == 1 || c.is_depthwise() => (c.cout, c.patch()),
             crate::graph::Op::Linear { fin, fout, .. } => (fout, fin),
             _ => {
                 return Err(malformed(format!(
-                    "{} has int8 weights, but int8 runs only convolutions with one group and \
-                     linear layers",
+                    "{} has int8 weights, but int8 runs only convolutions with one group, \
+                     depthwise convolutions and linear layers",
                     node.name
                 )))
             }

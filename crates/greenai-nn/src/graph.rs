@@ -86,7 +86,8 @@ pub struct Conv {
 }
 
 impl Conv {
-    fn is_depthwise(&self) -> bool {
+    /// One group per channel, as many outputs as inputs.
+    pub fn is_depthwise(&self) -> bool {
         self.groups > 1 && self.groups == self.cin && self.groups == self.cout
     }
     fn is_pointwise(&self) -> bool {
@@ -104,8 +105,8 @@ impl Conv {
         }
     }
 
-    /// Rows of one group's patch matrix.
-    fn patch(&self) -> usize {
+    /// Rows of one group's patch matrix: each output's inputs.
+    pub fn patch(&self) -> usize {
         self.cin / self.groups * self.k * self.k
     }
 }

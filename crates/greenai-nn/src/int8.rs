@@ -297,6 +297,84 @@ mod vnni {
     }
 }
 
+/// A depthwise convolution's sums over one channels-last image padded to width `wp`:
+/// `acc[(oy · ow + ox) · c16 + ch] = Σ_(ky,kx) taps[(ky · k + kx) · c16 + ch] · img[((oy · stride + ky)
+/// · wp + ox · stride + kx) · cin + ch]`, sixteen channels at a time (the weights past `cin` are
+/// zero, so the bytes read past a pixel's channels never count; `img` holds 16 bytes more than the
+/// image). The layout of [`gemm_rows`]'s output, so the same epilogues follow.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_sums(
+    taps: &[i32],
+    img: &[u8],
+    k: usize,
+    stride: usize,
+    wp: usize,
+    cin: usize,
+    outs: crate::graph::Shape,
+    acc: &mut [i32],
+) {
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn body(
+        taps: &[i32],
+        img: &[u8],
+        k: usize,
+        stride: usize,
+        wp: usize,
+        cin: usize,
+        outs: crate::graph::Shape,
+        acc: &mut [i32],
+    ) {
+        let c16 = taps.len() / (k * k);
+        for oy in 0..outs.h {
+            for ox in 0..outs.w {
+                let base = ((oy * stride) * wp + ox * stride) * cin;
+                let out = &mut acc[(oy * outs.w + ox) * c16..][..c16];
+                for c0 in (0..c16).step_by(LANES) {
+                    let mut a = [0i32; LANES];
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let x = &img[base + (ky * wp + kx) * cin + c0..][..LANES];
+                            let w = &taps[(ky * k + kx) * c16 + c0..][..LANES];
+                            for ((a, &w), &x) in a.iter_mut().zip(w).zip(x) {
+                                *a += w * x as i32;
+                            }
+                        }
+                    }
+                    out[c0..c0 + LANES].copy_from_slice(&a);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        taps.len() % (k * k * LANES),
+        0,
+        "taps padded to 16 channels"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx512(
+            taps: &[i32],
+            img: &[u8],
+            k: usize,
+            stride: usize,
+            wp: usize,
+            cin: usize,
+            outs: crate::graph::Shape,
+            acc: &mut [i32],
+        ) {
+            body(taps, img, k, stride, wp, cin, outs, acc)
+        }
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: AVX-512 BW was detected at run time; the body indexes checked slices.
+            return unsafe { avx512(taps, img, k, stride, wp, cin, outs, acc) };
+        }
+    }
+    body(taps, img, k, stride, wp, cin, outs, acc)
+}
+
 /// Symmetric quantization of `w` to int8 with one scale: `scale = max|w| / 127`.
 pub fn quantize_symmetric(w: &[f32], out: &mut [i8]) -> f32 {
     let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));

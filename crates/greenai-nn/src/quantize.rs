@@ -71,12 +71,7 @@ pub struct Quantized {
 /// their input's range, so nothing feeds them u8.
 pub fn plan_chain(g: &Graph, layers: &[Option<QLayer>]) -> Vec<Option<(f32, u8)>> {
     let len = g.nodes.len();
-    let mut consumers = vec![Vec::new(); len];
-    for (i, node) in g.nodes.iter().enumerate() {
-        for &j in &node.inputs {
-            consumers[j].push(i);
-        }
-    }
+    let consumers = consumers(g);
     // What each node's consumer would quantize it with, decided from the end.
     let mut want: Vec<Option<(f32, u8)>> = vec![None; len];
     for i in (1..len.saturating_sub(1)).rev() {
@@ -96,6 +91,17 @@ pub fn plan_chain(g: &Graph, layers: &[Option<QLayer>]) -> Vec<Option<(f32, u8)>
         };
     }
     emit
+}
+
+/// Per node, the nodes that read its output.
+fn consumers(g: &Graph) -> Vec<Vec<usize>> {
+    let mut consumers = vec![Vec::new(); g.nodes.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        for &j in &node.inputs {
+            consumers[j].push(i);
+        }
+    }
+    consumers
 }
 
 /// int8 weights `cout × (cin, spatial)` (PyTorch's order, the file's) reordered to
@@ -132,9 +138,12 @@ fn reorder(w: &[i8], cout: usize, cin: usize, spatial: usize, to_last: bool) -> 
 
 /// A layer's int8 weights (`cout × k`, PyTorch's order, the file's) packed for the kernel: a
 /// convolution's reordered channels-last (see [`to_channels_last`]) in one segment per kernel row,
-/// which the kernel reads in place from a padded channels-last image; a linear layer's as they are.
+/// which the kernel reads in place from a padded channels-last image; a depthwise convolution's and
+/// a linear layer's as they are.
 pub fn pack_layer(op: &Op, w: &[i8]) -> PackedWeights {
     match op {
+        // Read back by `depthwise_sums` as they are.
+        Op::Conv(c) if c.is_depthwise() => PackedWeights::pack(w, c.cout, c.k * c.k),
         Op::Conv(c) => {
             let w = to_channels_last(w, c.cout, c.cin, c.k * c.k);
             PackedWeights::pack_segments(&w, c.cout, c.cin * c.k * c.k, c.k)
@@ -239,11 +248,13 @@ impl Quantized {
 }
 
 /// Which nodes take the int8 path: convolutions with one group (a one-channel first layer too:
-/// the kernel reads its kernel rows in place, so a short product costs no gathering) and linear
-/// layers. PyTorch's dynamic quantization leaves every convolution in f32.
+/// the kernel reads its kernel rows in place, so a short product costs no gathering), depthwise
+/// convolutions (so that a MobileNet's chain of int8 layers is not broken at each of them) and
+/// linear layers. Grouped convolutions (ShuffleNet's) stay f32. PyTorch's dynamic quantization
+/// leaves every convolution in f32.
 pub(crate) fn quantizable(op: &Op) -> bool {
     match op {
-        Op::Conv(c) => c.groups == 1,
+        Op::Conv(c) => c.groups == 1 || c.is_depthwise(),
         Op::Linear { .. } => true,
         _ => false,
     }
@@ -252,7 +263,7 @@ pub(crate) fn quantizable(op: &Op) -> bool {
 fn weights_of(g: &Graph, p: &Params, i: usize) -> (usize, usize, Vec<f32>, Vec<f32>) {
     match g.nodes[i].op {
         Op::Conv(c) => {
-            let k = c.cin * c.k * c.k;
+            let k = c.patch();
             let bias = c.bias.map_or(vec![0.0; c.cout], |b| p.0[b].clone());
             (c.cout, k, p.0[c.weight].clone(), bias)
         }
@@ -315,12 +326,20 @@ pub fn quantize(
             });
         }
     }
+    let consumers = consumers(g);
     let layers: Vec<Option<QLayer>> = g
         .nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            if !quantizable(&node.op) {
+            // A depthwise layer is a small product: in int8 it pays only by keeping the u8 chain
+            // going, so it stays f32 where its output cannot chain: in dynamic mode (measured on
+            // the MobileNet-style net: 0.67× f32 with it, 0.85× without) and where its consumer
+            // is not an int8 layer (ShuffleNet's grouped convolutions: 0.94× with it).
+            let breaks_chain = range == ActivationRange::Dynamic
+                || consumers[i].iter().any(|&c| !quantizable(&g.nodes[c].op));
+            let lone_depthwise = matches!(node.op, Op::Conv(c) if c.is_depthwise()) && breaks_chain;
+            if !quantizable(&node.op) || lone_depthwise {
                 return None;
             }
             let (cout, k, w, bias) = weights_of(g, &model.params, i);
@@ -421,15 +440,18 @@ pub(crate) fn conv_forward(
     // each output position's kernel rows in place: one run of k · cin bytes per row (the weights
     // are in that order, see `pack_layer`), its last quad up to 3 bytes past the run, inside the
     // 4 spare bytes at the end.
+    // A depthwise convolution reads 16 channels at a time: up to 15 bytes past the last pixel.
     let plane = hp * wp * cin;
+    let slack = 16;
     let mut planes = std::mem::take(xq);
     planes.clear();
-    planes.resize(plane + 4 + ins.w, zx);
-    let (padded_img, line) = planes.split_at_mut(plane + 4);
+    planes.resize(plane + slack + ins.w, zx);
+    let (padded_img, line) = planes.split_at_mut(plane + slack);
+    let depthwise = c.is_depthwise().then(|| depthwise_taps(l, c.k * c.k));
     // Stride 1: every position of the padded width in one run of the kernel (a position is cin
     // bytes after the previous one; the k − 1 past each row's end are computed and dropped).
     // Otherwise one run per output row.
-    let (per_row, rows) = if c.stride == 1 {
+    let (per_row, rows) = if c.stride == 1 && depthwise.is_none() {
         let rows = int8::Rows {
             n: (outs.h - 1) * wp + outs.w,
             row_stride: cin,
@@ -482,7 +504,9 @@ pub(crate) fn conv_forward(
                 }
             }
         }
-        if c.stride == 1 {
+        if let Some(taps) = &depthwise {
+            int8::depthwise_sums(taps, padded_img, c.k, c.stride, wp, cin, outs, acc);
+        } else if c.stride == 1 {
             int8::gemm_rows(q.kernel, &l.w, padded_img, rows, acc);
         } else {
             for oy in 0..outs.h {
@@ -519,6 +543,20 @@ pub(crate) fn conv_forward(
     if let QOut::F32(o) = out {
         act_apply(c.act, o);
     }
+}
+
+/// A depthwise layer's weights tap-major, `taps[t · c16 + ch]`, widened to i32 and zero for the
+/// channels past the last (so that sixteen channels at a time need no tail).
+fn depthwise_taps(l: &QLayer, taps: usize) -> Vec<i32> {
+    let w = l.w.unpack();
+    let c16 = l.w.m16();
+    let mut out = vec![0i32; taps * c16];
+    for ch in 0..l.w.m {
+        for t in 0..taps {
+            out[t * c16 + ch] = w[ch * taps + t] as i32;
+        }
+    }
+    out
 }
 
 /// The int8 forward of a linear layer over `n` rows.

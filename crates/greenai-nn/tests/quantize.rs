@@ -11,9 +11,10 @@ use greenai_nn::train::{Model, Runner};
 use std::sync::Arc;
 
 /// Every convolution with one group and every linear layer runs int8, a one-channel first
-/// convolution included; depthwise convolutions stay f32.
+/// convolution included; depthwise convolutions where their u8 output chains on (calibrated
+/// activations, an int8 layer after them: MobileNet's, not ShuffleNet's); grouped ones stay f32.
 #[test]
-fn dense_layers_run_int8_depthwise_ones_f32() {
+fn which_layers_run_int8() {
     for (kind, want) in [
         (
             ModelKind::Lenet,
@@ -40,29 +41,38 @@ fn dense_layers_run_int8_depthwise_ones_f32() {
             .collect();
         assert_eq!(int8, want, "{kind:?}");
     }
-    let model = Model::new(ModelKind::Mobilenet, 28, 28, 10, 0)
-        .unwrap()
-        .folded();
-    let q = quantize(
-        &model,
-        WeightScheme::PerChannel,
-        ActivationRange::Dynamic,
-        &[],
-        0,
-    );
-    let (mut dense, mut depthwise) = (0, 0);
-    for (node, l) in model.graph.nodes.iter().zip(&q.layers) {
-        if let greenai_nn::graph::Op::Conv(c) = node.op {
-            if c.groups == 1 {
-                assert!(l.is_some(), "{} runs int8", node.name);
-                dense += 1;
-            } else {
-                assert!(l.is_none(), "{} stays f32", node.name);
-                depthwise += 1;
+    let xs = vec![0.5f32; 2 * 784];
+    for kind in [ModelKind::Mobilenet, ModelKind::Shufflenet] {
+        let model = Model::new(kind, 28, 28, 10, 0).unwrap().folded();
+        for range in [ActivationRange::MinMax, ActivationRange::Dynamic] {
+            let q = quantize(&model, WeightScheme::PerChannel, range, &xs, 2);
+            let (mut dense, mut depthwise, mut grouped) = (0, 0, 0);
+            for (node, l) in model.graph.nodes.iter().zip(&q.layers) {
+                let greenai_nn::graph::Op::Conv(c) = node.op else {
+                    continue;
+                };
+                if c.groups == 1 {
+                    assert!(l.is_some(), "{} runs int8", node.name);
+                    dense += 1;
+                } else if c.is_depthwise() {
+                    // Where its output chains: static ranges, an int8 layer after it.
+                    let int8 = range != ActivationRange::Dynamic && kind == ModelKind::Mobilenet;
+                    assert_eq!(l.is_some(), int8, "{} {range:?}", node.name);
+                    depthwise += 1;
+                } else {
+                    assert!(l.is_none(), "{} stays f32", node.name);
+                    grouped += 1;
+                }
+            }
+            match kind {
+                ModelKind::Mobilenet => assert!(dense >= 5 && depthwise >= 4 && grouped == 0),
+                _ => assert!(
+                    grouped > 0 && depthwise > 0,
+                    "{dense} {depthwise} {grouped}"
+                ),
             }
         }
     }
-    assert!(dense >= 5 && depthwise >= 4, "{dense} {depthwise}");
 }
 
 /// One layer (a convolution: 3×3 over four channels with padding, the same with stride 2, 5×5 over
@@ -70,16 +80,28 @@ fn dense_layers_run_int8_depthwise_ones_f32() {
 /// Σ|w|·s_x/2 + Σ|x|·s_w/2 + K·s_x·s_w/4 per output, plus float rounding.
 #[test]
 fn each_layer_stays_within_its_rounding_bound() {
-    // (input channels, kernel, stride, padding); kernel 0 is a linear layer over four channels.
-    for (cin, kernel, stride, pad) in [(4, 3, 1, 1), (4, 3, 2, 1), (1, 5, 1, 2), (4, 0, 1, 0)] {
+    // (input channels, kernel, stride, padding, groups); kernel 0 is a linear layer over four
+    // channels; four groups a depthwise convolution.
+    for (cin, kernel, stride, pad, groups) in [
+        (4, 3, 1, 1, 1),
+        (4, 3, 2, 1, 1),
+        (1, 5, 1, 2, 1),
+        (4, 3, 1, 1, 4),
+        (4, 3, 2, 1, 4),
+        (4, 0, 1, 0, 1),
+    ] {
         for scheme in [WeightScheme::PerTensor, WeightScheme::PerChannel] {
             for range in [ActivationRange::MinMax, ActivationRange::Dynamic] {
                 let conv = kernel > 0;
                 let mut b = GraphBuilder::new(cin, 6, 6);
                 let x = b.input();
-                let outs = if conv { 5 } else { 7 };
+                let outs = match (conv, groups) {
+                    (false, _) => 7,
+                    (true, 1) => 5,
+                    (true, _) => 4,
+                };
                 let out = if conv {
-                    b.conv("c", x, outs, kernel, stride, pad, 1, true, Act::None)
+                    b.conv("c", x, outs, kernel, stride, pad, groups, true, Act::None)
                         .unwrap()
                 } else {
                     b.linear("fc", x, outs, Act::None)
@@ -99,6 +121,10 @@ fn each_layer_stays_within_its_rounding_bound() {
                     .map(|_| rng.next_f32() * 4.0 - 1.0)
                     .collect();
                 let q = quantize(&model, scheme, range, &xs, n);
+                if groups > 1 && range == ActivationRange::Dynamic {
+                    assert!(q.layers[1].is_none(), "depthwise stays f32 in dynamic mode");
+                    continue;
+                }
                 let layer = q.layers[1].clone().expect("quantized");
                 let mut f = Exec::default();
                 f.infer(&model, &xs, n);
@@ -123,8 +149,8 @@ fn each_layer_stays_within_its_rounding_bound() {
                         + 1e-4;
                     assert!(
                         (a - b).abs() <= bound,
-                        "{cin}×{kernel}×{kernel}/{stride} {scheme:?} {range:?} out {j}: {a} vs \
-                         {b}, bound {bound}"
+                        "{cin}×{kernel}×{kernel}/{stride} groups {groups} {scheme:?} {range:?} \
+                         out {j}: {a} vs {b}, bound {bound}"
                     );
                 }
             }
@@ -226,6 +252,33 @@ fn the_u8_chain_changes_nothing_but_speed() {
             assert_eq!(run(q), run(unchained), "{kind:?} {range:?}");
         }
     }
+    // The MobileNet-style net: the stem, every depthwise and pointwise convolution hand u8 on but
+    // the last (a global average pooling, f32, reads it); the same logits either way.
+    let model = Model::new(ModelKind::Mobilenet, 28, 28, 10, 3)
+        .unwrap()
+        .folded();
+    let q = quantize(
+        &model,
+        WeightScheme::PerChannel,
+        ActivationRange::MinMax,
+        &x[..20 * 784],
+        20,
+    );
+    let convs = model
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, greenai_nn::graph::Op::Conv(_)))
+        .count();
+    assert_eq!(q.chain.iter().flatten().count(), convs - 1);
+    let unchained = q.without_chain(&model.graph);
+    let run = |q: greenai_nn::quantize::Quantized| {
+        let mut ex = Exec::default();
+        ex.quant = Some(Arc::new(q));
+        ex.infer(&model, &x, 40);
+        ex.logits().to_vec()
+    };
+    assert_eq!(run(q), run(unchained), "mobilenet");
     // Dynamic layers measure their input: nothing is handed to them as u8.
     let model = Model::new(ModelKind::Lenet, 28, 28, 10, 3)
         .unwrap()
