@@ -802,6 +802,79 @@ mod tests {
         }
     }
 
+    /// The depthwise sums equal a plain loop over the same bytes, stride 1 and 2, channel counts
+    /// that are and are not a multiple of 16 (bytes past the channels hold garbage).
+    #[test]
+    fn depthwise_sums_equal_the_reference_exactly() {
+        let mut rng = SplitMix64::new(7);
+        for (cin, k, stride, hp, wp) in [(5usize, 3, 1, 7, 9), (16, 3, 2, 9, 9), (33, 5, 1, 8, 6)] {
+            let c16 = cin.div_ceil(LANES) * LANES;
+            let mut taps = vec![0i32; k * k * c16];
+            for t in 0..k * k {
+                for ch in 0..cin {
+                    taps[t * c16 + ch] = ((rng.next_f32() * 255.0) as i32 - 127).clamp(-127, 127);
+                }
+            }
+            taps[0] = -127;
+            let img: Vec<u8> = (0..hp * wp * cin + 16)
+                .map(|_| (rng.next_f32() * 256.0) as u8)
+                .collect();
+            let outs = crate::graph::Shape {
+                c: cin,
+                h: (hp - k) / stride + 1,
+                w: (wp - k) / stride + 1,
+            };
+            let mut acc = vec![7i32; outs.h * outs.w * c16];
+            depthwise_sums(&taps, &img, k, stride, wp, cin, outs, &mut acc);
+            for oy in 0..outs.h {
+                for ox in 0..outs.w {
+                    for ch in 0..cin {
+                        let mut want = 0i32;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let at = ((oy * stride + ky) * wp + ox * stride + kx) * cin + ch;
+                                want += taps[(ky * k + kx) * c16 + ch] * img[at] as i32;
+                            }
+                        }
+                        let got = acc[(oy * outs.w + ox) * c16 + ch];
+                        assert_eq!(got, want, "cin {cin} stride {stride} ({oy},{ox}) ch {ch}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Requantizing rows (16 channels a vector, the last block masked) gives exactly what
+    /// [`requantize_one`] gives one value at a time, for each activation.
+    #[test]
+    fn requantized_rows_equal_one_value_at_a_time() {
+        use crate::graph::Act;
+        let mut rng = SplitMix64::new(8);
+        for m in [6usize, 16, 20, 64] {
+            let m16 = m.div_ceil(LANES) * LANES;
+            let n = 13;
+            let scale: Vec<f32> = (0..m).map(|_| rng.next_f32() * 1e-3).collect();
+            let corr: Vec<i32> = (0..m).map(|_| (rng.next_f32() * 2000.0) as i32).collect();
+            let bias: Vec<f32> = (0..m).map(|_| rng.next_f32() - 0.5).collect();
+            let acc: Vec<i32> = (0..n * m16)
+                .map(|_| (rng.next_f32() * 8000.0) as i32 - 3000)
+                .collect();
+            let next = affine_params(-1.0, 3.0);
+            for act in [Act::None, Act::Relu, Act::Relu6] {
+                let r = Requant::new(&scale, &corr, &bias, next, act);
+                let mut out = vec![0u8; n * m];
+                r.rows(&acc, m16, n, &mut out);
+                for j in 0..n {
+                    for o in 0..m {
+                        let v = scale[o] * (acc[j * m16 + o] - corr[o]) as f32 + bias[o];
+                        let want = requantize_one(v, r.inv, r.zero_half, r.lo, r.hi);
+                        assert_eq!(out[j * m + o], want, "m {m} {act:?} ({j},{o})");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn quantization_round_trips_within_half_a_step() {
         let w = [0.5f32, -1.27, 0.0, 1.0];

@@ -438,9 +438,9 @@ pub(crate) fn conv_forward(
     // The image quantized once into channels-last planes bordered with the zero point (which
     // stands for 0.0, so the zero-point correction holds at the border too). The kernel reads
     // each output position's kernel rows in place: one run of k · cin bytes per row (the weights
-    // are in that order, see `pack_layer`), its last quad up to 3 bytes past the run, inside the
-    // 4 spare bytes at the end.
-    // A depthwise convolution reads 16 channels at a time: up to 15 bytes past the last pixel.
+    // are in that order, see `pack_layer`), its last quad up to 3 bytes past the run; a depthwise
+    // convolution reads 16 channels at a time, up to 15 bytes past the last pixel: both inside the
+    // 16 spare bytes at the end.
     let plane = hp * wp * cin;
     let slack = 16;
     let mut planes = std::mem::take(xq);
