@@ -10,7 +10,7 @@ scratch, the training epochs. Evaluation on the 10,000 test images is measured b
 either side.
 
 Each recipe grows until it reaches the target: transfer uses the first N training images for N in
---train-samples; from scratch trains 1, 2, ... --max-epochs epochs on all 60,000. The cheapest
+--train-samples (twice: the frozen pass in f32, and in int8 with `--int8`, unless --no-int8); from scratch trains 1, 2, ... --max-epochs epochs on all 60,000. The cheapest
 recipe of each kind that reaches the target is kept; the figures are medians over --runs.
 
 Set-up: the weights (python3 scripts/convert_efficientnet_lite0.py) and Fashion-MNIST
@@ -39,7 +39,7 @@ def greenai(binary, db, args):
     return json.loads(out.stdout)
 
 
-def transfer(opts, db, n):
+def transfer(opts, db, n, int8=False):
     r = greenai(
         opts.greenai,
         db,
@@ -50,7 +50,7 @@ def transfer(opts, db, n):
             "--train-samples", str(n),
             "--test-samples", "10000",
             "--epochs", str(opts.head_epochs),
-        ],
+        ] + (["--int8"] if int8 else []),
     )
     # The test set's features are cached by the first run of a repetition; the training images'
     # never are (each N is a new key and every repetition has its own database directory).
@@ -76,6 +76,8 @@ def main():
     p.add_argument("--train-samples", default="2000,4000,8000,16000")
     p.add_argument("--models", default="mobilenet,cnn")
     p.add_argument("--max-epochs", type=int, default=3)
+    p.add_argument("--no-int8", action="store_true",
+                   help="leave out the transfer recipe whose frozen pass runs in int8 (--int8)")
     p.add_argument("--greenai", default=os.path.join(ROOT, "target/release/greenai"))
     opts = p.parse_args()
     if not os.path.exists(opts.greenai):
@@ -105,12 +107,15 @@ def main():
         db_dir = tempfile.mkdtemp(prefix="greenai-transfer-bench-")
         db = os.path.join(db_dir, "greenai.db")
         try:
-            first_reaching(run, "transfer", [
-                (f"transfer N={n}", lambda n=n: transfer(opts, db, n),
-                 lambda r: f" (features {r['train_feature_energy_j']:.1f} J, head {r['head_training_energy_j']:.1f} J)")
-                for n in (int(v) for v in opts.train_samples.split(","))
-            ])
-            for model in opts.models.split(","):
+            for kind, int8 in [("transfer", False), ("transfer-int8", True)]:
+                if int8 and opts.no_int8:
+                    continue
+                first_reaching(run, kind, [
+                    (f"{kind} N={n}", lambda n=n, int8=int8: transfer(opts, db, n, int8),
+                     lambda r: f" (features {r['train_feature_energy_j']:.1f} J, head {r['head_training_energy_j']:.1f} J)")
+                    for n in (int(v) for v in opts.train_samples.split(","))
+                ])
+            for model in filter(None, opts.models.split(",")):
                 first_reaching(run, model, [
                     (f"{model} {e} epoch(s)", lambda e=e: scratch(opts, db, model, e), lambda r: "")
                     for e in range(1, opts.max_epochs + 1)
@@ -131,11 +136,14 @@ def main():
         medians[kind] = statistics.median(r[2] for r in ok)
         recipes = ", ".join(sorted({r[0] for r in ok}))
         accs = statistics.median(r[1] for r in ok)
-        print(f"  {kind:<10} {medians[kind]:>8.1f} J  ({recipes}; accuracy {accs:.4f})")
-    if "transfer" in medians:
-        for kind, j in medians.items():
-            if kind != "transfer":
-                print(f"  ratio {kind} / transfer: {j / medians['transfer']:.2f}")
+        print(f"  {kind:<13} {medians[kind]:>8.1f} J  ({recipes}; accuracy {accs:.4f})")
+    for base in ("transfer", "transfer-int8"):
+        if base in medians:
+            for kind, j in medians.items():
+                if not kind.startswith("transfer"):
+                    print(f"  ratio {kind} / {base}: {j / medians[base]:.2f}")
+    if "transfer" in medians and "transfer-int8" in medians:
+        print(f"  ratio transfer / transfer-int8: {medians['transfer'] / medians['transfer-int8']:.2f}")
 
 
 if __name__ == "__main__":

@@ -394,6 +394,11 @@ pub struct TransferArgs {
     /// from their pretrained weights; 0 keeps the whole backbone frozen.
     #[arg(long, value_name = "N", default_value = "0")]
     pub fine_tune_last: usize,
+    /// Run the frozen part in int8 (per-channel weights, activations calibrated on the first 256
+    /// training images; its calibration counts in the first pass that runs), about 3.5× faster
+    /// on a CPU with AVX-512 VNNI; the trained part stays f32.
+    #[arg(long)]
+    pub int8: bool,
     /// Seed for the new head and the shuffling.
     #[arg(long, default_value = "0")]
     pub seed: u64,

@@ -606,6 +606,15 @@ fn transfer_caches_features_and_trains_a_head() {
     assert_eq!(tuned["fine_tuned_blocks"], 1);
     assert_eq!(tuned["feature_cache_hit"], false);
     assert!(tuned["trained_params"].as_u64().unwrap() > first["trained_params"].as_u64().unwrap());
+    // The frozen part in int8: its own features (not the cached f32 ones), about as good.
+    let int8 = run(&["--int8"]);
+    assert_eq!(int8["quantization"], "per-channel");
+    assert_eq!(int8["feature_cache_hit"], false);
+    let (a8, a32) = (
+        int8["accuracy"].as_f64().unwrap(),
+        first["accuracy"].as_f64().unwrap(),
+    );
+    assert!((a8 - a32).abs() <= 0.1, "int8 {a8} against f32 {a32}");
     let o = greenai()
         .args(["transfer", "--weights", "/nonexistent.safetensors"])
         .output()

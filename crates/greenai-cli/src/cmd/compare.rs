@@ -95,6 +95,7 @@ fn transfer_config() -> Config {
         epochs: 30,
         lr: 1e-3,
         fine_tune_last: 0,
+        int8: false,
         seed: 0,
     };
     Config {

@@ -28,6 +28,8 @@ pub(crate) struct TransferSpec {
     pub lr: f32,
     /// Blocks at the end of the backbone trained with the head (0: the backbone is frozen).
     pub fine_tune_last: usize,
+    /// The frozen part in int8 (calibrated on the first training images).
+    pub int8: bool,
     pub seed: u64,
 }
 
@@ -64,6 +66,7 @@ pub(crate) struct TransferReport {
     pub epochs: usize,
     pub model: String,
     pub precision: &'static str,
+    /// `per-channel` when the frozen part ran in int8 (`--int8`), else `none`.
     pub quantization: &'static str,
     /// Test accuracy, 0 to 1.
     pub accuracy: f64,
@@ -134,6 +137,7 @@ fn features(
             .map(|part| {
                 s.spawn(move || {
                     let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
+                    ex.quant = frozen.quant.clone();
                     for c in part.chunks(16) {
                         to_rgb(data, c, size, &mut x);
                         out.extend_from_slice(ex.infer(frozen, &x, c.len()));
@@ -273,20 +277,22 @@ fn write_cache(path: &Path, t: &Tensors, cost: PassCost) {
 }
 
 /// The frozen part's outputs for the first `n` images of `data`, from the cache at `path` or
-/// computed (and cached) in a meter window of their own named `window`. Returns them with what the
-/// pass cost (now, or when the cache was written) and whether the cache was used.
+/// computed (and cached) in a meter window of their own named `window`. The frozen part is asked
+/// for only when the pass runs (an int8 one is calibrated then, inside the window, so its cost
+/// counts with the pass). Returns the outputs with what the pass cost (now, or when the cache was
+/// written) and whether the cache was used.
 #[allow(clippy::too_many_arguments)]
 fn frozen_pass(
     job: &Job,
     window: &str,
-    frozen: &Model,
+    frozen: &dyn Fn() -> std::sync::Arc<Model>,
+    width: usize,
     data: &Dataset,
     n: usize,
     size: usize,
     threads: usize,
     path: &Path,
 ) -> anyhow::Result<(Tensors, PassCost, bool)> {
-    let width = frozen.graph.classes();
     let labels = &data.labels[..n];
     job.meter.begin_window(window)?;
     if let Some((t, cost)) = read_cache(path, width, labels) {
@@ -296,7 +302,7 @@ fn frozen_pass(
     let which: Vec<usize> = (0..n).collect();
     let t = Tensors::new(
         width,
-        features(frozen, data, &which, size, threads),
+        features(&frozen(), data, &which, size, threads),
         labels.to_vec(),
     )?;
     let w = job.meter.end_window(window)?;
@@ -306,6 +312,28 @@ fn frozen_pass(
     };
     write_cache(path, &t, cost);
     Ok((t, cost, false))
+}
+
+/// Images calibrating an int8 frozen part: the first of the training set.
+const CALIBRATION_IMAGES: usize = 256;
+
+/// `frozen` with BatchNorm folded and quantized per channel, its activation ranges calibrated
+/// (min-max) on the first [`CALIBRATION_IMAGES`] of `train`.
+fn quantized(frozen: &Model, train: &Dataset, size: usize) -> Model {
+    let folded = frozen.folded();
+    let which: Vec<usize> = (0..CALIBRATION_IMAGES.min(train.len())).collect();
+    let mut x = Vec::new();
+    to_rgb(train, &which, size, &mut x);
+    let q = greenai_nn::quantize::quantize(
+        &folded,
+        greenai_nn::quantize::WeightScheme::PerChannel,
+        greenai_nn::quantize::ActivationRange::MinMax,
+        &x,
+        which.len(),
+    );
+    let mut m = folded;
+    m.quant = Some(std::sync::Arc::new(q));
+    m
 }
 
 /// The converted EfficientNet-Lite0 weights: `weights`, or the file the conversion script writes
@@ -355,15 +383,31 @@ pub(crate) fn run_transfer(
     let mark = fingerprint(&frozen);
     let key = |split: &str, n: usize| {
         format!(
-            "lite0;{mark:016x};{};cut={};{split};{n};{dataset}",
+            "lite0;{mark:016x};{};cut={};{split};{n};{dataset}{}",
             spec.input_size,
             efficientnet::BLOCK_COUNT - spec.fine_tune_last,
+            if spec.int8 { ";int8" } else { "" },
         )
+    };
+    let width = frozen.graph.classes();
+    let frozen = std::sync::Arc::new(frozen);
+    let ready: std::sync::OnceLock<std::sync::Arc<Model>> = std::sync::OnceLock::new();
+    let frozen_model = || {
+        ready
+            .get_or_init(|| {
+                if spec.int8 {
+                    std::sync::Arc::new(quantized(&frozen, train, spec.input_size))
+                } else {
+                    frozen.clone()
+                }
+            })
+            .clone()
     };
     let (ftr, tr_cost, hit_tr) = frozen_pass(
         &job,
         "features-train",
-        &frozen,
+        &frozen_model,
+        width,
         train,
         ntr,
         spec.input_size,
@@ -393,7 +437,8 @@ pub(crate) fn run_transfer(
     let (fte, te_cost, hit_te) = frozen_pass(
         &job,
         "features-test",
-        &frozen,
+        &frozen_model,
+        width,
         test,
         nte,
         spec.input_size,
@@ -440,7 +485,7 @@ pub(crate) fn run_transfer(
         epochs: spec.epochs,
         model,
         precision: "f32",
-        quantization: "none",
+        quantization: if spec.int8 { "per-channel" } else { "none" },
         accuracy,
         energy_j: m.energy.joules(),
         duration_s: m.duration.as_secs_f64(),
@@ -475,6 +520,7 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         epochs: args.epochs,
         lr: args.lr,
         fine_tune_last: args.fine_tune_last,
+        int8: args.int8,
         seed: args.seed,
     };
     spec.check()?;
@@ -635,8 +681,48 @@ mod tests {
             epochs,
             lr: 0.01,
             fine_tune_last: 0,
+            int8: false,
             seed: 0,
         }
+    }
+
+    /// An int8 frozen pass: features close to the f32 ones, cached under a key of their own (the
+    /// f32 features never stand in for them), then read from the cache; the report says so.
+    #[test]
+    fn an_int8_frozen_pass_caches_apart() {
+        let f = Fixture::new("1", 20, 12);
+        let backbone = random_backbone(3);
+        let f32_spec = spec(16, 12, 2);
+        let int8_spec = TransferSpec {
+            int8: true,
+            ..f32_spec.clone()
+        };
+        let plain = f.run(&f32_spec, &backbone).unwrap();
+        assert_eq!(plain.quantization, "none");
+        let first = f.run(&int8_spec, &backbone).unwrap();
+        assert!(
+            !first.feature_cache_hit,
+            "the f32 features are not the int8 ones"
+        );
+        assert_eq!(first.quantization, "per-channel");
+        assert_eq!(cached_shapes(&f.db).len(), 4);
+        let again = f.run(&int8_spec, &backbone).unwrap();
+        assert!(again.feature_cache_hit);
+        assert_eq!(again.accuracy, first.accuracy);
+
+        // What was cached: the quantized backbone's features, within a few per cent of f32's.
+        let (frozen, _) = efficientnet::split(&backbone, 32, 0, 2, 0).unwrap();
+        let q = quantized(&frozen, &f.train, 32);
+        assert!(q.quant.as_ref().unwrap().layers.iter().flatten().count() > 40);
+        let which: Vec<usize> = (0..8).collect();
+        let a = features(&frozen, &f.train, &which, 32, 1);
+        let b = features(&q, &f.train, &which, 32, 1);
+        assert_ne!(a, b, "int8 arithmetic, not the f32 pass");
+        let (dot, na, nb) = a.iter().zip(&b).fold((0.0, 0.0, 0.0), |(d, x, y), (p, q)| {
+            (d + p * q, x + p * p, y + q * q)
+        });
+        let cosine = dot / (na.sqrt() * nb.sqrt());
+        assert!(cosine > 0.95, "cosine {cosine}");
     }
 
     #[test]
