@@ -378,6 +378,8 @@ pub(crate) fn run_transfer(
     };
     labels.insert("job".into(), "transfer".into());
     labels.insert("model".into(), model.clone());
+    let quantization = if spec.int8 { "per-channel" } else { "none" };
+    labels.insert("quantization".into(), quantization.into());
     let mut job = Job::start(job_args, db, labels)?;
     let threads = job_args.threads;
     let mark = fingerprint(&frozen);
@@ -485,7 +487,7 @@ pub(crate) fn run_transfer(
         epochs: spec.epochs,
         model,
         precision: "f32",
-        quantization: if spec.int8 { "per-channel" } else { "none" },
+        quantization,
         accuracy,
         energy_j: m.energy.joules(),
         duration_s: m.duration.as_secs_f64(),
