@@ -297,44 +297,35 @@ mod vnni {
     }
 }
 
-/// A depthwise convolution's sums over one channels-last image padded to width `wp`:
-/// `acc[(oy · ow + ox) · c16 + ch] = Σ_(ky,kx) taps[(ky · k + kx) · c16 + ch] · img[((oy · stride + ky)
-/// · wp + ox · stride + kx) · cin + ch]`, sixteen channels at a time (the weights past `cin` are
+/// Where a depthwise convolution reads: a channels-last image `wp` pixels wide of `cin` channels,
+/// a `k × k` kernel at `stride`, an output of `outs`.
+#[derive(Debug, Clone, Copy)]
+pub struct DepthwiseGeometry {
+    pub k: usize,
+    pub stride: usize,
+    pub wp: usize,
+    pub cin: usize,
+    pub outs: crate::graph::Shape,
+}
+
+/// A depthwise convolution's sums over one padded channels-last image:
+/// `acc[(oy · ow + ox) · c16 + ch] = Σ_(ky,kx) taps[(ky · k + kx) · c16 + ch] · img[((oy · stride +
+/// ky) · wp + ox · stride + kx) · cin + ch]`, sixteen channels at a time (the weights past `cin` are
 /// zero, so the bytes read past a pixel's channels never count; `img` holds 16 bytes more than the
 /// image). The layout of [`gemm_rows`]'s output, so the same epilogues follow.
-#[allow(clippy::too_many_arguments)]
-pub fn depthwise_sums(
-    taps: &[i32],
-    img: &[u8],
-    k: usize,
-    stride: usize,
-    wp: usize,
-    cin: usize,
-    outs: crate::graph::Shape,
-    acc: &mut [i32],
-) {
+pub fn depthwise_sums(taps: &[i32], img: &[u8], g: DepthwiseGeometry, acc: &mut [i32]) {
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn body(
-        taps: &[i32],
-        img: &[u8],
-        k: usize,
-        stride: usize,
-        wp: usize,
-        cin: usize,
-        outs: crate::graph::Shape,
-        acc: &mut [i32],
-    ) {
-        let c16 = taps.len() / (k * k);
-        for oy in 0..outs.h {
-            for ox in 0..outs.w {
-                let base = ((oy * stride) * wp + ox * stride) * cin;
-                let out = &mut acc[(oy * outs.w + ox) * c16..][..c16];
+    fn body(taps: &[i32], img: &[u8], g: DepthwiseGeometry, acc: &mut [i32]) {
+        let (k, cin, c16) = (g.k, g.cin, taps.len() / (g.k * g.k));
+        for oy in 0..g.outs.h {
+            for ox in 0..g.outs.w {
+                let base = ((oy * g.stride) * g.wp + ox * g.stride) * cin;
+                let out = &mut acc[(oy * g.outs.w + ox) * c16..][..c16];
                 for c0 in (0..c16).step_by(LANES) {
                     let mut a = [0i32; LANES];
                     for ky in 0..k {
                         for kx in 0..k {
-                            let x = &img[base + (ky * wp + kx) * cin + c0..][..LANES];
+                            let x = &img[base + (ky * g.wp + kx) * cin + c0..][..LANES];
                             let w = &taps[(ky * k + kx) * c16 + c0..][..LANES];
                             for ((a, &w), &x) in a.iter_mut().zip(w).zip(x) {
                                 *a += w * x as i32;
@@ -347,32 +338,22 @@ pub fn depthwise_sums(
         }
     }
     assert_eq!(
-        taps.len() % (k * k * LANES),
+        taps.len() % (g.k * g.k * LANES),
         0,
         "taps padded to 16 channels"
     );
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx512bw")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn avx512(
-            taps: &[i32],
-            img: &[u8],
-            k: usize,
-            stride: usize,
-            wp: usize,
-            cin: usize,
-            outs: crate::graph::Shape,
-            acc: &mut [i32],
-        ) {
-            body(taps, img, k, stride, wp, cin, outs, acc)
+        unsafe fn avx512(taps: &[i32], img: &[u8], g: DepthwiseGeometry, acc: &mut [i32]) {
+            body(taps, img, g, acc)
         }
         if std::arch::is_x86_feature_detected!("avx512bw") {
             // SAFETY: AVX-512 BW was detected at run time; the body indexes checked slices.
-            return unsafe { avx512(taps, img, k, stride, wp, cin, outs, acc) };
+            return unsafe { avx512(taps, img, g, acc) };
         }
     }
-    body(taps, img, k, stride, wp, cin, outs, acc)
+    body(taps, img, g, acc)
 }
 
 /// Symmetric quantization of `w` to int8 with one scale: `scale = max|w| / 127`.
@@ -825,7 +806,14 @@ mod tests {
                 w: (wp - k) / stride + 1,
             };
             let mut acc = vec![7i32; outs.h * outs.w * c16];
-            depthwise_sums(&taps, &img, k, stride, wp, cin, outs, &mut acc);
+            let g = DepthwiseGeometry {
+                k,
+                stride,
+                wp,
+                cin,
+                outs,
+            };
+            depthwise_sums(&taps, &img, g, &mut acc);
             for oy in 0..outs.h {
                 for ox in 0..outs.w {
                     for ch in 0..cin {

@@ -505,7 +505,14 @@ pub(crate) fn conv_forward(
             }
         }
         if let Some(taps) = &depthwise {
-            int8::depthwise_sums(taps, padded_img, c.k, c.stride, wp, cin, outs, acc);
+            let g = int8::DepthwiseGeometry {
+                k: c.k,
+                stride: c.stride,
+                wp,
+                cin,
+                outs,
+            };
+            int8::depthwise_sums(taps, padded_img, g, acc);
         } else if c.stride == 1 {
             int8::gemm_rows(q.kernel, &l.w, padded_img, rows, acc);
         } else {

@@ -202,6 +202,14 @@ fn a_trained_model_keeps_its_accuracy() {
     }
 }
 
+/// The logits of `model` with int8 layers `q` over the 784-pixel images `x`.
+fn int8_logits(model: &Model, q: greenai_nn::quantize::Quantized, x: &[f32]) -> Vec<f32> {
+    let mut ex = Exec::default();
+    ex.quant = Some(Arc::new(q));
+    ex.infer(model, x, x.len() / 784);
+    ex.logits().to_vec()
+}
+
 /// int8 layers that hand u8 straight to the next (requantized in the GEMM's epilogue, the ReLU a
 /// clamp, max pooling on bytes) give exactly the logits of the same layers going through f32 in
 /// between: the chain is an optimisation, never a change of result.
@@ -243,13 +251,11 @@ fn the_u8_chain_changes_nothing_but_speed() {
             assert!(q.layers[fc1].as_ref().unwrap().hwc_input);
             let unchained = q.without_chain(&model.graph);
             assert!(unchained.chain.iter().all(Option::is_none));
-            let run = |q: greenai_nn::quantize::Quantized| {
-                let mut ex = Exec::default();
-                ex.quant = Some(Arc::new(q));
-                ex.infer(&model, &x, 40);
-                ex.logits().to_vec()
-            };
-            assert_eq!(run(q), run(unchained), "{kind:?} {range:?}");
+            assert_eq!(
+                int8_logits(&model, q, &x),
+                int8_logits(&model, unchained, &x),
+                "{kind:?} {range:?}"
+            );
         }
     }
     // The MobileNet-style net: the stem, every depthwise and pointwise convolution hand u8 on but
@@ -272,13 +278,11 @@ fn the_u8_chain_changes_nothing_but_speed() {
         .count();
     assert_eq!(q.chain.iter().flatten().count(), convs - 1);
     let unchained = q.without_chain(&model.graph);
-    let run = |q: greenai_nn::quantize::Quantized| {
-        let mut ex = Exec::default();
-        ex.quant = Some(Arc::new(q));
-        ex.infer(&model, &x, 40);
-        ex.logits().to_vec()
-    };
-    assert_eq!(run(q), run(unchained), "mobilenet");
+    assert_eq!(
+        int8_logits(&model, q, &x),
+        int8_logits(&model, unchained, &x),
+        "mobilenet"
+    );
     // Dynamic layers measure their input: nothing is handed to them as u8.
     let model = Model::new(ModelKind::Lenet, 28, 28, 10, 3)
         .unwrap()
