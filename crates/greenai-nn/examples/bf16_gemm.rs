@@ -58,25 +58,7 @@ struct Packs {
 #[allow(clippy::too_many_arguments)]
 fn gemm(m: usize, k: usize, n: usize, a: Mat, b: Mat, beta: f32, c: MatMut, packs: &mut Packs) {
     assert!(available(), "bf16::gemm needs AVX-512 BF16");
-    let extent = |rows: usize, cols: usize, rs: isize, cs: isize| {
-        if rows == 0 || cols == 0 {
-            0
-        } else {
-            (rows as isize - 1) * rs + (cols as isize - 1) * cs + 1
-        }
-    };
-    assert!(
-        a.0.len() as isize >= extent(m, k, a.1, a.2),
-        "gemm: a is too short"
-    );
-    assert!(
-        b.0.len() as isize >= extent(k, n, b.1, b.2),
-        "gemm: b is too short"
-    );
-    assert!(
-        c.0.len() as isize >= extent(m, n, c.1, c.2),
-        "gemm: c is too short"
-    );
+    greenai_nn::kernels::check_gemm_operands(m, k, n, &a, &b, &c);
     assert!(a.1 >= 0 && a.2 >= 0 && b.1 >= 0 && b.2 >= 0 && c.1 >= 0 && c.2 >= 0);
     if m == 0 || n == 0 {
         return;

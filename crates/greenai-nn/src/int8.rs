@@ -452,111 +452,99 @@ pub fn quantize_slice(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
     body(src, dst, inv_scale, zero)
 }
 
-/// `out[o · stride + j] = scale[o] · (acc[j · m16 + o] − corr[o]) + bias[o]` for `j < n`,
-/// `o < m`: the i32 sums back to f32, channel-major.
-#[allow(clippy::too_many_arguments)]
-pub fn dequantize_transposed(
-    acc: &[i32],
-    m16: usize,
-    n: usize,
-    scale: &[f32],
-    corr: &[i32],
-    bias: &[f32],
-    out: &mut [f32],
-    stride: usize,
-) {
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn body(
-        acc: &[i32],
-        m16: usize,
-        n: usize,
-        scale: &[f32],
-        corr: &[i32],
-        bias: &[f32],
-        out: &mut [f32],
-        stride: usize,
-    ) {
-        // Tiles of 16 rows × 16 channels: computed along the channels (contiguous sums, vectorised),
-        // written along the rows (contiguous outputs).
-        let m = scale.len();
-        let mut tile = [[0.0f32; LANES]; LANES];
-        for o0 in (0..m).step_by(LANES) {
-            let lanes = (m - o0).min(LANES);
-            let (s, c, b) = (
-                &scale[o0..o0 + lanes],
-                &corr[o0..o0 + lanes],
-                &bias[o0..o0 + lanes],
-            );
-            for j0 in (0..n).step_by(LANES) {
-                let rows = (n - j0).min(LANES);
-                for (jj, t) in tile.iter_mut().enumerate().take(rows) {
-                    let a = &acc[(j0 + jj) * m16 + o0..][..lanes];
-                    for ((((t, &a), &s), &c), &b) in t.iter_mut().zip(a).zip(s).zip(c).zip(b) {
-                        *t = s * (a - c) as f32 + b;
-                    }
-                }
-                for oo in 0..lanes {
-                    let dst = &mut out[(o0 + oo) * stride + j0..][..rows];
-                    for (jj, d) in dst.iter_mut().enumerate() {
-                        *d = tile[jj][oo];
-                    }
-                }
-            }
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        /// Sixteen rows of one channel per gather: the same arithmetic, written contiguously.
-        #[target_feature(enable = "avx512f")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn avx512(
-            acc: &[i32],
-            m16: usize,
-            n: usize,
-            scale: &[f32],
-            corr: &[i32],
-            bias: &[f32],
-            out: &mut [f32],
-            stride: usize,
-        ) {
-            use std::arch::x86_64::*;
-            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            let step = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(m16 as i32));
-            for (o, ((&s, &c), &b)) in scale.iter().zip(corr).zip(bias).enumerate() {
-                let (vs, vc, vb) = (_mm512_set1_ps(s), _mm512_set1_epi32(c), _mm512_set1_ps(b));
-                let dst = &mut out[o * stride..o * stride + n];
+/// A layer's i32 sums back to real values: `v = scale[o] · (acc − corr[o]) + bias[o]` per output
+/// channel `o` (`scale` = input scale × weight scale, `corr` = the input zero point × the weights'
+/// sum).
+#[derive(Debug, Clone, Copy)]
+pub struct Dequant<'a> {
+    pub scale: &'a [f32],
+    pub corr: &'a [i32],
+    pub bias: &'a [f32],
+}
+
+impl Dequant<'_> {
+    /// `out[o · stride + j] = v(acc[j · m16 + o])` for `j < n`, `o < m`: channel-major f32.
+    pub fn transposed(&self, acc: &[i32], m16: usize, n: usize, out: &mut [f32], stride: usize) {
+        #[inline(always)]
+        fn body(d: &Dequant, acc: &[i32], m16: usize, n: usize, out: &mut [f32], stride: usize) {
+            // Tiles of 16 rows × 16 channels: computed along the channels (contiguous sums,
+            // vectorised), written along the rows (contiguous outputs).
+            let m = d.scale.len();
+            let mut tile = [[0.0f32; LANES]; LANES];
+            for o0 in (0..m).step_by(LANES) {
+                let lanes = (m - o0).min(LANES);
+                let (s, c, b) = (
+                    &d.scale[o0..o0 + lanes],
+                    &d.corr[o0..o0 + lanes],
+                    &d.bias[o0..o0 + lanes],
+                );
                 for j0 in (0..n).step_by(LANES) {
                     let rows = (n - j0).min(LANES);
-                    let mask: u16 = if rows == LANES {
-                        u16::MAX
-                    } else {
-                        (1 << rows) - 1
-                    };
-                    // SAFETY: rows j0..j0 + rows < n, channel o < m16: inside acc (the caller's
-                    // n · m16 sums) and inside dst.
-                    unsafe {
-                        let base = acc.as_ptr().add(j0 * m16 + o);
-                        let a = _mm512_mask_i32gather_epi32::<4>(
-                            _mm512_setzero_si512(),
-                            mask,
-                            step,
-                            base,
-                        );
-                        let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, vc));
-                        let v = _mm512_add_ps(_mm512_mul_ps(vs, v), vb);
-                        _mm512_mask_storeu_ps(dst.as_mut_ptr().add(j0), mask, v);
+                    for (jj, t) in tile.iter_mut().enumerate().take(rows) {
+                        let a = &acc[(j0 + jj) * m16 + o0..][..lanes];
+                        for ((((t, &a), &s), &c), &b) in t.iter_mut().zip(a).zip(s).zip(c).zip(b) {
+                            *t = s * (a - c) as f32 + b;
+                        }
+                    }
+                    for oo in 0..lanes {
+                        let dst = &mut out[(o0 + oo) * stride + j0..][..rows];
+                        for (jj, d) in dst.iter_mut().enumerate() {
+                            *d = tile[jj][oo];
+                        }
                     }
                 }
             }
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            assert!(n == 0 || acc.len() >= (n - 1) * m16 + scale.len());
-            // SAFETY: AVX-512 was detected at run time; the assert bounds the sums.
-            return unsafe { avx512(acc, m16, n, scale, corr, bias, out, stride) };
+        #[cfg(target_arch = "x86_64")]
+        {
+            /// Sixteen rows of one channel per gather: the same arithmetic, written contiguously.
+            #[target_feature(enable = "avx512f")]
+            unsafe fn avx512(
+                d: &Dequant,
+                acc: &[i32],
+                m16: usize,
+                n: usize,
+                out: &mut [f32],
+                stride: usize,
+            ) {
+                use std::arch::x86_64::*;
+                let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                let step = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(m16 as i32));
+                for (o, ((&s, &c), &b)) in d.scale.iter().zip(d.corr).zip(d.bias).enumerate() {
+                    let (vs, vc, vb) = (_mm512_set1_ps(s), _mm512_set1_epi32(c), _mm512_set1_ps(b));
+                    let dst = &mut out[o * stride..o * stride + n];
+                    for j0 in (0..n).step_by(LANES) {
+                        let rows = (n - j0).min(LANES);
+                        let mask: u16 = if rows == LANES {
+                            u16::MAX
+                        } else {
+                            (1 << rows) - 1
+                        };
+                        // SAFETY: rows j0..j0 + rows < n, channel o < m16: inside acc (the
+                        // caller's n · m16 sums) and inside dst.
+                        unsafe {
+                            let base = acc.as_ptr().add(j0 * m16 + o);
+                            let a = _mm512_mask_i32gather_epi32::<4>(
+                                _mm512_setzero_si512(),
+                                mask,
+                                step,
+                                base,
+                            );
+                            let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, vc));
+                            let v = _mm512_add_ps(_mm512_mul_ps(vs, v), vb);
+                            _mm512_mask_storeu_ps(dst.as_mut_ptr().add(j0), mask, v);
+                        }
+                    }
+                }
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                assert!(n == 0 || acc.len() >= (n - 1) * m16 + self.scale.len());
+                // SAFETY: AVX-512 was detected at run time; the assert bounds the sums.
+                return unsafe { avx512(self, acc, m16, n, out, stride) };
+            }
         }
+        body(self, acc, m16, n, out, stride)
     }
-    body(acc, m16, n, scale, corr, bias, out, stride)
 }
 
 /// `q = round(v · inv_scale) + zero` clamped to `lo..=hi`, written exactly as [`quantize_slice`]
@@ -576,9 +564,7 @@ pub fn requantize_one(v: f32, inv_scale: f32, zero_half: f32, lo: f32, hi: f32) 
 /// bias[o]`, then [`requantize_one`] at the next layer's parameters, the activation a clamp (ReLU's
 /// outputs start at the zero point, ReLU6's stop at 6).
 pub struct Requant<'a> {
-    pub scale: &'a [f32],
-    pub corr: &'a [i32],
-    pub bias: &'a [f32],
+    pub d: Dequant<'a>,
     inv: f32,
     zero_half: f32,
     lo: f32,
@@ -586,13 +572,7 @@ pub struct Requant<'a> {
 }
 
 impl<'a> Requant<'a> {
-    pub fn new(
-        scale: &'a [f32],
-        corr: &'a [i32],
-        bias: &'a [f32],
-        next: (f32, u8),
-        act: crate::graph::Act,
-    ) -> Self {
+    pub fn new(d: Dequant<'a>, next: (f32, u8), act: crate::graph::Act) -> Self {
         use crate::graph::Act;
         let (inv, zero_half) = (1.0 / next.0, next.1 as f32 + 0.5);
         let (lo, hi) = match act {
@@ -601,9 +581,7 @@ impl<'a> Requant<'a> {
             Act::Relu6 => (next.1, requantize_one(6.0, inv, zero_half, 0.5, 255.5)),
         };
         Requant {
-            scale,
-            corr,
-            bias,
+            d,
             inv,
             zero_half,
             lo: lo as f32 + 0.5,
@@ -612,17 +590,21 @@ impl<'a> Requant<'a> {
     }
 
     /// The sums of `n` rows (`acc[j · m16 + o]`) requantized row-major (`out[j · m + o]`:
-    /// channels-last for a convolution): [`dequantize_transposed`], the activation and
+    /// channels-last for a convolution): [`Dequant::transposed`], the activation and
     /// [`quantize_slice`] in one pass, with the same results.
     pub fn rows(&self, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
         #[inline(always)]
         fn body(r: &Requant, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
-            let m = r.scale.len();
+            let m = r.d.scale.len();
             for j in 0..n {
                 let a = &acc[j * m16..j * m16 + m];
                 let o = &mut out[j * m..(j + 1) * m];
-                for ((((d, &a), &s), &c), &b) in
-                    o.iter_mut().zip(a).zip(r.scale).zip(r.corr).zip(r.bias)
+                for ((((d, &a), &s), &c), &b) in o
+                    .iter_mut()
+                    .zip(a)
+                    .zip(r.d.scale)
+                    .zip(r.d.corr)
+                    .zip(r.d.bias)
                 {
                     *d = requantize_one(s * (a - c) as f32 + b, r.inv, r.zero_half, r.lo, r.hi);
                 }
@@ -633,8 +615,8 @@ impl<'a> Requant<'a> {
             if std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
             {
-                assert!(acc.len() >= n.saturating_sub(1) * m16 + self.scale.len());
-                assert!(out.len() >= n * self.scale.len());
+                assert!(acc.len() >= n.saturating_sub(1) * m16 + self.d.scale.len());
+                assert!(out.len() >= n * self.d.scale.len());
                 // SAFETY: the features were detected at run time; the asserts bound the rows.
                 return unsafe { self.avx512(acc, m16, n, out) };
             }
@@ -657,7 +639,7 @@ impl<'a> Requant<'a> {
     #[target_feature(enable = "avx512f,avx512bw")]
     unsafe fn avx512(&self, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
         use std::arch::x86_64::*;
-        let m = self.scale.len();
+        let m = self.d.scale.len();
         let (inv, zh) = (_mm512_set1_ps(self.inv), _mm512_set1_ps(self.zero_half));
         let (lo, hi) = (_mm512_set1_ps(self.lo), _mm512_set1_ps(self.hi));
         for b in 0..m.div_ceil(LANES) {
@@ -671,9 +653,9 @@ impl<'a> Requant<'a> {
             // rows below n, which the caller bounded.
             unsafe {
                 let at = b * LANES;
-                let s = _mm512_maskz_loadu_ps(mask, self.scale.as_ptr().add(at));
-                let c = _mm512_maskz_loadu_epi32(mask, self.corr.as_ptr().add(at));
-                let bias = _mm512_maskz_loadu_ps(mask, self.bias.as_ptr().add(at));
+                let s = _mm512_maskz_loadu_ps(mask, self.d.scale.as_ptr().add(at));
+                let c = _mm512_maskz_loadu_epi32(mask, self.d.corr.as_ptr().add(at));
+                let bias = _mm512_maskz_loadu_ps(mask, self.d.bias.as_ptr().add(at));
                 for j in 0..n {
                     let a = _mm512_maskz_loadu_epi32(mask, acc.as_ptr().add(j * m16 + at));
                     let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, c));
@@ -849,7 +831,12 @@ mod tests {
                 .collect();
             let next = affine_params(-1.0, 3.0);
             for act in [Act::None, Act::Relu, Act::Relu6] {
-                let r = Requant::new(&scale, &corr, &bias, next, act);
+                let d = Dequant {
+                    scale: &scale,
+                    corr: &corr,
+                    bias: &bias,
+                };
+                let r = Requant::new(d, next, act);
                 let mut out = vec![0u8; n * m];
                 r.rows(&acc, m16, n, &mut out);
                 for j in 0..n {

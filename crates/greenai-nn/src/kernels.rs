@@ -1,17 +1,15 @@
 //! CPU kernels: matrix products through `matrixmultiply` (runtime-detected AVX/FMA), im2col for
 //! convolutions, and the element-wise pieces. Every function works on plain row-major slices.
 
-/// `c[m×n] = a[m×k] · b[k×n] + beta · c`, with each matrix given as `(slice, row stride, column
-/// stride)`, so transposes cost nothing.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm(
+/// Panics unless `a` (`m × k`), `b` (`k × n`) and `c` (`m × n`) hold every element their strides
+/// reach: the bounds a GEMM's unchecked accesses rely on.
+pub fn check_gemm_operands(
     m: usize,
     k: usize,
     n: usize,
-    a: (&[f32], isize, isize),
-    b: (&[f32], isize, isize),
-    beta: f32,
-    c: (&mut [f32], isize, isize),
+    a: &(&[f32], isize, isize),
+    b: &(&[f32], isize, isize),
+    c: &(&mut [f32], isize, isize),
 ) {
     let extent = |rows: usize, cols: usize, rs: isize, cs: isize| {
         if rows == 0 || cols == 0 {
@@ -32,6 +30,21 @@ pub fn gemm(
         c.0.len() as isize >= extent(m, n, c.1, c.2),
         "gemm: c is too short"
     );
+}
+
+/// `c[m×n] = a[m×k] · b[k×n] + beta · c`, with each matrix given as `(slice, row stride, column
+/// stride)`, so transposes cost nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[f32], isize, isize),
+    b: (&[f32], isize, isize),
+    beta: f32,
+    c: (&mut [f32], isize, isize),
+) {
+    check_gemm_operands(m, k, n, &a, &b, &c);
     // SAFETY: the asserts above keep every access inside the slices; c does not alias a or b
     // (it is borrowed mutably).
     unsafe {

@@ -468,8 +468,13 @@ pub(crate) fn conv_forward(
     };
     acc.resize(outs.h * per_row * m16, 0);
     let (scale, corr) = l.epilogue(sx, zx);
+    let dequant = int8::Dequant {
+        scale: &scale,
+        corr: &corr,
+        bias: &l.bias,
+    };
     let requant = match out {
-        QOut::U8(_, next) => Some(int8::Requant::new(&scale, &corr, &l.bias, next, c.act)),
+        QOut::U8(_, next) => Some(int8::Requant::new(dequant, next, c.act)),
         QOut::F32(_) => None,
     };
     let ohw = outs.h * outs.w;
@@ -526,16 +531,9 @@ pub(crate) fn conv_forward(
         for oy in 0..outs.h {
             let sums = &acc[oy * per_row * m16..];
             match &mut out {
-                QOut::F32(o) => int8::dequantize_transposed(
-                    sums,
-                    m16,
-                    outs.w,
-                    &scale,
-                    &corr,
-                    &l.bias,
-                    &mut o[span.clone()][oy * outs.w..],
-                    ohw,
-                ),
+                QOut::F32(o) => {
+                    dequant.transposed(sums, m16, outs.w, &mut o[span.clone()][oy * outs.w..], ohw)
+                }
                 // Channels-last: each position's channels in a row, as the sums come.
                 QOut::U8(o, _) => requant.as_ref().expect("made for u8 output").rows(
                     sums,
@@ -612,7 +610,12 @@ pub(crate) fn linear_forward(
         }
         QOut::U8(out, next) => {
             let (scale, corr) = l.epilogue(sx, zx);
-            int8::Requant::new(&scale, &corr, &l.bias, next, act).rows(acc, m16, n, out);
+            let d = int8::Dequant {
+                scale: &scale,
+                corr: &corr,
+                bias: &l.bias,
+            };
+            int8::Requant::new(d, next, act).rows(acc, m16, n, out);
         }
     }
 }
