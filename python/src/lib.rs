@@ -5,9 +5,9 @@
 //! cross into Python as JSON text, which `greenai/__init__.py` turns into dataclasses; every
 //! blocking call releases the GIL.
 
-use greenai_carbon::{CarbonReport, CarbonSettings, Resolved};
+use greenai_carbon::{CarbonReport, CarbonSettings};
 use greenai_meter::{detect, Measurement, Monitor};
-use greenai_store::{ComponentReport, Recording, RunStart, Store};
+use greenai_store::{ComponentReport, SessionOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -28,13 +28,10 @@ fn err(e: impl std::fmt::Display) -> PyErr {
 }
 
 /// The window that spans a meter's whole life, for its run record.
-const SESSION: &str = "\u{0}session";
-
+/// The store's session (detection, monitor, recording, carbon) and the windows Python opened.
 struct Session {
+    inner: greenai_store::Session,
     monitor: Arc<Monitor>,
-    settings: CarbonSettings,
-    resolved: Resolved,
-    recording: Option<Recording>,
     open: Vec<String>,
 }
 
@@ -116,40 +113,16 @@ impl Meter {
         };
         let session = py
             .detach(move || -> Result<Session, String> {
-                let resolved = settings.resolve().map_err(|e| e.to_string())?;
-                let discovery = detect::discover(greenai_meter::DiscoverOptions::from_env());
-                let detected = discovery.report.clone();
-                let mut builder = discovery.into_builder();
-                let recording = if record {
-                    let path = db.unwrap_or_else(greenai_store::default_path);
-                    let store = Store::open(&path).map_err(|e| e.to_string())?;
-                    let start = RunStart::new(
-                        &project,
-                        argv,
-                        BTreeMap::from([("source".to_string(), "python".to_string())]),
-                        Duration::from_secs_f64(interval),
-                        &detected,
-                        &builder,
-                        settings.clone(),
-                    );
-                    let (recording, b) =
-                        Recording::begin(store, start, builder).map_err(|e| e.to_string())?;
-                    builder = b;
-                    Some(recording)
-                } else {
-                    None
-                };
-                let monitor = builder
-                    .interval(Duration::from_secs_f64(interval))
-                    .track_process(std::process::id())
-                    .start()
-                    .map_err(|e| e.to_string())?;
-                monitor.begin_window(SESSION).map_err(|e| e.to_string())?;
+                let mut opts = SessionOptions::new(&project, settings, None);
+                opts.db = record.then(|| db.unwrap_or_else(greenai_store::default_path));
+                opts.argv = argv;
+                opts.labels = BTreeMap::from([("source".to_string(), "python".to_string())]);
+                opts.interval = Duration::from_secs_f64(interval);
+                opts.track_pid = Some(std::process::id());
+                let inner = greenai_store::Session::start(opts).map_err(|e| e.to_string())?;
                 Ok(Session {
-                    monitor: Arc::new(monitor),
-                    settings,
-                    resolved,
-                    recording,
+                    monitor: Arc::clone(inner.monitor()),
+                    inner,
                     open: Vec::new(),
                 })
             })
@@ -175,8 +148,7 @@ impl Meter {
             let monitor = Arc::clone(&s.monitor);
             let m = py.detach(|| monitor.end_window(name)).map_err(err)?;
             s.open.retain(|n| n != name);
-            let carbon =
-                greenai_carbon::assess(&s.settings, &s.resolved, m.energy, m.duration, &[]);
+            let carbon = s.inner.carbon(&m);
             Ok(measurement_json(&m, Some(&carbon)))
         })
     }
@@ -189,13 +161,13 @@ impl Meter {
     /// The run id in the database, when recording.
     #[getter]
     fn run_id(&self) -> PyResult<Option<String>> {
-        self.with_session(|s| Ok(s.recording.as_ref().map(|r| r.start().run_id.clone())))
+        self.with_session(|s| Ok(s.inner.run_id().map(str::to_string)))
     }
 
     /// The warning about the carbon intensity (no region: the world average), if any.
     #[getter]
     fn carbon_warning(&self) -> PyResult<Option<String>> {
-        self.with_session(|s| Ok(s.resolved.warning.clone()))
+        self.with_session(|s| Ok(s.inner.resolved().warning.clone()))
     }
 
     /// Closes every open window, stops sampling, stores the run, and returns the whole session's
@@ -211,40 +183,15 @@ impl Meter {
             let mut left = Vec::new();
             for name in session.open.iter().rev() {
                 if let Ok(m) = session.monitor.end_window(name) {
-                    let c = greenai_carbon::assess(
-                        &session.settings,
-                        &session.resolved,
-                        m.energy,
-                        m.duration,
-                        &[],
-                    );
+                    let c = session.inner.carbon(&m);
                     left.push((name.clone(), measurement_json(&m, Some(&c))));
                 }
             }
-            let m = session
-                .monitor
-                .end_window(SESSION)
-                .map_err(|e| e.to_string())?;
-            let carbon = match session.recording {
-                Some(rec) => {
-                    let done = rec.finish(&m, 0, None, &session.resolved);
-                    done.stored.map_err(|e| e.to_string())?;
-                    if let Some(e) = done.samples.first_error {
-                        return Err(format!(
-                            "{} samples were not stored: {e}",
-                            done.samples.lost
-                        ));
-                    }
-                    done.report.carbon.expect("finish fills in the carbon")
-                }
-                None => greenai_carbon::assess(
-                    &session.settings,
-                    &session.resolved,
-                    m.energy,
-                    m.duration,
-                    &[],
-                ),
-            };
+            let end = session.inner.finish(0, None).map_err(|e| e.to_string())?;
+            if let Some(e) = end.store_error {
+                return Err(e);
+            }
+            let (m, carbon) = (end.measurement, end.carbon);
             Ok((measurement_json(&m, Some(&carbon)), left))
         })
         .map_err(err)

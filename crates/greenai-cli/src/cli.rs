@@ -246,6 +246,25 @@ pub struct JobArgs {
     pub json: bool,
 }
 
+impl JobArgs {
+    /// How the job runs and where it is recorded: the database unless `--no-store`; its files
+    /// (feature caches) beside the database either way.
+    pub fn settings(&self, db: &std::path::Path) -> greenai_tune::job::JobSettings {
+        greenai_tune::job::JobSettings {
+            threads: self.threads,
+            batch: self.batch,
+            interval: self.interval,
+            project: self.project.clone(),
+            db: (!self.no_store).then(|| db.to_path_buf()),
+            state_dir: db
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .to_path_buf(),
+            carbon: self.carbon.settings(),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "lightweight")]

@@ -13,6 +13,7 @@
 //! root (`/sys`), so a captured tree can stand in for a machine.
 
 pub mod accounting;
+mod accumulator;
 mod component;
 pub mod detect;
 mod error;
@@ -22,6 +23,7 @@ mod sensor;
 pub mod sensors;
 pub mod sysfs;
 
+pub use accumulator::{accumulators, counted_total, EnergyAccumulator};
 pub use component::{Component, ComponentKind, Missing, Provenance, Reading};
 pub use detect::{discover, DetectReport, DiscoverOptions, Discovery};
 pub use error::{classify_io, MeterError, Result, POWERCAP_PERMISSION_HINT};

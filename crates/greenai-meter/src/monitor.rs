@@ -1,5 +1,6 @@
 //! The sampling monitor and its named windows.
 
+use crate::accumulator::EnergyAccumulator;
 use crate::component::{Component, ComponentKind, Missing, Provenance, Reading};
 use crate::error::{MeterError, Result};
 use crate::procfs::{CpuTimes, ProcessTree, StatFile};
@@ -339,9 +340,8 @@ fn sampler(shared: Arc<Shared>, interval: Duration) {
 struct WindowAcc {
     start_t: f64,
     start_unix_s: f64,
-    start_energy: Vec<Option<Energy>>,
-    last_point: Vec<Option<(f64, Power)>>,
-    integrated: Vec<Energy>,
+    /// Each component's energy since the window opened.
+    acc: Vec<EnergyAccumulator>,
     peak: Vec<Option<Power>>,
     util_sum: Vec<f64>,
     util_n: Vec<u32>,
@@ -443,12 +443,8 @@ impl State {
         for w in self.windows.values_mut() {
             w.samples += 1;
             for (i, r) in readings.iter().enumerate() {
+                w.acc[i].push(t, r.energy, r.power);
                 if let Some(p) = r.power {
-                    if let Some((t0, p0)) = w.last_point[i] {
-                        w.integrated[i] +=
-                            Energy::from_joules((p0.watts() + p.watts()) * 0.5 * (t - t0));
-                    }
-                    w.last_point[i] = Some((t, p));
                     // The edge sample's power describes the time before the window.
                     if t > w.start_t {
                         w.peak[i] = Some(w.peak[i].map_or(p, |q| q.max(p)));
@@ -504,13 +500,15 @@ impl State {
         let mut w = WindowAcc {
             start_t: t,
             start_unix_s: sample.unix_s,
-            start_energy: sample.readings.iter().map(|r| r.energy).collect(),
-            last_point: sample
+            acc: sample
                 .readings
                 .iter()
-                .map(|r| r.power.map(|p| (t, p)))
+                .map(|r| {
+                    let mut a = EnergyAccumulator::default();
+                    a.push(t, r.energy, r.power);
+                    a
+                })
                 .collect(),
-            integrated: vec![Energy::ZERO; n],
             peak: vec![None; n],
             util_sum: vec![0.0; n],
             util_n: vec![0; n],
@@ -568,13 +566,9 @@ impl State {
 
         let mut components = Vec::with_capacity(self.components.len());
         for (i, c) in self.components.iter().enumerate() {
-            let counter = match (w.start_energy[i], sample.readings[i].energy) {
-                (Some(a), Some(b)) => Some(b - a),
-                _ => None,
-            };
-            let has_power = w.last_point[i].is_some();
-            let integrated = has_power.then_some(w.integrated[i]);
-            let energy = counter.or(integrated);
+            let counter = w.acc[i].counter();
+            let integrated = w.acc[i].integrated();
+            let energy = w.acc[i].energy();
             let independent = c.provenance != Provenance::Estimated;
             let disagreement = match (counter, integrated.filter(|_| independent)) {
                 (Some(c), Some(i)) if c.joules() > 0.0 && c != i => Some((i - c) / c),
@@ -751,15 +745,9 @@ impl Monitor {
     pub fn window_components(&self, name: &str) -> Option<Vec<Option<Energy>>> {
         let st = self.state();
         let w = st.windows.get(name)?;
-        let last = st.series.back()?;
-        Some(
-            (0..st.components.len())
-                .map(|i| match (w.start_energy[i], last.readings[i].energy) {
-                    (Some(a), Some(b)) => Some(b - a),
-                    _ => w.last_point[i].map(|_| w.integrated[i]),
-                })
-                .collect(),
-        )
+        // The window's accumulators have seen every sample up to the newest.
+        let _ = st.series.back()?;
+        Some(w.acc.iter().map(EnergyAccumulator::energy).collect())
     }
 
     /// The counted energy of an open window so far.

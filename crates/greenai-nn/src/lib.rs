@@ -24,6 +24,7 @@ pub mod precision;
 pub mod quantize;
 pub mod rng;
 pub mod train;
+pub mod transfer;
 
 /// What went wrong, classified by what the caller should do.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@
 //! This CPU path rounds f32 values (round to nearest even) and computes in f32: it reproduces the
 //! numerics of bf16/f16 training exactly at the layer boundaries, and it costs conversion work
 //! rather than saving memory traffic; `bench/NOTES.md` has the measured cost, and the measurement
-//! of this CPU's native bf16 products (`examples/bf16_gemm.rs`: slower than its f32 GEMM, so not
-//! used). A GPU backend gets the speed from the same plan.
+//! of this CPU's native bf16 products (slower than its f32 GEMM, so not used; the experiment,
+//! `examples/bf16_gemm.rs`, was removed after commit 6913915). A GPU backend gets the speed from the same plan.
 
 /// The compute format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

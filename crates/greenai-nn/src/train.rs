@@ -45,6 +45,33 @@ impl Model {
         })
     }
 
+    /// The int8 form: folded ([`Model::folded`]), then quantized with `scheme` and activation
+    /// ranges calibrated on the `n` inputs of `calibration` (unless `range` is dynamic). The one
+    /// way every caller (`quantize`, compare's int8 rows, transfer's int8 backbone) quantizes.
+    pub fn quantized(
+        &self,
+        scheme: crate::quantize::WeightScheme,
+        range: crate::quantize::ActivationRange,
+        calibration: &[f32],
+        n: usize,
+    ) -> Model {
+        let mut m = self.folded();
+        let q = crate::quantize::quantize(&m, scheme, range, calibration, n);
+        m.quant = Some(std::sync::Arc::new(q));
+        m
+    }
+
+    /// How its inference runs: `none` (f32), `dynamic`, `per-tensor` or `per-channel`.
+    pub fn quantization_name(&self) -> &'static str {
+        use crate::quantize::{ActivationRange, WeightScheme};
+        match self.quant.as_deref() {
+            None => "none",
+            Some(q) if q.range == ActivationRange::Dynamic => "dynamic",
+            Some(q) if q.scheme == WeightScheme::PerTensor => "per-tensor",
+            Some(_) => "per-channel",
+        }
+    }
+
     /// The inference form: BatchNorm folded into the convolutions before it, activations fused.
     pub fn folded(&self) -> Model {
         let (graph, params, buffers) = self.graph.fold_batchnorm(&self.params, &self.buffers);

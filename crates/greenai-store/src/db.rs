@@ -1,10 +1,10 @@
 //! The SQLite run database: schema migrations, runs, and their power series.
 
 use crate::error::{Result, StoreError};
-use crate::report::{HostInfo, RunReport, RunStart};
-use crate::series::{component_energies, StoredSample};
-use crate::timefmt;
-use greenai_meter::{Component, Missing, Provenance};
+use crate::report::{RunReport, RunStart};
+use crate::series::{self, StoredSample};
+use greenai_carbon::CarbonSettings;
+use greenai_meter::Provenance;
 use greenai_units::{Energy, Power};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::collections::BTreeMap;
@@ -46,7 +46,54 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 2: each run's carbon settings, so an incomplete run's emissions can be worked out later.
     "ALTER TABLE runs ADD COLUMN carbon TEXT;",
+    // 3: sample readings stored as numbers ([`pack_readings`]: little-endian f64 energy and power
+    // per component, NaN for no reading) instead of JSON text; rows written before keep their
+    // text in `readings_json`. (A job's typed results travel inside the report's JSON document:
+    // `json_extract(report, '$.results')`.)
+    "CREATE TABLE samples_v3 (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        seq INTEGER NOT NULL,
+        elapsed_s REAL NOT NULL,
+        unix_s REAL NOT NULL,
+        total_power_w REAL NOT NULL,
+        energy_j REAL,
+        readings BLOB,
+        readings_json TEXT,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO samples_v3 (run_id, seq, elapsed_s, unix_s, total_power_w, energy_j, readings_json)
+        SELECT run_id, seq, elapsed_s, unix_s, total_power_w, energy_j, readings FROM samples;
+    DROP TABLE samples;
+    ALTER TABLE samples_v3 RENAME TO samples;",
 ];
+
+/// A sample's readings as numbers: per component, its energy (J) and power (W) as little-endian
+/// f64, NaN standing for no reading.
+pub(crate) fn pack_readings(readings: &[(Option<f64>, Option<f64>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(readings.len() * 16);
+    for (e, p) in readings {
+        out.extend_from_slice(&e.unwrap_or(f64::NAN).to_le_bytes());
+        out.extend_from_slice(&p.unwrap_or(f64::NAN).to_le_bytes());
+    }
+    out
+}
+
+/// The inverse of [`pack_readings`]; `None` when the length is not a whole number of readings.
+pub(crate) fn unpack_readings(bytes: &[u8]) -> Option<Vec<(Option<f64>, Option<f64>)>> {
+    if !bytes.len().is_multiple_of(16) {
+        return None;
+    }
+    let num = |b: &[u8]| {
+        let v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+        (!v.is_nan()).then_some(v)
+    };
+    Some(
+        bytes
+            .chunks_exact(16)
+            .map(|c| (num(&c[..8]), num(&c[8..])))
+            .collect(),
+    )
+}
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -84,6 +131,8 @@ pub struct RunSummary {
     pub status: RunStatus,
     /// The run's labels (a training run's model and accuracy among them).
     pub labels: BTreeMap<String, String>,
+    /// A job's typed results ([`RunReport::results`]), for a complete run that has them.
+    pub results: Option<serde_json::Value>,
 }
 
 /// Whether a run finished.
@@ -329,7 +378,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, project_name, command, started_unix_s, duration_s, energy_j, exit_code,
-                        complete, greenai_pid, json_extract(report, '$.provenance'), labels
+                        complete, greenai_pid, json_extract(report, '$.provenance'), labels,
+                        json_extract(report, '$.results')
                  FROM runs ORDER BY started_unix_s, id",
             )
             .map_err(StoreError::write)?;
@@ -352,6 +402,9 @@ impl Store {
                         .get::<_, Option<String>>(10)?
                         .and_then(|l| serde_json::from_str(&l).ok())
                         .unwrap_or_default(),
+                    results: r
+                        .get::<_, Option<String>>(11)?
+                        .and_then(|l| serde_json::from_str(&l).ok()),
                     status: if complete {
                         RunStatus::Complete
                     } else if pid_alive(pid) {
@@ -404,8 +457,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, elapsed_s, unix_s, total_power_w, energy_j, readings FROM samples
-                 WHERE run_id = ?1 ORDER BY seq",
+                "SELECT seq, elapsed_s, unix_s, total_power_w, energy_j, readings, readings_json
+                 FROM samples WHERE run_id = ?1 ORDER BY seq",
             )
             .map_err(StoreError::write)?;
         let rows = stmt
@@ -416,14 +469,21 @@ impl Store {
                     r.get::<_, f64>(2)?,
                     r.get::<_, f64>(3)?,
                     r.get::<_, Option<f64>>(4)?,
-                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(StoreError::write)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, elapsed_s, unix_s, p, e, readings) = row.map_err(StoreError::write)?;
-            let readings: Vec<(Option<f64>, Option<f64>)> = from_json(&readings, "sample")?;
+            let (seq, elapsed_s, unix_s, p, e, packed, text) = row.map_err(StoreError::write)?;
+            let readings: Vec<(Option<f64>, Option<f64>)> = match (packed, text) {
+                (Some(b), _) => unpack_readings(&b).ok_or_else(|| {
+                    StoreError::Transient(format!("sample {seq} of run {run_id} is damaged"))
+                })?,
+                (None, Some(t)) => from_json(&t, "sample")?,
+                (None, None) => Vec::new(),
+            };
             out.push(StoredSample {
                 seq,
                 elapsed_s,
@@ -507,90 +567,38 @@ impl Store {
                 return from_json(&r, "report");
             }
         }
-        let components: Vec<Component> = from_json(&comps, "component list")?;
-        let missing: Vec<Missing> = from_json(&missing, "missing list")?;
-        let host: HostInfo = from_json(&host, "host")?;
-        let samples = self.samples(&id)?;
-        let energies = component_energies(components.len(), &samples);
-        let duration_s = match (samples.first(), samples.last()) {
-            (Some(a), Some(b)) => b.elapsed_s - a.elapsed_s,
-            _ => 0.0,
-        };
-        let counted: Vec<(&Component, Energy)> = components
-            .iter()
-            .zip(&energies)
-            .filter(|(c, _)| c.counted)
-            .filter_map(|(c, e)| Some((c, (*e)?)))
-            .collect();
-        let energy: Energy = counted.iter().map(|(_, e)| *e).sum();
-        let d = Duration::from_secs_f64(duration_s.max(0.0));
         // The carbon settings the run started with; a run recorded before they were kept has none.
-        let carbon = carbon
-            .and_then(|c| serde_json::from_str::<greenai_carbon::CarbonSettings>(&c).ok())
-            .and_then(|settings| {
-                let resolved = settings.resolve().ok()?;
-                let series: Vec<(f64, Energy)> = samples
-                    .iter()
-                    .filter_map(|s| Some((s.unix_s, s.energy?)))
-                    .collect();
-                Some(greenai_carbon::assess(
-                    &settings, &resolved, energy, d, &series,
-                ))
-            });
-        Ok(RunReport {
+        let settings = carbon.and_then(|c| serde_json::from_str::<CarbonSettings>(&c).ok());
+        let start = RunStart {
             run_id: id,
             project_name: project,
             command,
             argv: from_json(&argv, "argv")?,
-            exit_code: None,
-            signal: None,
-            started_at: timefmt::rfc3339(started),
-            started_unix_s: started,
-            duration_s,
-            energy_j: energy.joules(),
-            energy_kwh: energy.kwh(),
-            provenance: counted
-                .iter()
-                .map(|(c, _)| c.provenance)
-                .max()
-                .unwrap_or(Provenance::Estimated),
-            uncertainty: None,
-            components: components
-                .iter()
-                .zip(&energies)
-                .map(|(c, e)| crate::report::ComponentReport {
-                    name: c.id.clone(),
-                    kind: c.kind.as_str().to_string(),
-                    energy_j: e.map(|e| e.joules()),
-                    avg_power_w: e.map(|e| (e / d).watts()),
-                    peak_power_w: None,
-                    provenance: c.provenance,
-                    sensor: c.sensor.clone(),
-                    uncertainty: c.uncertainty,
-                    counted: c.counted,
-                    within: c.within.clone(),
-                    integrated_energy_j: None,
-                    disagreement: None,
-                })
-                .collect(),
-            process_energy_j: None,
-            process_cpu_time_s: None,
-            process_cpu_share: None,
-            avg_power_w: (energy / d).watts(),
-            peak_power_w: samples
-                .iter()
-                .skip(1)
-                .map(|s| s.total_power.watts())
-                .reduce(f64::max),
-            cpu_utilisation: None,
-            missing,
             labels: from_json(&labels, "labels")?,
+            started_unix_s: started,
             interval_s: interval,
-            samples: samples.len() as u32,
-            host,
-            carbon,
-            complete: false,
-        })
+            host: from_json(&host, "host")?,
+            components: from_json(&comps, "component list")?,
+            missing: from_json(&missing, "missing list")?,
+            carbon: settings.clone().unwrap_or_default(),
+        };
+        let samples = self.samples(&start.run_id)?;
+        let m = series::measurement(&start.components, &start.missing, started, &samples);
+        // The same assembly as a finished run's, marked as what it is.
+        let mut report = start.finish(&m, 0, None);
+        report.exit_code = None;
+        report.complete = false;
+        report.carbon = settings.and_then(|settings| {
+            let resolved = settings.resolve().ok()?;
+            let series: Vec<(f64, Energy)> = samples
+                .iter()
+                .filter_map(|s| Some((s.unix_s, s.energy?)))
+                .collect();
+            Some(greenai_carbon::assess(
+                &settings, &resolved, m.energy, m.duration, &series,
+            ))
+        });
+        Ok(report)
     }
 
     /// Reports of the runs named (all runs when `ids` is empty), oldest first.
@@ -649,7 +657,7 @@ impl SampleSink {
                     s.unix_s,
                     s.total_power.watts(),
                     energy.map(|e| e.joules()),
-                    json(&readings)
+                    pack_readings(&readings)
                 ])
                 .map_err(StoreError::write)?;
             }

@@ -20,6 +20,10 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// Settings that cannot work (an unknown region, a monitor that cannot start): nothing was
+    /// recorded.
+    #[error("{0}")]
+    Invalid(String),
     /// No run matches the id given.
     #[error("{0}")]
     NotFound(String),

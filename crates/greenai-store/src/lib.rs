@@ -16,6 +16,7 @@ pub mod openmetrics;
 mod recording;
 mod report;
 pub mod series;
+mod session;
 pub mod timefmt;
 mod writer;
 
@@ -23,4 +24,5 @@ pub use db::{default_path, RunStatus, RunSummary, SampleSink, Store};
 pub use error::{Result, StoreError};
 pub use recording::{command_line, Finished, Recording, FLUSH_EVERY};
 pub use report::{new_run_id, ComponentReport, HostInfo, RunReport, RunStart};
+pub use session::{Session, SessionEnd, SessionOptions};
 pub use writer::{SampleWriter, WriterOutcome};

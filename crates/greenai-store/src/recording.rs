@@ -7,7 +7,6 @@ use crate::report::{new_run_id, RunReport, RunStart};
 use crate::writer::{SampleWriter, WriterOutcome};
 use greenai_carbon::{CarbonSettings, Resolved};
 use greenai_meter::{DetectReport, Measurement, MonitorBuilder};
-use greenai_units::Energy;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -80,15 +79,22 @@ pub struct Recording {
 
 impl Recording {
     /// Records `start` as a run (incomplete until [`Recording::finish`]) and routes `builder`'s
-    /// samples into the database.
+    /// samples into the database; `keep_series` keeps the energy series in memory too, for
+    /// carbon over a time-resolved intensity.
     pub fn begin(
         store: Store,
         start: RunStart,
         builder: MonitorBuilder,
+        keep_series: bool,
     ) -> Result<(Recording, MonitorBuilder)> {
         store.begin_run(&start)?;
-        let writer =
-            SampleWriter::start(store.path(), &start.run_id, &start.components, FLUSH_EVERY)?;
+        let writer = SampleWriter::start(
+            store.path(),
+            &start.run_id,
+            &start.components,
+            FLUSH_EVERY,
+            keep_series,
+        )?;
         let builder = builder.on_sample(writer.sink());
         Ok((
             Recording {
@@ -114,26 +120,20 @@ impl Recording {
     }
 
     /// Writes the pending samples, works out the carbon (integrating a time-resolved intensity
-    /// over the stored energy series) and stores the final report.
+    /// over the energy series the writer kept, see [`Recording::begin`]'s `keep_series`) and
+    /// stores the final report with the job's typed `results`.
     pub fn finish(
         self,
         m: &Measurement,
         exit_code: i32,
         signal: Option<i32>,
         resolved: &Resolved,
+        results: Option<serde_json::Value>,
     ) -> Finished {
-        let samples = self.writer.finish();
+        let mut samples = self.writer.finish();
         let mut report = self.start.finish(m, exit_code, signal);
-        let series: Vec<(f64, Energy)> = if resolved.series.is_some() {
-            self.store
-                .samples(&self.start.run_id)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|s| Some((s.unix_s, s.energy?)))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        report.results = results;
+        let series = std::mem::take(&mut samples.series);
         report.carbon = Some(greenai_carbon::assess(
             &self.start.carbon,
             resolved,

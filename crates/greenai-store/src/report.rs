@@ -88,6 +88,10 @@ pub struct RunReport {
     /// Carbon: gross and net emissions, the intensity used, its source and year, PUE, ERF, SCI.
     #[serde(flatten)]
     pub carbon: Option<CarbonReport>,
+    /// A job's typed results (a training job's accuracy, training energy, ...), as the job wrote
+    /// them; absent for a plain `greenai run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<serde_json::Value>,
     /// The run finished and was fully recorded. An incomplete run's figures cover what was
     /// stored before greenai stopped.
     pub complete: bool,
@@ -156,6 +160,7 @@ impl RunStart {
             samples: m.samples,
             host: self.host.clone(),
             carbon: None,
+            results: None,
             complete: true,
         }
     }

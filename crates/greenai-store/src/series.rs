@@ -1,7 +1,11 @@
 //! Energy from a stored power series: pure functions over samples.
 
-use greenai_meter::Component;
+use greenai_meter::{
+    accumulators, Component, ComponentMeasurement, EnergyAccumulator, Measurement, Missing,
+    Provenance,
+};
 use greenai_units::{Energy, Power};
+use std::time::Duration;
 
 /// One stored sample: `(energy since the sensor opened, power)` per component.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,25 +19,77 @@ pub struct StoredSample {
     pub readings: Vec<(Option<Energy>, Option<Power>)>,
 }
 
-/// Each component's energy between the first and the last sample: the counter's difference where
-/// there is one, else the trapezoidal integral of power. `None` where there is neither.
+/// Each component's energy between the first and the last sample, by the meter's one rule
+/// ([`EnergyAccumulator`]): the counter's difference where there is one, else the trapezoidal
+/// integral of power. `None` where there is neither.
 pub fn component_energies(n: usize, samples: &[StoredSample]) -> Vec<Option<Energy>> {
-    (0..n)
-        .map(|i| {
-            let counter: Vec<Energy> = samples
-                .iter()
-                .filter_map(|s| s.readings.get(i).and_then(|r| r.0))
-                .collect();
-            if counter.len() >= 2 {
-                return Some(counter[counter.len() - 1] - counter[0]);
-            }
-            let points: Vec<(f64, Power)> = samples
-                .iter()
-                .filter_map(|s| Some((s.elapsed_s, s.readings.get(i)?.1?)))
-                .collect();
-            (points.len() >= 2).then(|| greenai_units::integrate_power(&points))
+    let mut acc = accumulators(n);
+    for s in samples {
+        for (a, r) in acc.iter_mut().zip(&s.readings) {
+            a.push(s.elapsed_s, r.0, r.1);
+        }
+    }
+    acc.iter().map(EnergyAccumulator::energy).collect()
+}
+
+/// What a stored series shows as a measurement (an incomplete run's figures): each component's
+/// energy by [`component_energies`], the counted total, the least direct provenance, the peak of
+/// the total power after the first sample.
+pub fn measurement(
+    components: &[Component],
+    missing: &[Missing],
+    started_unix_s: f64,
+    samples: &[StoredSample],
+) -> Measurement {
+    let energies = component_energies(components.len(), samples);
+    let duration_s = match (samples.first(), samples.last()) {
+        (Some(a), Some(b)) => b.elapsed_s - a.elapsed_s,
+        _ => 0.0,
+    };
+    let d = Duration::from_secs_f64(duration_s.max(0.0));
+    let parts: Vec<ComponentMeasurement> = components
+        .iter()
+        .zip(&energies)
+        .map(|(c, e)| ComponentMeasurement {
+            component: c.clone(),
+            energy: *e,
+            avg_power: e.map(|e| e / d),
+            peak_power: None,
+            integrated_energy: None,
+            disagreement: None,
+            utilisation: None,
+            process_share: None,
         })
-        .collect()
+        .collect();
+    let counted: Vec<&ComponentMeasurement> = parts
+        .iter()
+        .filter(|c| c.component.counted && c.energy.is_some())
+        .collect();
+    let energy: Energy = counted.iter().filter_map(|c| c.energy).sum();
+    Measurement {
+        name: "run".into(),
+        start_unix_s: started_unix_s,
+        duration: d,
+        energy,
+        provenance: counted
+            .iter()
+            .map(|c| c.component.provenance)
+            .max()
+            .unwrap_or(Provenance::Estimated),
+        uncertainty: None,
+        avg_power: energy / d,
+        peak_power: samples
+            .iter()
+            .skip(1)
+            .map(|s| s.total_power)
+            .reduce(Power::max),
+        components: parts,
+        missing: missing.to_vec(),
+        cpu_utilisation: None,
+        process: None,
+        samples: samples.len() as u32,
+        read_errors: 0,
+    }
 }
 
 /// The counted total of [`component_energies`].

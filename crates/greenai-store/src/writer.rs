@@ -3,8 +3,8 @@
 
 use crate::db::SampleSink;
 use crate::error::Result;
-use greenai_meter::{Component, Sample};
-use greenai_units::{Energy, Power};
+use greenai_meter::{accumulators, counted_total, Component, EnergyAccumulator, Sample};
+use greenai_units::Energy;
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -25,48 +25,33 @@ pub struct WriterOutcome {
     /// Samples never written (the database kept refusing).
     pub lost: u64,
     pub first_error: Option<String>,
+    /// `(unix time, counted energy since the first sample)` of every sample, when asked for (a
+    /// time-resolved intensity needs it): what carbon over time is worked out from, without
+    /// reading the samples back.
+    pub series: Vec<(f64, Energy)>,
 }
 
-/// The counted components' energy since the first sample, one sample at a time: counters by
-/// difference, power-only components by the trapezoid.
+/// The counted components' energy since the first sample, one sample at a time (the meter's one
+/// accumulator rule: counters by difference, power-only components by the trapezoid).
 struct Running {
     counted: Vec<bool>,
-    first: Vec<Option<Energy>>,
-    integrated: Vec<Energy>,
-    last_power: Vec<Option<(f64, Power)>>,
+    acc: Vec<EnergyAccumulator>,
 }
 
 impl Running {
     fn new(components: &[Component]) -> Self {
-        let n = components.len();
         Running {
             counted: components.iter().map(|c| c.counted).collect(),
-            first: vec![None; n],
-            integrated: vec![Energy::ZERO; n],
-            last_power: vec![None; n],
+            acc: accumulators(components.len()),
         }
     }
 
     fn push(&mut self, s: &Sample) -> Energy {
         let t = s.elapsed.as_secs_f64();
-        let mut total = Energy::ZERO;
-        for (i, r) in s.readings.iter().enumerate().take(self.counted.len()) {
-            if let Some(p) = r.power {
-                if let Some((t0, p0)) = self.last_power[i] {
-                    self.integrated[i] +=
-                        Energy::from_joules((p0.watts() + p.watts()) * 0.5 * (t - t0));
-                }
-                self.last_power[i] = Some((t, p));
-            }
-            if !self.counted[i] {
-                continue;
-            }
-            total += match r.energy {
-                Some(e) => e - *self.first[i].get_or_insert(e),
-                None => self.integrated[i],
-            };
+        for (a, r) in self.acc.iter_mut().zip(&s.readings) {
+            a.push(t, r.energy, r.power);
         }
-        total
+        counted_total(&self.acc, |i| self.counted[i])
     }
 }
 
@@ -84,13 +69,14 @@ impl SampleWriter {
         run_id: &str,
         components: &[Component],
         flush_every: Duration,
+        keep_series: bool,
     ) -> Result<Self> {
         let sink = SampleSink::open(path, run_id)?;
         let (tx, rx) = mpsc::channel();
         let running = Running::new(components);
         let handle = std::thread::Builder::new()
             .name("greenai-db-writer".into())
-            .spawn(move || write_loop(sink, rx, running, flush_every))
+            .spawn(move || write_loop(sink, rx, running, flush_every, keep_series))
             .map_err(|e| {
                 crate::StoreError::Transient(format!("cannot start the writer thread: {e}"))
             })?;
@@ -123,6 +109,7 @@ fn write_loop(
     rx: mpsc::Receiver<Msg>,
     mut running: Running,
     flush_every: Duration,
+    keep_series: bool,
 ) -> WriterOutcome {
     let mut out = WriterOutcome::default();
     let mut pending: Vec<(Sample, Option<Energy>)> = Vec::new();
@@ -149,6 +136,9 @@ fn write_loop(
         match rx.recv_timeout(wait) {
             Ok(Msg::Sample(s)) => {
                 let e = running.push(&s);
+                if keep_series {
+                    out.series.push((s.unix_s, e));
+                }
                 pending.push((*s, Some(e)));
             }
             Ok(Msg::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => {

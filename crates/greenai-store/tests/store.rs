@@ -76,7 +76,7 @@ fn a_new_file_is_migrated_once_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/runs.sqlite");
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     s.begin_run(&start("a")).unwrap();
     drop(s);
     let s = Store::open(&path).unwrap();
@@ -104,7 +104,7 @@ fn a_newer_schema_is_refused_not_reset() {
     }
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 2")
+        .execute_batch("PRAGMA user_version = 3")
         .unwrap();
     assert_eq!(Store::open(&path).unwrap().runs().unwrap().len(), 1);
 }
@@ -235,7 +235,7 @@ fn a_version_1_database_is_migrated_in_place_keeping_its_runs() {
     .unwrap();
     drop(c);
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     let r = s.report("old").unwrap();
     assert_eq!(r.command, "true");
     assert!(r.carbon.is_none(), "no settings were recorded for it");
@@ -285,4 +285,125 @@ fn ids_resolve_by_unique_prefix() {
         .unwrap_err()
         .to_string()
         .contains("runs list"));
+}
+
+/// A version 2 database (samples' readings as JSON text) with an unfinished run: migrated to
+/// version 3, its old samples still read, and new samples (stored as numbers) read the same way.
+#[test]
+fn a_version_2_database_keeps_its_text_samples_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, project_name TEXT NOT NULL, command TEXT NOT NULL,
+            argv TEXT NOT NULL, labels TEXT NOT NULL, started_unix_s REAL NOT NULL, interval_s REAL NOT NULL,
+            host TEXT NOT NULL, components TEXT NOT NULL, missing TEXT NOT NULL, greenai_pid INTEGER NOT NULL,
+            complete INTEGER NOT NULL DEFAULT 0, exit_code INTEGER, duration_s REAL, energy_j REAL, report TEXT);
+         CREATE INDEX runs_started ON runs (started_unix_s);
+         CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs (id), seq INTEGER NOT NULL,
+            elapsed_s REAL NOT NULL, unix_s REAL NOT NULL, total_power_w REAL NOT NULL, energy_j REAL,
+            readings TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+         ALTER TABLE runs ADD COLUMN carbon TEXT;
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    let st = start("old");
+    c.execute(
+        "INSERT INTO runs (id, project_name, command, argv, labels, started_unix_s, interval_s, host,
+                           components, missing, greenai_pid, carbon)
+         VALUES (?1, 'p', 'x', '[]', '{}', ?2, 0.1, ?3, ?4, '[]', 1, ?5)",
+        rusqlite::params![
+            st.run_id,
+            st.started_unix_s,
+            serde_json::to_string(&st.host).unwrap(),
+            serde_json::to_string(&st.components).unwrap(),
+            serde_json::to_string(&st.carbon).unwrap(),
+        ],
+    )
+    .unwrap();
+    // Package counter 100 → 140 J, GPU 50 W for 4 s: as version 2 wrote them, in JSON text.
+    for (seq, t) in [(0, 0.0), (1, 2.0), (2, 4.0)] {
+        let readings = format!("[[{},null],[null,null],[null,50.0]]", 100.0 + 10.0 * t);
+        c.execute(
+            "INSERT INTO samples VALUES ('old', ?1, ?2, ?3, 60.0, NULL, ?4)",
+            rusqlite::params![seq, t, st.started_unix_s + t, readings],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    let old = s.report("old").unwrap();
+    assert!(!old.complete);
+    assert!((old.energy_j - 240.0).abs() < 1e-9, "{}", old.energy_j);
+    assert_eq!(s.samples("old").unwrap().len(), 3);
+
+    // A new run's samples go in as numbers and read back equal, None staying None.
+    s.begin_run(&start("new")).unwrap();
+    let mut sink = SampleSink::open(&path, "new").unwrap();
+    let batch: Vec<(Sample, Option<Energy>)> = (0..=8).map(|i| (sample(i), None)).collect();
+    sink.write(&batch).unwrap();
+    let back = s.samples("new").unwrap();
+    assert_eq!(back[3].readings[0].0, Some(Energy::from_joules(115.0)));
+    assert_eq!(back[3].readings[0].1, None);
+    assert_eq!(back[3].readings[2].1, Some(Power::from_watts(50.0)));
+    let kind: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT typeof(readings) FROM samples WHERE run_id = 'new' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kind, "blob");
+    assert!((s.report("new").unwrap().energy_j - 240.0).abs() < 1e-9);
+}
+
+/// A session on an empty sysfs tree (the estimate model, no GPU library): recorded with its typed
+/// results, which `runs()` reads back as a document; without a database, nothing is recorded
+/// and the carbon is still worked out.
+#[test]
+fn a_session_records_typed_results_once() {
+    use greenai_store::{Session, SessionOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.sqlite");
+    let carbon = greenai_carbon::CarbonSettings {
+        region: Some("FR".into()),
+        ..Default::default()
+    };
+    let options = |db: Option<&std::path::Path>| {
+        let mut o = SessionOptions::new("p", carbon.clone(), db);
+        o.interval = Duration::from_millis(10);
+        o.discover = greenai_meter::DiscoverOptions {
+            sysfs_root: dir.path().join("sys"),
+            proc_root: "/proc".into(),
+            nvml: false,
+            gpu_library: None,
+            cuda_visible_devices: None,
+        };
+        o
+    };
+    let mut s = Session::start(options(Some(&db))).unwrap();
+    let id = s.run_id().unwrap().to_string();
+    s.label("model", "lenet");
+    s.set_results(&serde_json::json!({"accuracy": 0.98, "training_energy_j": 12.5}))
+        .unwrap();
+    let end = s.finish(0, None).unwrap();
+    assert_eq!(end.run_id.as_deref(), Some(id.as_str()));
+    assert!(end.warnings.is_empty(), "{:?}", end.warnings);
+    assert!(end.store_error.is_none());
+    assert_eq!(end.report.carbon.as_ref(), Some(&end.carbon));
+    let runs = Store::open(&db).unwrap().runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].labels["model"], "lenet");
+    let r = runs[0].results.as_ref().unwrap();
+    assert_eq!(r["training_energy_j"], 12.5);
+    assert_eq!(r["accuracy"], 0.98);
+
+    let s = Session::start(options(None)).unwrap();
+    assert!(s.run_id().is_none());
+    let end = s.finish(0, None).unwrap();
+    assert!(end.run_id.is_none());
+    assert!(end.carbon.emissions_g >= 0.0 && end.report.carbon.is_some());
+    assert_eq!(Store::open(&db).unwrap().runs().unwrap().len(), 1);
 }

@@ -1,4 +1,13 @@
-//! Choosing configurations by energy: pure functions over measured figures, no I/O.
+//! greenai's jobs and experiments, and the pure selectors that choose among their results.
+//!
+//! Jobs (each inside a [`greenai_store::Session`], recorded with typed results):
+//! - [`train::run_train`], [`train::run_eval`], [`train::run_predict`]: the engine's jobs.
+//! - [`transfer::run_transfer`]: EfficientNet-Lite0's frozen features and a new head.
+//! - [`compare::run_compare`]: the grid of configurations, its reuse of stored results, the
+//!   energy-aware settings profiling, budgets, and the choice.
+//!
+//! [`job::JobSettings`] says how a job runs and where it is recorded; [`job::Progress`] is how a
+//! job tells a front end what it is doing. Selectors (pure functions over measured figures):
 //!
 //! - [`pareto::front`]: the configurations no other beats on both accuracy and energy.
 //! - [`budget::Forecast`]: a configuration's total training energy predicted from its first
@@ -8,8 +17,16 @@
 //! - [`least_energy_meeting`]: the cheapest configuration that reaches a target accuracy.
 
 pub mod budget;
+pub mod compare;
+mod error;
+pub mod job;
 pub mod pareto;
+pub mod quantize;
 pub mod settings;
+pub mod train;
+pub mod transfer;
+
+pub use error::{Result, TuneError};
 
 /// One evaluated configuration, as the selectors see it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,9 +2,9 @@
 
 mod carbon;
 mod compare;
+mod console;
 mod detect;
 mod exporter;
-mod job;
 mod quantize;
 mod report;
 mod run;

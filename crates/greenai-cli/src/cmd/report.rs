@@ -2,8 +2,8 @@
 //! comparison table and SVG plots drawn by plotters: accuracy against training energy with the
 //! Pareto front, power over time for each run, and energy per component.
 
-use super::compare::{Comparison, Row};
 use greenai_store::Store;
+use greenai_tune::compare::{Comparison, Row};
 use plotters::prelude::*;
 use std::fmt::Write;
 

@@ -3,8 +3,8 @@
 use crate::cli::RunArgs;
 use crate::render;
 use anyhow::{bail, Context};
-use greenai_meter::{detect, Monitor};
-use greenai_store::{Finished, Recording, RunStart};
+use greenai_meter::Monitor;
+use greenai_store::{Session, SessionOptions};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -12,8 +12,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-const WINDOW: &str = "run";
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
 /// A signal that arrived after the child was spawned but before its pid was stored; forwarded
@@ -76,43 +74,25 @@ fn wait_child(pid: i32) -> anyhow::Result<(i32, Duration)> {
 
 pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     // Everything that can fail for greenai's own reasons fails before the command starts.
-    let store = super::open_store(db)?;
-    let carbon = args.carbon.settings();
-    let resolved = carbon.resolve()?;
     let prometheus = args
         .prometheus
         .as_deref()
         .map(super::exporter::bind)
         .transpose()?;
-    let discovery = detect::discover(greenai_meter::DiscoverOptions::from_env());
-    let detected = discovery.report.clone();
-    let builder = discovery.into_builder();
-    let start = RunStart::new(
-        &args.project,
-        args.command.clone(),
-        args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
-        args.interval,
-        &detected,
-        &builder,
-        carbon,
-    );
-    let (recording, builder) = Recording::begin(store, start, builder)?;
-    let monitor = Arc::new(
-        builder
-            .interval(args.interval)
-            .start()
-            .context("starting the energy monitor (see `greenai detect`)")?,
-    );
+    let mut opts = SessionOptions::new(&args.project, args.carbon.settings(), Some(db));
+    opts.argv = args.command.clone();
+    opts.labels = args.labels.iter().cloned().collect::<BTreeMap<_, _>>();
+    opts.interval = args.interval;
+    let session = Session::start(opts)?;
+    let monitor = Arc::clone(session.monitor());
     install_forwarding();
-    monitor.begin_window(WINDOW)?;
     let mut cmd = std::process::Command::new(&args.command[0]);
     cmd.args(&args.command[1..]);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             // No command ran: nothing of this run is worth keeping.
-            let _ = monitor.end_window(WINDOW);
-            recording.discard();
+            session.discard();
             if e.kind() == std::io::ErrorKind::NotFound {
                 bail!(
                     "cannot run {:?}: command not found; check its name, or give its path",
@@ -139,7 +119,7 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
             );
         }
         let monitor = Arc::clone(&monitor);
-        std::thread::spawn(move || super::exporter::serve(listener, monitor, WINDOW));
+        std::thread::spawn(move || super::exporter::serve(listener, monitor, Session::WINDOW));
     }
 
     let done = Arc::new(AtomicBool::new(false));
@@ -156,7 +136,6 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     }
     let (status, cpu) = waited?;
     monitor.set_process_cpu_time(cpu);
-    let m = monitor.end_window(WINDOW)?;
 
     let (exit_code, signal) = if libc::WIFSIGNALED(status) {
         let s = libc::WTERMSIG(status);
@@ -164,11 +143,8 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     } else {
         (libc::WEXITSTATUS(status), None)
     };
-    let Finished {
-        report,
-        samples,
-        stored,
-    } = recording.finish(&m, exit_code, signal, &resolved);
+    let end = session.finish(exit_code, signal)?;
+    let (m, report) = (&end.measurement, &end.report);
 
     let how = match signal {
         Some(s) => format!("was killed by signal {s}"),
@@ -182,24 +158,16 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
         m.energy.kwh(),
         m.provenance
     );
-    eprint!("{}", render::report(&report));
-    if let Some(w) = &resolved.warning {
+    eprint!("{}", render::report(report));
+    for w in &end.warnings {
         eprintln!("greenai: warning: {w}");
     }
-    match (&stored, &samples.first_error) {
-        (Ok(()), None) => eprintln!("  recorded as run {} in {}", report.run_id, db.display()),
-        (Err(e), _) => {
-            eprintln!("greenai: warning: the run's report was not stored ({e}); the report above is complete");
-        }
-        (Ok(()), Some(e)) => eprintln!(
-            "greenai: warning: {} of {} samples were not stored ({e}); the totals above are complete",
-            samples.lost,
-            samples.lost + samples.written
-        ),
+    if end.run_id.is_some() {
+        eprintln!("  recorded as run {} in {}", report.run_id, db.display());
     }
     if args.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
     }
     Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
@@ -212,7 +180,7 @@ fn live_line(monitor: &Monitor, done: &AtomicBool) {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     while !done.load(Ordering::SeqCst) {
-        if let (Some(s), Some(e)) = (monitor.latest(), monitor.window_energy(WINDOW)) {
+        if let (Some(s), Some(e)) = (monitor.latest(), monitor.window_energy(Session::WINDOW)) {
             bar.set_message(format!("{:.1} now, {:.1} so far", s.total_power, e));
         }
         bar.tick();

@@ -1,0 +1,489 @@
+//! `compare`: trains and evaluates a grid of configurations, each a recorded run, reuses the
+//! results an earlier comparison stored (typed, by the configuration's key), and finds the one
+//! with the least training energy that meets the accuracy target, with the Pareto front of
+//! accuracy against energy. The binary's `compare` turns flags into [`CompareOptions`] and the
+//! [`Comparison`] into a table and a report.
+
+mod grid;
+mod int8;
+mod profile;
+
+pub use grid::{grid, key, Config, BASELINE, GRID_VERSION};
+pub use profile::{profile_settings, ProfileRow, SettingsChoice};
+
+use crate::error::{Result, TuneError};
+use crate::invalid;
+use crate::job::Progress;
+use crate::train::{load_sets, run_train, JobReport, JobResults};
+use crate::transfer::{run_transfer, weights_path};
+use crate::{least_energy_meeting, pareto, Outcome};
+use greenai_carbon::CarbonSettings;
+use greenai_meter::Provenance;
+use greenai_nn::data::bundled_mnist_dir;
+use greenai_store::{RunStatus, RunSummary, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What to compare, and where.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Test accuracy to reach, 0 to 1.
+    pub target_accuracy: f64,
+    /// Stop a configuration whose predicted training energy exceeds this many joules.
+    pub budget_j: Option<f64>,
+    /// The longer grid.
+    pub full: bool,
+    /// Zeus's η: weight of energy against time in the energy-aware choice of settings.
+    pub eta: f64,
+    /// Retrain everything instead of reusing stored results.
+    pub fresh: bool,
+    /// An IDX dataset directory; the bundled MNIST by default.
+    pub data: Option<PathBuf>,
+    pub interval: Duration,
+    pub carbon: CarbonSettings,
+    /// The run database: each configuration is a run in it, and earlier results are read back.
+    pub db: PathBuf,
+}
+
+/// One line of the result table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    pub config: String,
+    pub model: String,
+    pub precision: String,
+    pub quantization: String,
+    pub threads: usize,
+    pub batch: usize,
+    pub epochs: usize,
+    pub accuracy: f64,
+    pub training_energy_j: f64,
+    pub joules_per_1000_inferences: f64,
+    pub training_duration_s: f64,
+    pub training_emissions_g: f64,
+    pub params: u64,
+    pub flops: u64,
+    pub provenance: Provenance,
+    /// Set when the budget stopped it: the predicted energy of all its epochs.
+    pub stopped_by_budget_predicted_j: Option<f64>,
+    pub run_id: Option<String>,
+    /// Whether this result came from an earlier `compare` in the database.
+    pub reused: bool,
+    pub pareto: bool,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Comparison {
+    pub target_accuracy: f64,
+    pub budget_j: Option<f64>,
+    pub eta: f64,
+    pub rows: Vec<Row>,
+    pub best: Option<String>,
+    pub baseline_training_energy_j: Option<f64>,
+    /// Baseline training energy over the best configuration's.
+    pub saving_ratio: Option<f64>,
+    pub settings_choice: Option<SettingsChoice>,
+    pub region: String,
+    pub intensity_source: String,
+    pub intensity_g_per_kwh: f64,
+    /// Set when the intensity is a fallback (no region given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carbon_warning: Option<String>,
+}
+
+fn row_from_report(c: &Config, r: &JobReport) -> Row {
+    let t = r.training.as_ref();
+    Row {
+        config: c.name.clone(),
+        model: r.model.clone(),
+        precision: r.precision.clone(),
+        quantization: r.quantization.clone(),
+        threads: c.threads,
+        batch: c.batch,
+        epochs: t.map_or(0, |t| t.epochs_run),
+        accuracy: r.accuracy,
+        training_energy_j: r.training_energy_j.unwrap_or(0.0),
+        joules_per_1000_inferences: r.joules_per_1000_inferences,
+        training_duration_s: t.map_or(0.0, |t| t.per_epoch.iter().map(|e| e.duration_s).sum()),
+        training_emissions_g: 0.0,
+        params: r.params as u64,
+        flops: r.flops,
+        provenance: r.provenance,
+        stopped_by_budget_predicted_j: t.and_then(|t| t.stopped_by_budget),
+        run_id: r.run_id.clone(),
+        reused: false,
+        pareto: false,
+    }
+}
+
+/// The row of a result an earlier compare stored.
+fn row_from_results(c: &Config, prev: &RunSummary, r: &JobResults) -> Row {
+    Row {
+        config: c.name.clone(),
+        model: r.model.clone(),
+        precision: r.precision.clone(),
+        quantization: r.quantization.clone(),
+        threads: c.threads,
+        batch: c.batch,
+        epochs: c.spec.epochs,
+        accuracy: r.accuracy,
+        // The tuned configuration's profiling counts in its energy.
+        training_energy_j: r.training_energy_j.unwrap_or(0.0) + r.profiling_energy_j.unwrap_or(0.0),
+        joules_per_1000_inferences: r.joules_per_1000_inferences.unwrap_or(f64::NAN),
+        training_duration_s: r.training_duration_s.unwrap_or(0.0),
+        training_emissions_g: 0.0,
+        params: r.params,
+        flops: r.flops,
+        provenance: prev.provenance.unwrap_or(Provenance::Estimated),
+        stopped_by_budget_predicted_j: r.stopped_by_budget_predicted_j,
+        run_id: Some(prev.run_id.clone()),
+        reused: true,
+        pareto: false,
+    }
+}
+
+/// Where compare keeps its files (checkpoints for the int8 rows): beside the database.
+pub fn state_dir(db: &Path) -> PathBuf {
+    db.parent().unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// Runs stored by earlier comparisons, with their typed results, oldest first.
+struct Earlier(Vec<(RunSummary, JobResults)>);
+
+impl Earlier {
+    fn load(store: &Store) -> Result<Earlier> {
+        Ok(Earlier(
+            store
+                .runs()?
+                .into_iter()
+                .filter(|r| r.status == RunStatus::Complete && r.labels.contains_key("compare_key"))
+                .filter_map(|r| {
+                    let res = serde_json::from_value(r.results.clone()?).ok()?;
+                    Some((r, res))
+                })
+                .collect(),
+        ))
+    }
+
+    /// The newest run whose label `label` is `value`.
+    fn find(&self, label: &str, value: &str) -> Option<(&RunSummary, &JobResults)> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(r, _)| r.labels.get(label).map(String::as_str) == Some(value))
+            .map(|(r, res)| (r, res))
+    }
+}
+
+/// Trains and evaluates the grid (reusing what earlier comparisons stored unless `fresh`), and
+/// chooses. Each configuration is a recorded run in `args.db`.
+pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Comparison> {
+    if !(0.0..=1.0).contains(&args.target_accuracy) {
+        invalid!(
+            "--target-accuracy is a fraction between 0 and 1, not {}",
+            args.target_accuracy
+        );
+    }
+    if !(0.0..=1.0).contains(&args.eta) {
+        invalid!("--eta is between 0 and 1, not {}", args.eta);
+    }
+    let resolved = args
+        .carbon
+        .resolve()
+        .map_err(|e| TuneError::Invalid(e.to_string()))?;
+    let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
+    let dataset = dir.display().to_string();
+    let (train, test) = load_sets(&dir)?;
+    let store = Store::open(&args.db)?;
+    let earlier = if args.fresh {
+        Earlier(Vec::new())
+    } else {
+        Earlier::load(&store)?
+    };
+    let mut grid = grid(args.full);
+    let total_rows = grid.len() + grid.iter().filter(|c| c.int8).count();
+    // A tenth of a small training set is held out when it has fewer than 50,000 images.
+    for c in &mut grid {
+        c.spec.validation = c.spec.validation.min(train.len() / 10);
+    }
+    let total = grid.len();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut choice: Option<SettingsChoice> = None;
+    // EfficientNet-Lite0's weights, loaded for the first transfer configuration that runs.
+    let mut backbone: Option<greenai_nn::train::Model> = None;
+    let carbon_of = |joules: f64, secs: f64| {
+        greenai_carbon::assess(
+            &args.carbon,
+            &resolved,
+            greenai_units::Energy::from_joules(joules),
+            Duration::from_secs_f64(secs.max(0.0)),
+            &[],
+        )
+        .emissions_g
+    };
+    progress.note(&format!(
+        "greenai compare: {total} configurations ({total_rows} rows with the int8 variants) on {dataset}, target accuracy {:.3}{}; finished ones \
+         are kept in {} and reused by the next run",
+        args.target_accuracy,
+        args.budget_j.map(|b| format!(", budget {b:.0} J per configuration")).unwrap_or_default(),
+        args.db.display()
+    ));
+    for (i, c) in grid.iter_mut().enumerate() {
+        let n = i + 1;
+        let mut extra: Vec<(String, String)> = Vec::new();
+        let mut profiling_j = None;
+        if c.tuned {
+            let base = key(
+                &Config {
+                    threads: 0,
+                    batch: 0,
+                    ..c.clone()
+                },
+                &dataset,
+            );
+            extra.push(("compare_tuned_base".into(), base.clone()));
+            let before = earlier.find("compare_tuned_base", &base);
+            if let Some((_, r)) = before {
+                // Settings chosen by an earlier compare: reuse them (and its result, below).
+                c.threads = r.threads;
+                c.batch = r.batch;
+            } else {
+                let ch = match &choice {
+                    Some(ch) => ch.clone(),
+                    None => {
+                        progress.note(&format!(
+                            "[{n}/{total}] profiling thread counts and batch sizes for {}",
+                            c.spec.model.name()
+                        ));
+                        let ch = profile_settings(
+                            c.spec.model,
+                            c.spec.lr,
+                            &train,
+                            args.eta,
+                            args.interval,
+                        )?;
+                        progress.note(&format!("  chose {}", ch.explanation));
+                        choice = Some(ch.clone());
+                        ch
+                    }
+                };
+                c.threads = ch.chosen_threads;
+                c.batch = ch.chosen_batch;
+                profiling_j = Some(ch.profiling_energy_j);
+            }
+        }
+        let k = key(c, &dataset);
+        let k8 = format!("{k};int8=per-channel");
+        let job = c.job_settings(args);
+        let ckpt = int8::checkpoint_path(&job.state_dir, &c.name, &k);
+        let prev8 = earlier.find("compare_key", &k8);
+        let prev = earlier
+            .find("compare_key", &k)
+            .filter(|_| !c.int8 || prev8.is_some() || ckpt.exists());
+        if let Some((prev, r)) = prev {
+            let mut row = row_from_results(c, prev, r);
+            row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
+            progress.note(&format!(
+                "[{n}/{total}] {}: reused run {} (accuracy {:.4}, {:.1} J)",
+                c.name, prev.run_id, row.accuracy, row.training_energy_j
+            ));
+            let r8 = c
+                .int8
+                .then(|| {
+                    int8::int8_variant(c, &row, &ckpt, &k8, prev8, &train, &test, args, progress)
+                })
+                .transpose()?;
+            rows.push(row);
+            rows.extend(r8);
+            continue;
+        }
+        let labels: BTreeMap<String, String> = [
+            ("compare_key".to_string(), k.clone()),
+            ("compare_config".to_string(), c.name.clone()),
+        ]
+        .into_iter()
+        .chain(extra)
+        .collect();
+        if let Some(t) = &c.transfer {
+            if backbone.is_none() {
+                let w = weights_path(None);
+                if !w.exists() {
+                    progress.note(&format!(
+                        "[{n}/{total}] {}: skipped: {} is missing (python3 \
+                         scripts/convert_efficientnet_lite0.py downloads and converts it)",
+                        c.name,
+                        w.display()
+                    ));
+                    continue;
+                }
+                backbone = Some(
+                    greenai_nn::efficientnet::load(&w, t.input_size, false)
+                        .map_err(TuneError::engine(format!("loading {}", w.display())))?,
+                );
+            }
+            progress.note(&format!(
+                "[{n}/{total}] {}: EfficientNet-Lite0 frozen at {}×{}, features of {} training \
+                 images, a linear head for {} epochs",
+                c.name,
+                t.input_size,
+                t.input_size,
+                t.train_samples.min(train.len()),
+                t.epochs
+            ));
+            let bb = backbone.as_ref().expect("loaded above");
+            let r = run_transfer(t, bb, &dataset, &train, &test, &job, labels, progress)
+                .map_err(|e| in_config(&c.name, e))?;
+            progress.note(&format!(
+                "  accuracy {:.4}, training {:.1} J (features {:.1} J{}) in {:.1} s ({})",
+                r.accuracy,
+                r.training_energy_j,
+                r.train_feature_energy_j,
+                if r.feature_cache_hit {
+                    ", cached by an earlier run"
+                } else {
+                    ""
+                },
+                r.training_duration_s,
+                r.provenance
+            ));
+            rows.push(Row {
+                config: c.name.clone(),
+                model: r.model.clone(),
+                precision: r.precision.clone(),
+                quantization: r.quantization.clone(),
+                threads: c.threads,
+                batch: c.batch,
+                epochs: r.epochs,
+                accuracy: r.accuracy,
+                training_energy_j: r.training_energy_j,
+                joules_per_1000_inferences: r.joules_per_1000_inferences,
+                training_duration_s: r.training_duration_s,
+                training_emissions_g: carbon_of(r.training_energy_j, r.training_duration_s),
+                params: r.params as u64,
+                flops: r.flops,
+                provenance: r.provenance,
+                stopped_by_budget_predicted_j: None,
+                run_id: r.run_id,
+                reused: false,
+                pareto: false,
+            });
+            continue;
+        }
+        progress.note(&format!(
+            "[{n}/{total}] {}: {} for {} epoch(s), batch {}, {} thread(s), lr {}",
+            c.name,
+            c.spec.model.name(),
+            c.spec.epochs,
+            c.batch,
+            c.threads,
+            c.spec.lr
+        ));
+        let mut spec = c.spec.clone();
+        spec.budget_j = args.budget_j;
+        spec.profiling_energy_j = profiling_j;
+        if c.int8 {
+            if let Some(dir) = ckpt.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    TuneError::Io(format!("creating {} for checkpoints: {e}", dir.display()))
+                })?;
+            }
+            spec.save = Some(ckpt.clone());
+        }
+        let report = run_train(&spec, &dataset, &train, &test, &job, labels, progress)
+            .map_err(|e| in_config(&c.name, e))?;
+        let mut row = row_from_report(c, &report);
+        row.training_energy_j += profiling_j.unwrap_or(0.0);
+        row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
+        progress.note(&format!(
+            "  accuracy {:.4}, training {:.1} J in {:.1} s ({}){}",
+            row.accuracy,
+            row.training_energy_j,
+            row.training_duration_s,
+            row.provenance,
+            row.stopped_by_budget_predicted_j
+                .map(|p| format!(", stopped: predicted {p:.0} J > budget"))
+                .unwrap_or_default()
+        ));
+        let r8 = (c.int8 && row.stopped_by_budget_predicted_j.is_none())
+            .then(|| int8::int8_variant(c, &row, &ckpt, &k8, None, &train, &test, args, progress))
+            .transpose()?;
+        rows.push(row);
+        rows.extend(r8);
+    }
+    Ok(choose(args, rows, choice, &resolved))
+}
+
+/// A configuration's error, saying which configuration.
+fn in_config(name: &str, e: TuneError) -> TuneError {
+    TuneError::Invalid(format!("configuration {name}: {e}"))
+}
+
+/// Marks the Pareto front and picks the configuration with the least training energy that meets
+/// the target; budget-stopped configurations did not finish and take no part.
+pub fn choose(
+    args: &CompareOptions,
+    mut rows: Vec<Row>,
+    settings_choice: Option<SettingsChoice>,
+    resolved: &greenai_carbon::Resolved,
+) -> Comparison {
+    let outcomes: Vec<Outcome> = rows
+        .iter()
+        .map(|r| Outcome {
+            accuracy: if r.stopped_by_budget_predicted_j.is_some() {
+                f64::NAN
+            } else {
+                r.accuracy
+            },
+            energy_j: r.training_energy_j,
+        })
+        .collect();
+    for i in pareto::front(&outcomes) {
+        rows[i].pareto = true;
+    }
+    let best = least_energy_meeting(&outcomes, args.target_accuracy);
+    let baseline = rows
+        .iter()
+        .find(|r| r.config == BASELINE && r.stopped_by_budget_predicted_j.is_none());
+    let saving = match (best, baseline) {
+        (Some(b), Some(base)) if rows[b].training_energy_j > 0.0 => {
+            Some(base.training_energy_j / rows[b].training_energy_j)
+        }
+        _ => None,
+    };
+    Comparison {
+        target_accuracy: args.target_accuracy,
+        budget_j: args.budget_j,
+        eta: args.eta,
+        best: best.map(|b| rows[b].config.clone()),
+        baseline_training_energy_j: baseline.map(|b| b.training_energy_j),
+        saving_ratio: saving,
+        settings_choice,
+        region: resolved.region.clone(),
+        intensity_source: resolved.source.clone(),
+        intensity_g_per_kwh: resolved.intensity.g_per_kwh(),
+        carbon_warning: resolved.warning.clone(),
+        rows,
+    }
+}
+
+impl Comparison {
+    /// What the table's last column says about a row.
+    pub fn notes(&self, r: &Row) -> Vec<String> {
+        let mut notes = Vec::new();
+        if Some(&r.config) == self.best.as_ref() {
+            notes.push("best".to_string());
+        }
+        if r.pareto {
+            notes.push("pareto".into());
+        }
+        if let Some(p) = r.stopped_by_budget_predicted_j {
+            notes.push(format!("stopped: predicted {p:.0} J > budget"));
+        }
+        if r.reused {
+            notes.push("reused".into());
+        }
+        notes
+    }
+}

@@ -1,0 +1,105 @@
+//! How an engine job is metered and recorded: [`JobSettings`] (threads, batch, where the run goes,
+//! its carbon settings) turned into a [`Session`], and [`Progress`], the seam through which a job
+//! tells a front end what it is doing (a progress bar, a log line) without printing itself.
+
+use crate::error::Result;
+use greenai_carbon::CarbonSettings;
+use greenai_meter::Measurement;
+use greenai_store::{Session, SessionOptions};
+use greenai_units::Energy;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a job runs and where it is recorded.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Threads for the forward and backward passes.
+    pub threads: usize,
+    /// Images per batch.
+    pub batch: usize,
+    /// The meter's sampling interval.
+    pub interval: Duration,
+    /// Project name of the recorded run.
+    pub project: String,
+    /// The run database; `None` does not record the run.
+    pub db: Option<PathBuf>,
+    /// Where jobs keep their files (feature caches, compare's checkpoints): beside the database.
+    pub state_dir: PathBuf,
+    pub carbon: CarbonSettings,
+}
+
+impl JobSettings {
+    /// Refuses settings no job can run with, before anything is measured.
+    pub fn check(&self) -> Result<()> {
+        if self.threads == 0 || self.batch == 0 {
+            crate::invalid!("--threads and --batch must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The engine's runner for these threads and batch size.
+    pub fn runner(&self) -> greenai_nn::train::Runner<'static> {
+        greenai_nn::train::Runner {
+            threads: self.threads,
+            batch: self.batch,
+            ..greenai_nn::train::Runner::default()
+        }
+    }
+
+    /// Starts the job's session: everything that can fail for greenai's own reasons fails here,
+    /// before any work is done.
+    pub fn start(&self, labels: BTreeMap<String, String>) -> Result<Session> {
+        self.check()?;
+        let mut opts = SessionOptions::new(&self.project, self.carbon.clone(), self.db.as_deref());
+        opts.labels = labels;
+        opts.interval = self.interval;
+        Ok(Session::start(opts)?)
+    }
+}
+
+/// Run labels from string pairs.
+pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Where a job's training stands, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Samples done in this epoch, of `samples_per_epoch`.
+    pub samples: usize,
+    pub samples_per_epoch: usize,
+    pub mean_loss: f64,
+    pub train_accuracy: f64,
+    /// The job's energy so far.
+    pub energy: Option<Energy>,
+}
+
+/// What a job tells whoever runs it. Every method has a silent default.
+pub trait Progress: Sync {
+    /// A line for the person watching (a configuration starting, a stop and why).
+    fn note(&self, _line: &str) {}
+    /// Training progress within an epoch (called every batch: keep it cheap).
+    fn step(&self, _s: &Step) {}
+    /// An epoch of `epochs` ended.
+    fn epoch(&self, _r: &crate::train::EpochReport, _epochs: usize) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// The uncertainty of a sum of measurements, as a fraction of the sum.
+pub fn combined_uncertainty<'a>(ms: impl Iterator<Item = &'a Measurement>) -> Option<f64> {
+    let (mut band, mut total) = (Some(0.0), 0.0);
+    for m in ms {
+        band = band.and_then(|b| m.uncertainty.map(|u| b + u * m.energy.joules()));
+        total += m.energy.joules();
+    }
+    band.filter(|_| total > 0.0).map(|b| b / total)
+}

@@ -1,0 +1,605 @@
+//! The engine's jobs: training ([`run_train`]), evaluation ([`run_eval`]) and prediction
+//! ([`run_predict`]), each inside a [`greenai_store::Session`] (metered from start to end and
+//! recorded as a run, with its typed [`JobResults`]); every epoch and the evaluation in windows of
+//! their own.
+
+use crate::budget::Forecast;
+use crate::error::{Result, TuneError};
+use crate::invalid;
+use crate::job::{combined_uncertainty, labels, JobSettings, Progress, Step};
+use greenai_meter::{Measurement, Provenance};
+use greenai_nn::checkpoint;
+use greenai_nn::data::{shuffled, Dataset, Split};
+use greenai_nn::models::ModelKind;
+use greenai_nn::optim::{Optimizer, OptimizerKind, Schedule};
+use greenai_nn::precision::{LossScaler, Precision};
+use greenai_nn::train::{EarlyStopping, Model, Runner};
+use greenai_units::Energy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub loss: f64,
+    pub train_accuracy: f64,
+    pub validation_accuracy: Option<f64>,
+    pub lr: f32,
+    pub energy_j: f64,
+    pub duration_s: f64,
+    pub provenance: Provenance,
+}
+
+/// The JSON report of `train` and `eval`. Field names are a stable interface (README).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobReport {
+    pub command: String,
+    pub run_id: Option<String>,
+    pub model: String,
+    pub precision: String,
+    pub quantization: String,
+    pub dataset: String,
+    /// Test-set accuracy, 0 to 1.
+    pub accuracy: f64,
+    pub test_samples: usize,
+    /// The whole job (loading, training, validation, evaluation).
+    pub energy_j: f64,
+    pub duration_s: f64,
+    pub training_energy_j: Option<f64>,
+    pub train_samples_per_s: Option<f64>,
+    pub inference_samples_per_s: f64,
+    pub joules_per_training_sample: Option<f64>,
+    pub joules_per_1000_inferences: f64,
+    pub params: usize,
+    pub flops: u64,
+    pub provenance: Provenance,
+    pub uncertainty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingReport>,
+    #[serde(flatten)]
+    pub carbon: greenai_carbon::CarbonReport,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainingReport {
+    pub epochs: usize,
+    pub epochs_run: usize,
+    pub stopped_early: bool,
+    pub best_epoch: Option<usize>,
+    pub batch: usize,
+    pub lr: f32,
+    pub optimizer: String,
+    pub schedule: String,
+    pub threads: usize,
+    pub train_samples: usize,
+    pub validation_samples: usize,
+    pub checkpoint: Option<String>,
+    /// f16's final loss scale.
+    pub loss_scale: Option<f32>,
+    /// Steps skipped because their gradients overflowed (f16).
+    pub skipped_steps: u64,
+    /// Training energy predicted from the first epoch for all planned epochs (carbontracker-style).
+    pub predicted_training_energy_j: Option<f64>,
+    /// Set when `--budget-j` stopped training because the prediction exceeded it.
+    pub stopped_by_budget: Option<f64>,
+    pub per_epoch: Vec<EpochReport>,
+}
+
+/// What a training or evaluation job stores with its run: the figures `compare` reads back to reuse
+/// a result, typed (never parsed out of labels).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResults {
+    pub model: String,
+    pub precision: String,
+    pub quantization: String,
+    /// Test accuracy, 0 to 1.
+    pub accuracy: f64,
+    /// Energy of the work that produced the model (training epochs, or a transfer's feature pass
+    /// and head), and how long it took.
+    pub training_energy_j: Option<f64>,
+    pub training_duration_s: Option<f64>,
+    /// Energy per 1,000 test inferences.
+    pub joules_per_1000_inferences: Option<f64>,
+    /// Energy spent choosing the settings (compare's profiling), counted with the configuration.
+    #[serde(default)]
+    pub profiling_energy_j: Option<f64>,
+    pub params: u64,
+    pub flops: u64,
+    pub epochs: Option<usize>,
+    pub threads: usize,
+    pub batch: usize,
+    /// Set when a budget stopped training: the predicted energy of all its epochs.
+    pub stopped_by_budget_predicted_j: Option<f64>,
+}
+
+pub fn load_sets(dir: &Path) -> Result<(Dataset, Dataset)> {
+    let train =
+        Dataset::load(dir, Split::Train).map_err(TuneError::engine("loading the training set"))?;
+    let test =
+        Dataset::load(dir, Split::Test).map_err(TuneError::engine("loading the test set"))?;
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        invalid!(
+            "training images are {}×{} but test images {}×{}: the sets do not belong together",
+            train.rows,
+            train.cols,
+            test.rows,
+            test.cols
+        );
+    }
+    if train.is_empty() || test.is_empty() {
+        invalid!("{} has an empty training or test set", dir.display());
+    }
+    Ok((train, test))
+}
+
+/// Checks that images fit a checkpoint's model.
+pub fn check_size(model: &Model, rows: usize, cols: usize, what: &str) -> Result<()> {
+    let s = model.graph.input_shape();
+    if (s.h, s.w) != (rows, cols) {
+        invalid!(
+            "{what} are {rows}×{cols} but the checkpoint's {} model was trained on {}×{} images",
+            model.kind.name(),
+            s.h,
+            s.w
+        );
+    }
+    Ok(())
+}
+
+/// `--save` with `{epoch}` in it keeps one file per epoch.
+pub fn checkpoint_path(template: &Path, epoch: usize) -> std::path::PathBuf {
+    let s = template.to_string_lossy();
+    if s.contains("{epoch}") {
+        s.replace("{epoch}", &epoch.to_string()).into()
+    } else {
+        template.to_path_buf()
+    }
+}
+
+/// What to train, whoever asks (`greenai train`, `greenai compare`).
+#[derive(Debug, Clone)]
+pub struct TrainSpec {
+    pub model: ModelKind,
+    pub epochs: usize,
+    pub lr: f32,
+    pub optimizer: OptimizerKind,
+    pub schedule: ScheduleKind,
+    pub weight_decay: Option<f32>,
+    pub validation: usize,
+    pub patience: Option<usize>,
+    pub precision: Precision,
+    pub save: Option<std::path::PathBuf>,
+    pub resume: Option<std::path::PathBuf>,
+    pub seed: u64,
+    /// Stop when the training energy predicted after an epoch exceeds this many joules.
+    pub budget_j: Option<f64>,
+    /// Energy already spent choosing this job's settings (compare's profiling): stored with its
+    /// results, so a reused result counts it again.
+    pub profiling_energy_j: Option<f64>,
+}
+
+/// The learning-rate schedule of a training job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// Cosine annealing to zero over the epochs.
+    Cosine,
+    Constant,
+}
+
+/// Trains `spec` on `train`, evaluates on `test`, all inside one recorded job.
+pub fn run_train(
+    spec: &TrainSpec,
+    dataset: &str,
+    train: &Dataset,
+    test: &Dataset,
+    job_args: &JobSettings,
+    extra_labels: BTreeMap<String, String>,
+    progress: &dyn Progress,
+) -> Result<JobReport> {
+    let args = spec;
+    if args.epochs == 0 {
+        invalid!("--epochs must be at least 1");
+    }
+    let kind = args.optimizer;
+    let lr = args.lr;
+    if !(lr > 0.0 && lr.is_finite()) {
+        invalid!("--lr {lr} is not a positive learning rate");
+    }
+    if args.validation >= train.len() {
+        invalid!(
+            "--validation {} leaves no training images (the set has {})",
+            args.validation,
+            train.len()
+        );
+    }
+    let classes = train.classes().max(test.classes());
+    let (mut model, mut opt, first_epoch) = match &args.resume {
+        Some(path) => {
+            let ck = checkpoint::load(path).map_err(TuneError::engine(format!(
+                "resuming from {}",
+                path.display()
+            )))?;
+            check_size(&ck.model, train.rows, train.cols, "the training images")?;
+            if ck.model.graph.classes() < classes {
+                invalid!(
+                    "the data has {classes} classes but the checkpoint's model {}",
+                    ck.model.graph.classes()
+                );
+            }
+            let Some(opt) = ck.optimizer.clone() else {
+                invalid!("{} holds no optimiser state to resume from", path.display());
+            };
+            let done: usize = ck.meta_num("epoch").unwrap_or(0);
+            if done >= args.epochs {
+                invalid!(
+                    "{} already holds {done} epochs; ask for more with --epochs",
+                    path.display()
+                );
+            }
+            if ck.model.kind != args.model {
+                progress.note(&format!(
+                    "greenai: resuming the checkpoint's {} model (not --model {})",
+                    ck.model.kind.name(),
+                    args.model.name()
+                ));
+            }
+            (ck.model, opt, done + 1)
+        }
+        None => {
+            let model = Model::new(args.model, train.rows, train.cols, classes, args.seed)?;
+            let mut opt = Optimizer::new(kind, &model.params, lr);
+            if let Some(wd) = args.weight_decay {
+                opt.weight_decay = wd;
+            }
+            (model, opt, 1)
+        }
+    };
+    // A fixed split: the last `validation` images of a seeded permutation are held out.
+    let perm = shuffled(train.len(), args.seed ^ 0x5eed_f7a1);
+    let (train_idx, val_idx) = perm.split_at(train.len() - args.validation);
+    let steps_per_epoch = train_idx.len().div_ceil(job_args.batch) as u64;
+    // The schedule spans --epochs; a resumed run continues it from the checkpoint's step.
+    opt.schedule = match args.schedule {
+        ScheduleKind::Cosine => Schedule::Cosine {
+            total_steps: steps_per_epoch * args.epochs as u64,
+        },
+        ScheduleKind::Constant => Schedule::Constant,
+    };
+
+    let labels: BTreeMap<String, String> = [
+        ("job", "train".to_string()),
+        ("model", model.kind.name().to_string()),
+        ("precision", args.precision.name().to_string()),
+        ("quantization", "none".into()),
+        ("optimizer", opt.kind.name().into()),
+        ("epochs", args.epochs.to_string()),
+        ("batch", job_args.batch.to_string()),
+        ("threads", job_args.threads.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .chain(extra_labels)
+    .collect();
+    job_args.check()?;
+    let mut job = job_args.start(labels)?;
+    let meter = std::sync::Arc::clone(job.monitor());
+    let runner = Runner {
+        threads: job_args.threads,
+        batch: job_args.batch,
+        precision: args.precision,
+        ..Runner::default()
+    };
+    let mut scaler = LossScaler::new();
+    let mut per_epoch = Vec::new();
+    let mut epochs_ms: Vec<Measurement> = Vec::new();
+    let mut train_time = 0.0;
+    let mut stopper = args.patience.map(|p| EarlyStopping::new(p, 1e-4));
+    let mut stopped_early = false;
+    let mut forecast: Option<Forecast> = None;
+    let mut stopped_by_budget: Option<f64> = None;
+    let mut trained_samples = 0usize;
+    for epoch in first_epoch..=args.epochs {
+        let order: Vec<usize> = {
+            let p = shuffled(train_idx.len(), args.seed.wrapping_add(epoch as u64));
+            p.iter().map(|&i| train_idx[i]).collect()
+        };
+        let lr_now = opt.current_lr();
+        meter.begin_window("epoch")?;
+        let t = Instant::now();
+        let stats =
+            runner.train_epoch_scaled(&mut model, &mut opt, train, &order, &mut scaler, &mut |s| {
+                // The energy so far is read every 20 batches: a lock and a sum, kept off the rest.
+                let energy = (s.samples % (job_args.batch * 20) < job_args.batch)
+                    .then(|| job.energy_so_far())
+                    .flatten();
+                progress.step(&Step {
+                    epoch,
+                    epochs: args.epochs,
+                    samples: s.samples,
+                    samples_per_epoch: order.len(),
+                    mean_loss: s.mean_loss,
+                    train_accuracy: s.train_accuracy,
+                    energy,
+                });
+            });
+        train_time += t.elapsed().as_secs_f64();
+        trained_samples += order.len();
+        if !model.params.all_finite() {
+            meter.end_window("epoch")?;
+            invalid!(
+                "training diverged in epoch {epoch} (a parameter is no longer finite); \
+                 lower --lr (it is {})",
+                opt.lr
+            );
+        }
+        let val =
+            (!val_idx.is_empty()).then(|| runner.evaluate(&model.folded(), train, Some(val_idx)));
+        let m = meter.end_window("epoch")?;
+        if let Some(path) = &args.save {
+            let path = checkpoint_path(path, epoch);
+            checkpoint::save(
+                &path,
+                &model,
+                Some(&opt),
+                &[
+                    ("epoch", epoch.to_string()),
+                    ("seed", args.seed.to_string()),
+                ],
+            )
+            .map_err(|e| {
+                TuneError::Io(format!("saving the checkpoint after epoch {epoch}: {e}"))
+            })?;
+        }
+        let report = EpochReport {
+            epoch,
+            loss: stats.mean_loss,
+            train_accuracy: stats.train_accuracy,
+            validation_accuracy: val,
+            lr: lr_now,
+            energy_j: m.energy.joules(),
+            duration_s: m.duration.as_secs_f64(),
+            provenance: m.provenance,
+        };
+        progress.epoch(&report, args.epochs);
+        per_epoch.push(report);
+        epochs_ms.push(m);
+        let energies: Vec<f64> = epochs_ms.iter().map(|m| m.energy.joules()).collect();
+        // Resumed epochs are not measured here; the forecast covers the epochs this job runs.
+        forecast = Forecast::from_epochs(&energies, args.epochs + 1 - first_epoch);
+        if let (Some(budget), Some(f)) = (args.budget_j, forecast) {
+            if f.exceeds(budget) && epoch < args.epochs {
+                progress.note(&format!(
+                    "greenai: stopping {} after epoch {epoch}: its {} epochs are predicted to use \
+                     {:.0} J, over the budget of {budget:.0} J",
+                    args.model.name(),
+                    f.planned_epochs,
+                    f.predicted_j
+                ));
+                stopped_by_budget = Some(f.predicted_j);
+                break;
+            }
+        }
+        if let (Some(s), Some(v)) = (&mut stopper, val) {
+            if s.update(epoch, v) && epoch < args.epochs {
+                progress.note(&format!(
+                    "greenai: stopping early after epoch {epoch}: validation accuracy has not \
+                     improved for {} epochs (best {:.4} at epoch {})",
+                    s.patience, s.best, s.best_epoch
+                ));
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    let folded = model.folded();
+    meter.begin_window("eval")?;
+    let t = Instant::now();
+    let accuracy = runner.evaluate(&folded, test, None);
+    let infer_s = t.elapsed().as_secs_f64();
+    let eval = meter.end_window("eval")?;
+    let per_k = eval.energy.joules() * 1000.0 / test.len() as f64;
+    let train_energy: Energy = epochs_ms.iter().map(|m| m.energy).sum();
+    let train_windows_s: f64 = epochs_ms.iter().map(|m| m.duration.as_secs_f64()).sum();
+    job.label("accuracy", format!("{accuracy:.4}"));
+    job.set_results(&JobResults {
+        model: model.kind.name().into(),
+        precision: args.precision.name().into(),
+        quantization: "none".into(),
+        accuracy,
+        training_energy_j: Some(train_energy.joules()),
+        training_duration_s: Some(train_windows_s),
+        joules_per_1000_inferences: Some(per_k),
+        profiling_energy_j: args.profiling_energy_j,
+        params: model.graph.param_count() as u64,
+        flops: model.graph.flops(),
+        epochs: Some(args.epochs),
+        threads: job_args.threads,
+        batch: job_args.batch,
+        stopped_by_budget_predicted_j: stopped_by_budget,
+    })?;
+    let end = job.finish(0, None)?;
+    for w in &end.warnings {
+        progress.note(&format!("greenai: warning: {w}"));
+    }
+    let (whole, carbon, run_id) = (end.measurement, end.carbon, end.run_id);
+    let provenance = epochs_ms
+        .iter()
+        .chain([&eval, &whole])
+        .map(|m| m.provenance)
+        .max()
+        .unwrap_or(Provenance::Estimated);
+    let report = JobReport {
+        command: "train".into(),
+        run_id,
+        model: model.kind.name().into(),
+        precision: args.precision.name().into(),
+        quantization: "none".into(),
+        dataset: dataset.to_string(),
+        accuracy,
+        test_samples: test.len(),
+        energy_j: whole.energy.joules(),
+        duration_s: whole.duration.as_secs_f64(),
+        training_energy_j: Some(train_energy.joules()),
+        train_samples_per_s: Some(trained_samples as f64 / train_time),
+        inference_samples_per_s: test.len() as f64 / infer_s,
+        joules_per_training_sample: Some(train_energy.joules() / trained_samples.max(1) as f64),
+        joules_per_1000_inferences: per_k,
+        params: model.graph.param_count(),
+        flops: model.graph.flops(),
+        provenance,
+        uncertainty: combined_uncertainty(std::iter::once(&whole)),
+        training: Some(TrainingReport {
+            epochs: args.epochs,
+            epochs_run: per_epoch.len(),
+            stopped_early,
+            best_epoch: stopper.map(|s| s.best_epoch),
+            batch: job_args.batch,
+            lr: opt.lr,
+            optimizer: opt.kind.name().into(),
+            schedule: match opt.schedule {
+                Schedule::Constant => "constant",
+                Schedule::Cosine { .. } => "cosine",
+            }
+            .into(),
+            threads: job_args.threads,
+            train_samples: train_idx.len(),
+            validation_samples: val_idx.len(),
+            loss_scale: (args.precision == Precision::F16).then_some(scaler.scale),
+            skipped_steps: scaler.skipped,
+            predicted_training_energy_j: forecast.map(|f| f.predicted_j),
+            stopped_by_budget,
+            checkpoint: args.save.as_ref().map(|p| {
+                checkpoint_path(p, args.epochs.min(first_epoch + per_epoch.len() - 1))
+                    .display()
+                    .to_string()
+            }),
+            per_epoch,
+        }),
+        carbon,
+    };
+    Ok(report)
+}
+
+/// Evaluates the checkpoint at `path` on the test set of `dir`, inside a recorded job.
+pub fn run_eval(path: &Path, dir: &Path, job_args: &JobSettings) -> Result<JobReport> {
+    let ck =
+        checkpoint::load(path).map_err(TuneError::engine(format!("loading {}", path.display())))?;
+    let test =
+        Dataset::load(dir, Split::Test).map_err(TuneError::engine("loading the test set"))?;
+    check_size(&ck.model, test.rows, test.cols, "the test images")?;
+    if test.classes() > ck.model.graph.classes() {
+        invalid!(
+            "the test labels name {} classes, the checkpoint's model {}",
+            test.classes(),
+            ck.model.graph.classes()
+        );
+    }
+    let mut job = job_args.start(labels(&[("job", "eval"), ("model", ck.model.kind.name())]))?;
+    let runner = job_args.runner();
+    let quantization = ck.model.quantization_name();
+    let folded = ck.model.folded();
+    let t = Instant::now();
+    let accuracy = runner.evaluate(&folded, &test, None);
+    let infer_s = t.elapsed().as_secs_f64();
+    job.label("accuracy", format!("{accuracy:.4}"));
+    let precision = if ck.model.quant.is_some() {
+        "int8"
+    } else {
+        "f32"
+    };
+    let params = ck.model.graph.param_count();
+    let flops = ck.model.graph.flops();
+    let end = job.finish(0, None)?;
+    let m = &end.measurement;
+    Ok(JobReport {
+        command: "eval".into(),
+        run_id: end.run_id.clone(),
+        model: ck.model.kind.name().into(),
+        precision: precision.into(),
+        quantization: quantization.into(),
+        dataset: dir.display().to_string(),
+        accuracy,
+        test_samples: test.len(),
+        energy_j: m.energy.joules(),
+        duration_s: m.duration.as_secs_f64(),
+        training_energy_j: None,
+        train_samples_per_s: None,
+        inference_samples_per_s: test.len() as f64 / infer_s,
+        joules_per_training_sample: None,
+        joules_per_1000_inferences: m.energy.joules() * 1000.0 / test.len() as f64,
+        params,
+        flops,
+        provenance: m.provenance,
+        uncertainty: m.uncertainty,
+        training: None,
+        carbon: end.carbon,
+    })
+}
+
+/// What `predict` found: one class per image, and what it cost.
+#[derive(Debug, Serialize)]
+pub struct PredictReport {
+    pub model: String,
+    pub images: String,
+    pub predictions: Vec<u8>,
+    pub energy_j: f64,
+    pub duration_s: f64,
+    pub inference_samples_per_s: f64,
+    pub joules_per_1000_inferences: f64,
+    pub provenance: Provenance,
+    pub uncertainty: Option<f64>,
+    pub run_id: Option<String>,
+}
+
+/// Classifies the first `limit` images of the IDX file at `images` with the checkpoint at `path`,
+/// inside a recorded job.
+pub fn run_predict(
+    path: &Path,
+    images: &Path,
+    limit: Option<usize>,
+    job_args: &JobSettings,
+) -> Result<PredictReport> {
+    let ck =
+        checkpoint::load(path).map_err(TuneError::engine(format!("loading {}", path.display())))?;
+    let arr = greenai_nn::data::idx::read(images)?;
+    if arr.dims.len() != 3 {
+        invalid!(
+            "{} holds a {}-dimensional IDX array; predict takes images (count, rows, cols)",
+            images.display(),
+            arr.dims.len()
+        );
+    }
+    let n = limit.unwrap_or(arr.dims[0]).min(arr.dims[0]);
+    let data = Dataset {
+        rows: arr.dims[1],
+        cols: arr.dims[2],
+        images: arr.data,
+        labels: vec![0; arr.dims[0]],
+    };
+    check_size(&ck.model, data.rows, data.cols, "the images")?;
+    let job = job_args.start(labels(&[
+        ("job", "predict"),
+        ("model", ck.model.kind.name()),
+    ]))?;
+    let runner = job_args.runner();
+    let which: Vec<usize> = (0..n).collect();
+    let t = Instant::now();
+    let predictions = runner.predict(&ck.model.folded(), &data, &which);
+    let secs = t.elapsed().as_secs_f64();
+    let end = job.finish(0, None)?;
+    let m = &end.measurement;
+    Ok(PredictReport {
+        model: ck.model.kind.name().into(),
+        images: images.display().to_string(),
+        energy_j: m.energy.joules(),
+        duration_s: m.duration.as_secs_f64(),
+        inference_samples_per_s: n as f64 / secs,
+        joules_per_1000_inferences: m.energy.joules() * 1000.0 / n.max(1) as f64,
+        provenance: m.provenance,
+        uncertainty: m.uncertainty,
+        run_id: end.run_id,
+        predictions,
+    })
+}
