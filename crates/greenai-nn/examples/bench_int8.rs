@@ -4,9 +4,8 @@
 
 use greenai_nn::checkpoint;
 use greenai_nn::data::{bundled_mnist_dir, Dataset, Split, MNIST_MEAN, MNIST_STD};
-use greenai_nn::quantize::{quantize, ActivationRange, WeightScheme};
+use greenai_nn::quantize::{ActivationRange, WeightScheme};
 use greenai_nn::train::Runner;
-use std::sync::Arc;
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -34,8 +33,7 @@ fn main() {
         _ => (WeightScheme::PerChannel, ActivationRange::Dynamic),
     };
     let f32m = ck.model.folded();
-    let mut i8m = f32m.clone();
-    i8m.quant = Some(Arc::new(quantize(&f32m, scheme, range, &calib, 1000)));
+    let i8m = ck.model.quantized(scheme, range, &calib, 1000);
     let r = Runner {
         threads,
         ..Runner::default()

@@ -4,10 +4,10 @@
 //! classes, epoch, optimiser, step). Files are written to a temporary name and renamed, so a
 //! crash never leaves half a checkpoint where a whole one was.
 
+use crate::model::Model;
 use crate::models::ModelKind;
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
 use crate::params::Params;
-use crate::train::Model;
 use crate::{NnError, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, HashMap};
@@ -519,7 +519,7 @@ mod tests {
     /// An int8 model saved and loaded predicts exactly as before.
     #[test]
     fn a_quantized_model_round_trips() {
-        use crate::quantize::{quantize, ActivationRange, WeightScheme};
+        use crate::quantize::{ActivationRange, WeightScheme};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.safetensors");
         for (kind, range) in [
@@ -529,30 +529,10 @@ mod tests {
             let model = Model::new(kind, 28, 28, 10, 2).unwrap().folded();
             let mut rng = crate::rng::SplitMix64::new(4);
             let x: Vec<f32> = (0..8 * 784).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
-            let mut q = model.clone();
-            q.quant = Some(std::sync::Arc::new(quantize(
-                &model,
-                WeightScheme::PerChannel,
-                range,
-                &x,
-                8,
-            )));
+            let q = model.quantized(WeightScheme::PerChannel, range, &x, 8);
             save_quantized(&path, &q, &[]).unwrap();
             let back = load(&path).unwrap().model;
-            let run = |m: &Model| {
-                let mut ex = crate::graph::Exec::default();
-                ex.quant = m.quant.clone();
-                ex.forward(
-                    &crate::backend::Cpu,
-                    &m.graph,
-                    &m.params,
-                    &m.buffers,
-                    &x,
-                    8,
-                    false,
-                );
-                ex.logits().to_vec()
-            };
+            let run = |m: &Model| crate::model::Inference::default().infer(m, &x, 8).to_vec();
             assert_eq!(run(&back), run(&q), "{kind:?}");
         }
     }

@@ -6,151 +6,16 @@
 //! `_blocks.N._depthwise_conv`, `_blocks.N._project_conv`, `_conv_head`, `_fc`), and padding is
 //! TensorFlow's "same" (uneven for strided convolutions, as the weights were trained).
 
+pub use crate::models::efficientnet::{graph, BLOCK_COUNT, BN_EPS, FEATURES};
+
 use crate::checkpoint::read_tensors;
 use crate::graph::{Act, Graph, GraphBuilder, Op};
+use crate::model::Model;
+use crate::models::efficientnet::{blocks, conv_same, head};
 use crate::models::ModelKind;
 use crate::params::Params;
-use crate::train::Model;
 use crate::{NnError, Result};
 use std::path::Path;
-
-/// The blocks: (repeats, kernel, first stride, expansion, input channels, output channels).
-const BLOCKS: [(usize, usize, usize, usize, usize, usize); 7] = [
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-];
-
-/// BatchNorm's epsilon in these weights (TensorFlow's 1e-3, not PyTorch's default).
-pub const BN_EPS: f32 = 1e-3;
-
-/// The width of the features before the classifier.
-pub const FEATURES: usize = 1280;
-
-/// A convolution with TensorFlow's "same" padding: symmetric padding where it is even, a Pad node
-/// before an unpadded convolution where it is not. Returns the convolution's node.
-#[allow(clippy::too_many_arguments)]
-fn conv_same(
-    g: &mut GraphBuilder,
-    name: &str,
-    x: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    groups: usize,
-    act: Act,
-) -> Result<usize> {
-    let s = g.shape(x);
-    let total = |n: usize| {
-        let out = n.div_ceil(stride);
-        ((out - 1) * stride + k).saturating_sub(n)
-    };
-    let (ph, pw) = (total(s.h), total(s.w));
-    let (top, left) = (ph / 2, pw / 2);
-    let (bottom, right) = (ph - top, pw - left);
-    if top == bottom && left == right && top == left {
-        g.conv(name, x, cout, k, stride, top, groups, true, act)
-    } else {
-        let p = g.pad(x, top, bottom, left, right);
-        g.conv(name, p, cout, k, stride, 0, groups, true, act)
-    }
-}
-
-/// The number of MBConv blocks (`_blocks.0` to `_blocks.15`).
-pub const BLOCK_COUNT: usize = 16;
-
-/// Each block's (kernel, stride, expansion, input channels, output channels), in order.
-fn block_specs() -> Vec<(usize, usize, usize, usize, usize)> {
-    BLOCKS
-        .iter()
-        .flat_map(|&(repeats, k, stride, expand, cin, cout)| {
-            (0..repeats).map(move |r| {
-                if r == 0 {
-                    (k, stride, expand, cin, cout)
-                } else {
-                    (k, 1, expand, cout, cout)
-                }
-            })
-        })
-        .collect()
-}
-
-/// Blocks `range` on top of node `x`; returns the last block's node.
-fn blocks(g: &mut GraphBuilder, mut x: usize, range: std::ops::Range<usize>) -> Result<usize> {
-    for (b, (k, s, expand, ci, cout)) in block_specs().into_iter().enumerate() {
-        if !range.contains(&b) {
-            continue;
-        }
-        let input = x;
-        let n = format!("_blocks.{b}");
-        let mut y = x;
-        let mid = ci * expand;
-        if expand != 1 {
-            y = g.conv(
-                &format!("{n}._expand_conv"),
-                y,
-                mid,
-                1,
-                1,
-                0,
-                1,
-                true,
-                Act::Relu6,
-            )?;
-        }
-        y = conv_same(
-            g,
-            &format!("{n}._depthwise_conv"),
-            y,
-            mid,
-            k,
-            s,
-            mid,
-            Act::Relu6,
-        )?;
-        y = g.conv(
-            &format!("{n}._project_conv"),
-            y,
-            cout,
-            1,
-            1,
-            0,
-            1,
-            true,
-            Act::None,
-        )?;
-        x = if s == 1 && ci == cout {
-            g.add(y, input)
-        } else {
-            y
-        };
-    }
-    Ok(x)
-}
-
-/// The 1280-wide head convolution and global pooling on top of node `x`.
-fn head(g: &mut GraphBuilder, x: usize) -> Result<usize> {
-    let x = g.conv("_conv_head", x, FEATURES, 1, 1, 0, 1, true, Act::Relu6)?;
-    Ok(g.global_avg_pool(x))
-}
-
-/// The graph for `size × size` RGB images; with `classes`, ending in the ImageNet classifier
-/// (`_fc`), without, in the 1280 pooled features.
-pub fn graph(size: usize, classes: Option<usize>) -> Result<Graph> {
-    let mut g = GraphBuilder::new(3, size, size);
-    let x = g.input();
-    let x = conv_same(&mut g, "_conv_stem", x, 32, 3, 2, 1, Act::Relu6)?;
-    let x = blocks(&mut g, x, 0..BLOCK_COUNT)?;
-    let mut x = head(&mut g, x)?;
-    if let Some(c) = classes {
-        x = g.linear("_fc", x, c, Act::None);
-    }
-    Ok(g.finish(x))
-}
 
 /// The backbone `features` (a model of [`graph`]`(size, None)`) cut before its last `trainable`
 /// blocks, for transfer learning: a frozen part (the stem and the blocks before the cut; the
@@ -345,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_split_backbone_computes_what_the_whole_one_does() {
-        use crate::graph::Exec;
+        use crate::model::Inference;
         let size = 32;
         let g = graph(size, None).unwrap();
         let features = Model {
@@ -359,8 +224,8 @@ mod tests {
         let x: Vec<f32> = (0..n * 3 * size * size)
             .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
             .collect();
-        let mut ex = Exec::default();
-        let run = |ex: &mut Exec, m: &Model, x: &[f32]| ex.infer(m, x, n).to_vec();
+        let mut ex = Inference::default();
+        let run = |ex: &mut Inference, m: &Model, x: &[f32]| ex.infer(m, x, n).to_vec();
         let whole = run(&mut ex, &features, &x);
         assert_eq!(whole.len(), n * FEATURES);
         for trainable in [0, 1, 4] {

@@ -4,11 +4,21 @@
 //! - [`data::idx`] reads IDX files (MNIST, Fashion-MNIST), raw or gzip, with errors that say what
 //!   is wrong with the file; [`data::Dataset`] normalises and shuffles deterministically;
 //!   [`data::bundled_mnist_dir`] is the MNIST copy shipped in the repository (`data/mnist`).
-//! - [`graph`] holds a model's layers, runs forward and backward, and folds BatchNorm into the
-//!   convolutions for inference; [`backend`] is the compute seam (GEMM, im2col, depthwise).
-//! - [`models`] builds `lightweight` (the seed's LightweightNet), `mobilenet`, `shufflenet` and
-//!   `cnn`; [`train::Runner`] trains and evaluates them data-parallel over threads with an
-//!   [`optim::Optimizer`]; [`checkpoint`] saves and loads them as safetensors.
+//! - The core: [`graph`] holds a model's layers (each kind's forward, backward and FLOPs in
+//!   [`graph::layers`]), runs forward and backward ([`graph::Exec`]), and folds BatchNorm into
+//!   the convolutions for inference; [`backend`] is the compute seam (GEMM, im2col, depthwise).
+//! - [`models`] builds `lightweight` (the seed's LightweightNet), `mobilenet`, `shufflenet`,
+//!   `cnn`, `lenet` and EfficientNet-Lite0's graph; [`model::Model`] is one with its weights, and
+//!   [`model::Inference`] runs one; [`train::Runner`] trains and evaluates them data-parallel
+//!   over threads with an [`optim::Optimizer`]; [`checkpoint`] saves and loads them as
+//!   safetensors.
+//! - The techniques: [`precision`] (bf16/f16 mixed precision), [`quantize`] (int8: the quantizer
+//!   and its executor, over the kernels per instruction set in [`int8`]), [`transfer`] (the
+//!   engine side of transfer learning) with [`efficientnet`]'s pretrained weights.
+//!
+//! Modules depend downwards only: kernels and backend, then the graph, then int8 and quantize,
+//! then the models and [`model`], then checkpoints, EfficientNet's loader, training and transfer.
+//! The engine knows no meter and no database: callers wrap its calls in windows.
 
 pub mod backend;
 pub mod checkpoint;
@@ -17,6 +27,7 @@ pub mod efficientnet;
 pub mod graph;
 pub mod int8;
 pub mod kernels;
+pub mod model;
 pub mod models;
 pub mod optim;
 pub mod params;

@@ -5,104 +5,12 @@
 
 use crate::backend::{Backend, Cpu};
 use crate::data::Samples;
-use crate::graph::{Exec, Graph, BN_MOMENTUM};
+use crate::graph::{Exec, BN_MOMENTUM};
 use crate::kernels::softmax_cross_entropy;
-use crate::models::ModelKind;
+pub use crate::model::{Inference, Model};
 use crate::optim::Optimizer;
 use crate::params::Params;
 use crate::precision::{LossScaler, Precision};
-use crate::Result;
-
-/// A model's architecture with its parameters and BatchNorm running statistics.
-#[derive(Debug, Clone)]
-pub struct Model {
-    pub kind: ModelKind,
-    pub graph: Graph,
-    pub params: Params,
-    pub buffers: Params,
-    /// int8 layers for inference ([`crate::quantize`]); `None` runs everything in f32.
-    pub quant: Option<std::sync::Arc<crate::quantize::Quantized>>,
-}
-
-impl Model {
-    /// A freshly initialised `kind` for `rows × cols` single-channel images.
-    pub fn new(
-        kind: ModelKind,
-        rows: usize,
-        cols: usize,
-        classes: usize,
-        seed: u64,
-    ) -> Result<Model> {
-        let graph = kind.build(1, rows, cols, classes)?;
-        let params = graph.init(seed);
-        let buffers = graph.init_buffers();
-        Ok(Model {
-            kind,
-            graph,
-            params,
-            buffers,
-            quant: None,
-        })
-    }
-
-    /// The int8 form: folded ([`Model::folded`]), then quantized with `scheme` and activation
-    /// ranges calibrated on the `n` inputs of `calibration` (unless `range` is dynamic). The one
-    /// way every caller (`quantize`, compare's int8 rows, transfer's int8 backbone) quantizes.
-    pub fn quantized(
-        &self,
-        scheme: crate::quantize::WeightScheme,
-        range: crate::quantize::ActivationRange,
-        calibration: &[f32],
-        n: usize,
-    ) -> Model {
-        let mut m = self.folded();
-        let q = crate::quantize::quantize(&m, scheme, range, calibration, n);
-        m.quant = Some(std::sync::Arc::new(q));
-        m
-    }
-
-    /// How its inference runs: `none` (f32), `dynamic`, `per-tensor` or `per-channel`.
-    pub fn quantization_name(&self) -> &'static str {
-        use crate::quantize::{ActivationRange, WeightScheme};
-        match self.quant.as_deref() {
-            None => "none",
-            Some(q) if q.range == ActivationRange::Dynamic => "dynamic",
-            Some(q) if q.scheme == WeightScheme::PerTensor => "per-tensor",
-            Some(_) => "per-channel",
-        }
-    }
-
-    /// The inference form: BatchNorm folded into the convolutions before it, activations fused.
-    pub fn folded(&self) -> Model {
-        let (graph, params, buffers) = self.graph.fold_batchnorm(&self.params, &self.buffers);
-        // An int8 model is folded already: when folding changes nothing, its layers stay valid.
-        let quant = (graph == self.graph).then(|| self.quant.clone()).flatten();
-        Model {
-            kind: self.kind,
-            graph,
-            params,
-            buffers,
-            quant,
-        }
-    }
-}
-
-impl Exec {
-    /// Inference of `n` inputs `x` through `model` on the CPU (int8 layers when `self.quant` is
-    /// set); returns the outputs, `n ×` the last node's size.
-    pub fn infer(&mut self, model: &Model, x: &[f32], n: usize) -> &[f32] {
-        self.forward(
-            &Cpu,
-            &model.graph,
-            &model.params,
-            &model.buffers,
-            x,
-            n,
-            false,
-        );
-        self.logits()
-    }
-}
 
 /// One epoch's figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -314,20 +222,12 @@ impl Runner<'_> {
                 .map(|part| {
                     s.spawn(move || {
                         crate::kernels::flush_denormals();
-                        let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
-                        ex.quant = model.quant.clone();
+                        let (mut inf, mut x, mut out) =
+                            (Inference::default(), Vec::new(), Vec::new());
                         for c in part.chunks(self.batch.max(1)) {
                             data.inputs(c, &mut x);
-                            ex.forward(
-                                be,
-                                &model.graph,
-                                &model.params,
-                                &model.buffers,
-                                &x,
-                                c.len(),
-                                false,
-                            );
-                            out.extend(ex.logits().chunks(k).map(argmax));
+                            let logits = inf.run(be, model, &x, c.len());
+                            out.extend(logits.chunks(k).map(argmax));
                         }
                         out
                     })
@@ -417,6 +317,7 @@ impl EarlyStopping {
 mod tests {
     use super::*;
     use crate::data::{bundled_mnist_dir, shuffled, Dataset, Split, MNIST_MEAN, MNIST_STD};
+    use crate::models::ModelKind;
 
     /// Gradients of K micro-batches, each scaled by the whole batch's size and summed, equal the
     /// gradient of the whole batch: what the data-parallel split relies on (no BatchNorm here).

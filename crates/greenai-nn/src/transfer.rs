@@ -7,8 +7,7 @@
 use crate::checkpoint::{read_tensors, write_tensors};
 use crate::data::{Dataset, Tensors};
 use crate::efficientnet;
-use crate::graph::Exec;
-use crate::train::Model;
+use crate::model::{Inference, Model};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -55,11 +54,10 @@ pub fn features(
             .chunks(per)
             .map(|part| {
                 s.spawn(move || {
-                    let (mut ex, mut x, mut out) = (Exec::default(), Vec::new(), Vec::new());
-                    ex.quant = frozen.quant.clone();
+                    let (mut inf, mut x, mut out) = (Inference::default(), Vec::new(), Vec::new());
                     for c in part.chunks(16) {
                         to_rgb(data, c, size, &mut x);
-                        out.extend_from_slice(ex.infer(frozen, &x, c.len()));
+                        out.extend_from_slice(inf.infer(frozen, &x, c.len()));
                     }
                     out
                 })

@@ -6,7 +6,7 @@
 //! which `.ci/run` runs); without it the test says so and passes, except under CI, where it fails.
 
 use greenai_nn::efficientnet;
-use greenai_nn::graph::Exec;
+use greenai_nn::model::Inference;
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -34,9 +34,8 @@ fn photos_get_the_reference_classes_and_logits() {
         let rgb = std::fs::read(root().join(format!("data/imagenet-check/{name}.rgb"))).unwrap();
         let mut x = Vec::new();
         efficientnet::normalise(&rgb, 224, &mut x);
-        let mut ex = Exec::default();
-        ex.infer(&model, &x, 1);
-        let z = ex.logits();
+        let mut inf = Inference::default();
+        let z = inf.infer(&model, &x, 1);
         let mut order: Vec<usize> = (0..z.len()).collect();
         order.sort_by(|&a, &b| z[b].total_cmp(&z[a]));
         let r = &reference["photos"][name];

@@ -6,6 +6,7 @@
 
 use greenai_nn::backend::Cpu;
 use greenai_nn::graph::{Act, Exec, Graph, GraphBuilder, Op, BN_EPS};
+use greenai_nn::model::Inference;
 use greenai_nn::models::ModelKind;
 use greenai_nn::optim::{Optimizer, OptimizerKind};
 use greenai_nn::params::Params;
@@ -347,10 +348,9 @@ fn folded_inference_equals_the_unfused_graph() {
             .iter()
             .any(|n| { matches!(n.op, Op::BatchNorm { .. }) }));
         let x: Vec<f32> = (0..4 * 784).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
-        let (mut a, mut b) = (Exec::default(), Exec::default());
-        a.infer(&model, &x, 4);
-        b.infer(&folded, &x, 4);
-        for (u, v) in a.logits().iter().zip(b.logits()) {
+        let (mut a, mut b) = (Inference::default(), Inference::default());
+        let (za, zb) = (a.infer(&model, &x, 4), b.infer(&folded, &x, 4));
+        for (u, v) in za.iter().zip(zb) {
             assert!(
                 (u - v).abs() < 1e-4 * (1.0 + u.abs()),
                 "{kind:?}: {u} vs {v}"

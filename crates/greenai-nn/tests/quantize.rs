@@ -2,13 +2,41 @@
 //! the rounding of its weights and inputs allows, and a trained model's accuracy kept.
 
 use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Split, MNIST_MEAN, MNIST_STD};
-use greenai_nn::graph::{Act, Exec, GraphBuilder};
+use greenai_nn::graph::{Act, GraphBuilder};
+use greenai_nn::model::Inference;
 use greenai_nn::models::ModelKind;
 use greenai_nn::optim::Optimizer;
-use greenai_nn::quantize::{quantize, ActivationRange, WeightScheme};
+use greenai_nn::quantize::{ActivationRange, Quantized, WeightScheme};
 use greenai_nn::rng::SplitMix64;
 use greenai_nn::train::{Model, Runner};
 use std::sync::Arc;
+
+/// The int8 layers of `model` (folded), calibrated on the `n` inputs `xs`.
+fn quantize(
+    model: &Model,
+    scheme: WeightScheme,
+    range: ActivationRange,
+    xs: &[f32],
+    n: usize,
+) -> Quantized {
+    greenai_nn::quantize::quantize(
+        &model.graph,
+        &model.params,
+        &model.buffers,
+        scheme,
+        range,
+        xs,
+        n,
+    )
+}
+
+/// `model` running the int8 layers `q`.
+fn with_int8(model: &Model, q: Quantized) -> Model {
+    Model {
+        quant: Some(Arc::new(q)),
+        ..model.clone()
+    }
+}
 
 /// Every convolution with one group and every linear layer runs int8, a one-channel first
 /// convolution included; depthwise convolutions where their u8 output chains on (calibrated
@@ -126,11 +154,9 @@ fn each_layer_stays_within_its_rounding_bound() {
                     continue;
                 }
                 let layer = q.layers[1].clone().expect("quantized");
-                let mut f = Exec::default();
-                f.infer(&model, &xs, n);
-                let mut i8x = Exec::default();
-                i8x.quant = Some(Arc::new(q));
-                i8x.infer(&model, &xs, n);
+                let (mut f, mut i8x) = (Inference::default(), Inference::default());
+                let f = f.infer(&model, &xs, n);
+                let i8x = i8x.infer(&with_int8(&model, q), &xs, n);
                 let (lo, hi) = xs
                     .iter()
                     .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
@@ -138,8 +164,8 @@ fn each_layer_stays_within_its_rounding_bound() {
                 let w = &model.params.0[0];
                 let k = w.len() / outs;
                 let xmax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
-                assert_eq!(f.logits().len(), n * outs * plane);
-                for (j, (a, b)) in f.logits().iter().zip(i8x.logits()).enumerate() {
+                assert_eq!(f.len(), n * outs * plane);
+                for (j, (a, b)) in f.iter().zip(i8x).enumerate() {
                     let o = (j / plane) % outs;
                     let wr = &w[o * k..(o + 1) * k];
                     let sw = layer.w_scale[o];
@@ -191,8 +217,7 @@ fn a_trained_model_keeps_its_accuracy() {
         (WeightScheme::PerChannel, ActivationRange::Percentile(99.99)),
         (WeightScheme::PerChannel, ActivationRange::Dynamic),
     ] {
-        let mut m = folded.clone();
-        m.quant = Some(Arc::new(quantize(&folded, scheme, range, &calib, 256)));
+        let m = with_int8(&folded, quantize(&folded, scheme, range, &calib, 256));
         let acc = r.evaluate(&m, &test, Some(&some));
         assert!(f32_acc > 0.9, "{f32_acc}");
         assert!(
@@ -203,11 +228,10 @@ fn a_trained_model_keeps_its_accuracy() {
 }
 
 /// The logits of `model` with int8 layers `q` over the 784-pixel images `x`.
-fn int8_logits(model: &Model, q: greenai_nn::quantize::Quantized, x: &[f32]) -> Vec<f32> {
-    let mut ex = Exec::default();
-    ex.quant = Some(Arc::new(q));
-    ex.infer(model, x, x.len() / 784);
-    ex.logits().to_vec()
+fn int8_logits(model: &Model, q: Quantized, x: &[f32]) -> Vec<f32> {
+    Inference::default()
+        .infer(&with_int8(model, q), x, x.len() / 784)
+        .to_vec()
 }
 
 /// int8 layers that hand u8 straight to the next (requantized in the GEMM's epilogue, the ReLU a

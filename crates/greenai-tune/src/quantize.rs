@@ -146,7 +146,7 @@ pub fn run_quantize(
         .as_deref()
         .expect("quantized() sets the int8 layers");
     let kernel = q.kernel.name();
-    let size8 = q.size_bytes(&folded);
+    let size8 = q.size_bytes(&folded.graph, &folded.params);
     let (acc8, sps8, m8) = measure(&meter, &runner, &int8, &test, "int8")?;
     if let Some(out) = &spec.save {
         checkpoint::save_quantized(out, &int8, &[("source", path.display().to_string())]).map_err(

@@ -8,6 +8,8 @@
 //! | `cnn` | conv 3×3 32 + ReLU, max pool, conv 3×3 64 + ReLU, max pool, linear 128 + ReLU, linear | |
 //! | `lenet` | LeNet-5: conv 5×5 6 + ReLU, max pool, conv 5×5 16 + ReLU, max pool, linear 120, 84, classes | |
 
+pub mod efficientnet;
+
 use crate::graph::{Act, Graph, GraphBuilder};
 use crate::{NnError, Result};
 
@@ -19,7 +21,8 @@ pub enum ModelKind {
     Shufflenet,
     Cnn,
     Lenet,
-    /// The pretrained ImageNet backbone ([`crate::efficientnet`]); not trained from scratch.
+    /// The pretrained ImageNet backbone ([`efficientnet`], its weights loaded by
+    /// [`crate::efficientnet`]); not trained from scratch.
     EfficientnetLite0,
 }
 
@@ -69,7 +72,7 @@ impl ModelKind {
                     "EfficientNet-Lite0 takes square RGB images, not {channels}×{rows}×{cols}"
                 )));
             }
-            return crate::efficientnet::graph(rows, Some(classes));
+            return efficientnet::graph(rows, Some(classes));
         }
         let mut g = GraphBuilder::new(channels, rows, cols);
         let x = g.input();
