@@ -169,11 +169,6 @@ impl Session {
         greenai_carbon::assess(&self.settings, &self.resolved, m.energy, m.duration, &[])
     }
 
-    /// The carbon of an amount of energy spent over `duration` (a total summed from windows).
-    pub fn carbon_of(&self, energy: greenai_units::Energy, duration: Duration) -> CarbonReport {
-        greenai_carbon::assess(&self.settings, &self.resolved, energy, duration, &[])
-    }
-
     /// Adds or replaces a label (stored when the run finishes).
     pub fn label(&mut self, key: &str, value: impl Into<String>) {
         let value = value.into();
@@ -194,16 +189,17 @@ impl Session {
 
     /// Closes the session's window, stores the run and works out its carbon. A failure to store
     /// is a warning in [`SessionEnd::warnings`]: the figures are still returned.
-    pub fn finish(self, exit_code: i32, signal: Option<i32>) -> Result<SessionEnd> {
+    pub fn finish(mut self, exit_code: i32, signal: Option<i32>) -> Result<SessionEnd> {
         let m = self
             .monitor
             .end_window(Self::WINDOW)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut warnings = Vec::new();
         let mut store_error = None;
-        let (report, run_id) = match self.recording {
+        let results = self.results.take();
+        let (report, run_id) = match self.recording.take() {
             Some(rec) => {
-                let done = rec.finish(&m, exit_code, signal, &self.resolved, self.results);
+                let done = rec.finish(&m, exit_code, signal, &self.resolved, results);
                 let db = self.db.as_deref().unwrap_or(Path::new("?")).display();
                 match (&done.stored, &done.samples) {
                     (Err(e), _) => {
@@ -234,14 +230,8 @@ impl Session {
             }
             None => {
                 let mut report = self.start.finish(&m, exit_code, signal);
-                report.carbon = Some(greenai_carbon::assess(
-                    &self.settings,
-                    &self.resolved,
-                    m.energy,
-                    m.duration,
-                    &[],
-                ));
-                report.results = self.results;
+                report.carbon = Some(self.carbon(&m));
+                report.results = results;
                 (report, None)
             }
         };

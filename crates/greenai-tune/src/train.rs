@@ -60,6 +60,9 @@ pub struct JobReport {
     pub training: Option<TrainingReport>,
     #[serde(flatten)]
     pub carbon: greenai_carbon::CarbonReport,
+    /// What was stored with the run (not part of the JSON report).
+    #[serde(skip)]
+    pub results: JobResults,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,7 +92,7 @@ pub struct TrainingReport {
 
 /// What a training or evaluation job stores with its run: the figures `compare` reads back to reuse
 /// a result, typed (never parsed out of labels).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobResults {
     pub model: String,
     pub precision: String,
@@ -107,6 +110,7 @@ pub struct JobResults {
     pub profiling_energy_j: Option<f64>,
     pub params: u64,
     pub flops: u64,
+    /// Epochs this job trained.
     pub epochs: Option<usize>,
     pub threads: usize,
     pub batch: usize,
@@ -403,7 +407,7 @@ pub fn run_train(
     let train_energy: Energy = epochs_ms.iter().map(|m| m.energy).sum();
     let train_windows_s: f64 = epochs_ms.iter().map(|m| m.duration.as_secs_f64()).sum();
     job.label("accuracy", format!("{accuracy:.4}"));
-    job.set_results(&JobResults {
+    let results = JobResults {
         model: model.kind.name().into(),
         precision: args.precision.name().into(),
         quantization: "none".into(),
@@ -414,11 +418,12 @@ pub fn run_train(
         profiling_energy_j: args.profiling_energy_j,
         params: model.graph.param_count() as u64,
         flops: model.graph.flops(),
-        epochs: Some(args.epochs),
+        epochs: Some(per_epoch.len()),
         threads: job_args.threads,
         batch: job_args.batch,
         stopped_by_budget_predicted_j: stopped_by_budget,
-    })?;
+    };
+    job.set_results(&results)?;
     let end = job.finish(0, None)?;
     for w in &end.warnings {
         progress.note(&format!("greenai: warning: {w}"));
@@ -478,6 +483,7 @@ pub fn run_train(
             per_epoch,
         }),
         carbon,
+        results,
     };
     Ok(report)
 }
@@ -511,8 +517,21 @@ pub fn run_eval(path: &Path, dir: &Path, job_args: &JobSettings) -> Result<JobRe
     };
     let params = ck.model.graph.param_count();
     let flops = ck.model.graph.flops();
+    let results = JobResults {
+        model: ck.model.kind.name().into(),
+        precision: precision.into(),
+        quantization: quantization.into(),
+        accuracy,
+        params: params as u64,
+        flops,
+        threads: job_args.threads,
+        batch: job_args.batch,
+        ..JobResults::default()
+    };
+    job.set_results(&results)?;
     let end = job.finish(0, None)?;
     let m = &end.measurement;
+    let per_k = m.energy.joules() * 1000.0 / test.len() as f64;
     Ok(JobReport {
         command: "eval".into(),
         run_id: end.run_id.clone(),
@@ -528,13 +547,14 @@ pub fn run_eval(path: &Path, dir: &Path, job_args: &JobSettings) -> Result<JobRe
         train_samples_per_s: None,
         inference_samples_per_s: test.len() as f64 / infer_s,
         joules_per_training_sample: None,
-        joules_per_1000_inferences: m.energy.joules() * 1000.0 / test.len() as f64,
+        joules_per_1000_inferences: per_k,
         params,
         flops,
         provenance: m.provenance,
         uncertainty: m.uncertainty,
         training: None,
         carbon: end.carbon,
+        results,
     })
 }
 

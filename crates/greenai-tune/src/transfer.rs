@@ -92,6 +92,9 @@ pub struct TransferReport {
     pub uncertainty: Option<f64>,
     #[serde(flatten)]
     pub carbon: greenai_carbon::CarbonReport,
+    /// What was stored with the run (not part of the JSON report).
+    #[serde(skip)]
+    pub results: JobResults,
 }
 
 fn cache_path(dir: &Path, key: &str) -> PathBuf {
@@ -282,7 +285,7 @@ pub fn run_transfer(
     job.label("feature_cache_hit", hit.to_string());
     job.label("fine_tuned_blocks", spec.fine_tune_last.to_string());
     job.label("epochs", spec.epochs.to_string());
-    job.set_results(&JobResults {
+    let results = JobResults {
         model: model.clone(),
         precision: "f32".into(),
         quantization: quantization.into(),
@@ -297,7 +300,8 @@ pub fn run_transfer(
         threads: job_args.threads,
         batch: job_args.batch,
         stopped_by_budget_predicted_j: None,
-    })?;
+    };
+    job.set_results(&results)?;
     let end = job.finish(0, None)?;
     for w in &end.warnings {
         progress.note(&format!("greenai: warning: {w}"));
@@ -333,6 +337,7 @@ pub fn run_transfer(
         provenance: m.provenance,
         uncertainty: m.uncertainty,
         carbon: end.carbon,
+        results,
     })
 }
 

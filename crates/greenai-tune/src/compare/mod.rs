@@ -14,7 +14,7 @@ pub use profile::{profile_settings, ProfileRow, SettingsChoice};
 use crate::error::{Result, TuneError};
 use crate::invalid;
 use crate::job::Progress;
-use crate::train::{load_sets, run_train, JobReport, JobResults};
+use crate::train::{load_sets, run_train, JobResults};
 use crate::transfer::{run_transfer, weights_path};
 use crate::{least_energy_meeting, pareto, Outcome};
 use greenai_carbon::CarbonSettings;
@@ -93,54 +93,38 @@ pub struct Comparison {
     pub carbon_warning: Option<String>,
 }
 
-fn row_from_report(c: &Config, r: &JobReport) -> Row {
-    let t = r.training.as_ref();
-    Row {
-        config: c.name.clone(),
-        model: r.model.clone(),
-        precision: r.precision.clone(),
-        quantization: r.quantization.clone(),
-        threads: c.threads,
-        batch: c.batch,
-        epochs: t.map_or(0, |t| t.epochs_run),
-        accuracy: r.accuracy,
-        training_energy_j: r.training_energy_j.unwrap_or(0.0),
-        joules_per_1000_inferences: r.joules_per_1000_inferences,
-        training_duration_s: t.map_or(0.0, |t| t.per_epoch.iter().map(|e| e.duration_s).sum()),
-        training_emissions_g: 0.0,
-        params: r.params as u64,
-        flops: r.flops,
-        provenance: r.provenance,
-        stopped_by_budget_predicted_j: t.and_then(|t| t.stopped_by_budget),
-        run_id: r.run_id.clone(),
-        reused: false,
-        pareto: false,
-    }
-}
-
-/// The row of a result an earlier compare stored.
-fn row_from_results(c: &Config, prev: &RunSummary, r: &JobResults) -> Row {
-    Row {
-        config: c.name.clone(),
-        model: r.model.clone(),
-        precision: r.precision.clone(),
-        quantization: r.quantization.clone(),
-        threads: c.threads,
-        batch: c.batch,
-        epochs: c.spec.epochs,
-        accuracy: r.accuracy,
-        // The tuned configuration's profiling counts in its energy.
-        training_energy_j: r.training_energy_j.unwrap_or(0.0) + r.profiling_energy_j.unwrap_or(0.0),
-        joules_per_1000_inferences: r.joules_per_1000_inferences.unwrap_or(f64::NAN),
-        training_duration_s: r.training_duration_s.unwrap_or(0.0),
-        training_emissions_g: 0.0,
-        params: r.params,
-        flops: r.flops,
-        provenance: prev.provenance.unwrap_or(Provenance::Estimated),
-        stopped_by_budget_predicted_j: r.stopped_by_budget_predicted_j,
-        run_id: Some(prev.run_id.clone()),
-        reused: true,
-        pareto: false,
+impl Row {
+    /// The row of configuration `c` from a job's stored results (its training energy counting the
+    /// profiling that chose its settings), the run that holds them and their provenance.
+    fn new(
+        c: &Config,
+        r: &JobResults,
+        run_id: Option<String>,
+        provenance: Provenance,
+        reused: bool,
+    ) -> Row {
+        Row {
+            config: c.name.clone(),
+            model: r.model.clone(),
+            precision: r.precision.clone(),
+            quantization: r.quantization.clone(),
+            threads: c.threads,
+            batch: c.batch,
+            epochs: r.epochs.unwrap_or(c.spec.epochs),
+            accuracy: r.accuracy,
+            training_energy_j: r.training_energy_j.unwrap_or(0.0)
+                + r.profiling_energy_j.unwrap_or(0.0),
+            joules_per_1000_inferences: r.joules_per_1000_inferences.unwrap_or(f64::NAN),
+            training_duration_s: r.training_duration_s.unwrap_or(0.0),
+            training_emissions_g: 0.0,
+            params: r.params,
+            flops: r.flops,
+            provenance,
+            stopped_by_budget_predicted_j: r.stopped_by_budget_predicted_j,
+            run_id,
+            reused,
+            pareto: false,
+        }
     }
 }
 
@@ -283,7 +267,8 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
             .find("compare_key", &k)
             .filter(|_| !c.int8 || prev8.is_some() || ckpt.exists());
         if let Some((prev, r)) = prev {
-            let mut row = row_from_results(c, prev, r);
+            let provenance = prev.provenance.unwrap_or(Provenance::Estimated);
+            let mut row = Row::new(c, r, Some(prev.run_id.clone()), provenance, true);
             row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
             progress.note(&format!(
                 "[{n}/{total}] {}: reused run {} (accuracy {:.4}, {:.1} J)",
@@ -348,27 +333,9 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
                 r.training_duration_s,
                 r.provenance
             ));
-            rows.push(Row {
-                config: c.name.clone(),
-                model: r.model.clone(),
-                precision: r.precision.clone(),
-                quantization: r.quantization.clone(),
-                threads: c.threads,
-                batch: c.batch,
-                epochs: r.epochs,
-                accuracy: r.accuracy,
-                training_energy_j: r.training_energy_j,
-                joules_per_1000_inferences: r.joules_per_1000_inferences,
-                training_duration_s: r.training_duration_s,
-                training_emissions_g: carbon_of(r.training_energy_j, r.training_duration_s),
-                params: r.params as u64,
-                flops: r.flops,
-                provenance: r.provenance,
-                stopped_by_budget_predicted_j: None,
-                run_id: r.run_id,
-                reused: false,
-                pareto: false,
-            });
+            let mut row = Row::new(c, &r.results, r.run_id.clone(), r.provenance, false);
+            row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
+            rows.push(row);
             continue;
         }
         progress.note(&format!(
@@ -393,8 +360,13 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         }
         let report = run_train(&spec, &dataset, &train, &test, &job, labels, progress)
             .map_err(|e| in_config(&c.name, e))?;
-        let mut row = row_from_report(c, &report);
-        row.training_energy_j += profiling_j.unwrap_or(0.0);
+        let mut row = Row::new(
+            c,
+            &report.results,
+            report.run_id.clone(),
+            report.provenance,
+            false,
+        );
         row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
         progress.note(&format!(
             "  accuracy {:.4}, training {:.1} J in {:.1} s ({}){}",
