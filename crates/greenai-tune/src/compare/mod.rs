@@ -459,3 +459,118 @@ impl Comparison {
         notes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> CompareOptions {
+        CompareOptions {
+            target_accuracy: 0.98,
+            budget_j: None,
+            full: false,
+            eta: 0.5,
+            fresh: false,
+            data: None,
+            interval: Duration::from_millis(100),
+            carbon: CarbonSettings::default(),
+            db: PathBuf::from("unused.sqlite"),
+        }
+    }
+
+    fn results(accuracy: f64, training_j: f64) -> JobResults {
+        JobResults {
+            model: "lenet".into(),
+            precision: "f32".into(),
+            quantization: "none".into(),
+            accuracy,
+            training_energy_j: Some(training_j),
+            training_duration_s: Some(1.0),
+            joules_per_1000_inferences: Some(0.5),
+            epochs: Some(1),
+            threads: 2,
+            batch: 64,
+            ..JobResults::default()
+        }
+    }
+
+    fn row(name: &str, accuracy: f64, training_j: f64) -> Row {
+        let c = grid::config(
+            name,
+            grid::spec(
+                greenai_nn::models::ModelKind::Lenet,
+                1,
+                1e-3,
+                crate::train::ScheduleKind::Cosine,
+            ),
+            2,
+            64,
+        );
+        Row::new(
+            &c,
+            &results(accuracy, training_j),
+            None,
+            Provenance::Estimated,
+            false,
+        )
+    }
+
+    /// The cheapest row at the target is best, the saving is the baseline's energy over it, the
+    /// front holds exactly the rows nothing beats on both axes, and a budget-stopped row (cheap,
+    /// accurate, unfinished) is neither best nor on the front.
+    #[test]
+    fn choose_picks_the_cheapest_finished_row_at_the_target() {
+        let mut stopped = row("stopped", 0.99, 1.0);
+        stopped.stopped_by_budget_predicted_j = Some(500.0);
+        let rows = vec![
+            row(BASELINE, 0.985, 400.0),
+            row("cheap-but-weak", 0.95, 10.0),
+            row("good", 0.981, 50.0),
+            row("better", 0.99, 80.0),
+            row("dominated", 0.97, 90.0),
+            stopped,
+        ];
+        let resolved = CarbonSettings::default().resolve().unwrap();
+        let c = choose(&options(), rows, None, &resolved);
+        assert_eq!(c.best.as_deref(), Some("good"));
+        assert_eq!(c.saving_ratio, Some(400.0 / 50.0));
+        assert_eq!(c.baseline_training_energy_j, Some(400.0));
+        let front: Vec<&str> = c
+            .rows
+            .iter()
+            .filter(|r| r.pareto)
+            .map(|r| r.config.as_str())
+            .collect();
+        assert_eq!(front, ["cheap-but-weak", "good", "better"]);
+        assert_eq!(c.notes(&c.rows[2]), ["best", "pareto"]);
+        assert!(c.notes(&c.rows[5])[0].starts_with("stopped: predicted 500 J"));
+    }
+
+    /// A stored result reads back as the row it was: profiling energy counted in, the provenance
+    /// and run id of the run that holds it, marked reused.
+    #[test]
+    fn a_reused_row_counts_its_profiling_energy() {
+        let c = grid::config(
+            "lenet-1ep-tuned",
+            grid::spec(
+                greenai_nn::models::ModelKind::Lenet,
+                1,
+                5e-3,
+                crate::train::ScheduleKind::Cosine,
+            ),
+            1,
+            32,
+        );
+        let stored = JobResults {
+            profiling_energy_j: Some(7.5),
+            ..results(0.986, 60.0)
+        };
+        let back: JobResults =
+            serde_json::from_value(serde_json::to_value(&stored).unwrap()).unwrap();
+        let r = Row::new(&c, &back, Some("abc".into()), Provenance::Measured, true);
+        assert_eq!(r.training_energy_j, 67.5);
+        assert_eq!((r.threads, r.batch), (1, 32));
+        assert_eq!(r.run_id.as_deref(), Some("abc"));
+        assert!(r.reused && r.provenance == Provenance::Measured);
+    }
+}
