@@ -25,6 +25,9 @@ use std::time::Duration;
 
 /// The typical PUE of a personal machine or a room with no cooling overhead: 1.0.
 pub const DEFAULT_PUE: f64 = 1.0;
+/// The highest PUE accepted: the least efficient facilities on record are near 3; beyond 10 a
+/// figure is a typo, not a facility.
+pub const MAX_PUE: f64 = 10.0;
 
 /// Power usage effectiveness and energy reuse factor of where the work runs.
 ///
@@ -48,9 +51,14 @@ impl Default for DataCentre {
 
 impl DataCentre {
     pub fn new(pue: f64, erf: f64) -> Result<Self> {
-        if !(pue >= 1.0 && pue.is_finite()) {
+        if pue.is_nan() || pue < 1.0 {
             return Err(CarbonError::Invalid(format!(
                 "PUE {pue} is below 1: a facility cannot use less energy than its IT equipment"
+            )));
+        }
+        if pue > MAX_PUE {
+            return Err(CarbonError::Invalid(format!(
+                "PUE {pue} is above {MAX_PUE}: no facility is that inefficient"
             )));
         }
         if !(0.0..=1.0).contains(&erf) {

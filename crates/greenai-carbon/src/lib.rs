@@ -69,6 +69,7 @@ impl CarbonSettings {
             self.pue.unwrap_or(footprint::DEFAULT_PUE),
             self.erf.unwrap_or(0.0),
         )?;
+        self.check_sci()?;
         let region = self.region.clone().or_else(|| {
             std::env::var(REGION_ENV)
                 .ok()
@@ -117,6 +118,40 @@ impl CarbonSettings {
             ));
         }
         Ok(r)
+    }
+}
+
+impl CarbonSettings {
+    /// The SCI inputs are finite and in range: a count of functional units above 0, embodied
+    /// emissions not negative, a lifespan above 0, a resource share in (0, 1].
+    fn check_sci(&self) -> Result<()> {
+        if let Some((name, n)) = &self.functional_unit {
+            if !(n.is_finite() && *n > 0.0) || name.trim().is_empty() {
+                return Err(CarbonError::Invalid(format!(
+                    "functional unit {name:?}={n}: give a name and a finite count above 0"
+                )));
+            }
+        }
+        if let Some(e) = &self.embodied {
+            let kg = e.total.grams() / 1000.0;
+            if !(kg.is_finite() && kg >= 0.0) {
+                return Err(CarbonError::Invalid(format!(
+                    "embodied emissions of {kg} kgCO2e are not a finite amount of 0 or more"
+                )));
+            }
+            if e.lifespan.is_zero() {
+                return Err(CarbonError::Invalid(
+                    "a hardware lifespan of 0 amortises nothing; give the years in use".into(),
+                ));
+            }
+            if !(e.resource_share > 0.0 && e.resource_share <= 1.0) {
+                return Err(CarbonError::Invalid(format!(
+                    "a resource share of {} is outside (0, 1]",
+                    e.resource_share
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -234,6 +269,54 @@ pub fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Settings from any front end (the CLI checks its flags; Python and library callers do not)
+    /// are refused when a number is not finite or out of range.
+    #[test]
+    fn out_of_range_settings_are_refused_by_the_library() {
+        let fr = |f: fn(&mut CarbonSettings)| {
+            let mut s = CarbonSettings {
+                region: Some("FR".into()),
+                ..Default::default()
+            };
+            f(&mut s);
+            s.resolve()
+        };
+        assert!(fr(|_| {}).is_ok());
+        let embodied = |kg: f64, years: f64, share: f64| Embodied {
+            total: greenai_units::Emissions::from_kg(kg),
+            lifespan: Duration::from_secs_f64(years * 365.25 * 86_400.0),
+            resource_share: share,
+        };
+        for bad in [
+            (|s: &mut CarbonSettings| s.pue = Some(f64::NAN)) as fn(&mut CarbonSettings),
+            |s| s.pue = Some(1e10),
+            |s| s.pue = Some(f64::INFINITY),
+            |s| s.erf = Some(f64::NAN),
+            |s| s.intensity_g_per_kwh = Some(f64::INFINITY),
+            |s| s.functional_unit = Some(("x".into(), f64::INFINITY)),
+            |s| s.functional_unit = Some(("x".into(), 0.0)),
+            |s| s.functional_unit = Some((" ".into(), 3.0)),
+        ] {
+            assert!(matches!(fr(bad), Err(CarbonError::Invalid(_))));
+        }
+        for (kg, years, share) in [
+            (-1.0, 4.0, 1.0),
+            (f64::NAN, 4.0, 1.0),
+            (1.0, 0.0, 1.0),
+            (1.0, 4.0, 0.0),
+            (1.0, 4.0, 1.5),
+        ] {
+            let mut s = CarbonSettings {
+                region: Some("FR".into()),
+                embodied: Some(embodied(kg, years, share)),
+                ..Default::default()
+            };
+            assert!(s.resolve().is_err(), "{kg} {years} {share}");
+            s.embodied = Some(embodied(1.0, 4.0, 0.5));
+            assert!(s.resolve().is_ok());
+        }
+    }
 
     #[test]
     fn a_fixed_intensity_wins_and_no_region_warns() {

@@ -51,10 +51,10 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<CarbonCommand>,
         /// The energy, in kWh.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::parse::kwh)]
         energy_kwh: Option<f64>,
         /// How long the energy took, in seconds (for the embodied share of SCI).
-        #[arg(long, default_value = "0")]
+        #[arg(long, default_value = "0", value_parser = crate::parse::seconds)]
         duration_s: f64,
         #[command(flatten)]
         carbon: CarbonArgs,
@@ -67,7 +67,7 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9875")]
         listen: String,
         /// Sampling interval in seconds (0.001 to 60).
-        #[arg(long, default_value = "1", value_parser = parse_interval)]
+        #[arg(long, default_value = "1", value_parser = crate::parse::interval)]
         interval: Duration,
     },
 }
@@ -112,28 +112,28 @@ pub struct CarbonArgs {
     #[arg(long)]
     pub region: Option<String>,
     /// A fixed grid intensity in gCO2e/kWh, overriding the region's.
-    #[arg(long, value_name = "G_PER_KWH")]
+    #[arg(long, value_name = "G_PER_KWH", value_parser = crate::parse::intensity)]
     pub intensity: Option<f64>,
     /// A CSV of intensity over time (timestamp,g_per_kwh[,marginal_g_per_kwh]).
     #[arg(long, value_name = "CSV")]
     pub intensity_file: Option<PathBuf>,
     /// Power usage effectiveness of the facility (1.0 for a personal machine).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::parse::pue)]
     pub pue: Option<f64>,
     /// Energy reuse factor: the share of facility energy reused as heat (0 to 1).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::parse::fraction)]
     pub erf: Option<f64>,
     /// SCI's functional unit and how many the work produced: NAME=COUNT (inference=10000).
-    #[arg(long, value_name = "NAME=COUNT", value_parser = parse_unit)]
+    #[arg(long, value_name = "NAME=COUNT", value_parser = crate::parse::functional_unit)]
     pub functional_unit: Option<(String, f64)>,
     /// Embodied emissions of the hardware, in kgCO2e, for SCI.
-    #[arg(long, value_name = "KG")]
+    #[arg(long, value_name = "KG", value_parser = crate::parse::kg)]
     pub embodied_kg: Option<f64>,
     /// Expected lifespan of the hardware, in years (with --embodied-kg).
-    #[arg(long, default_value = "4")]
+    #[arg(long, default_value = "4", value_parser = crate::parse::years)]
     pub lifespan_years: f64,
     /// Share of the hardware the work reserved, 0 to 1 (with --embodied-kg).
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", value_parser = crate::parse::share)]
     pub resource_share: f64,
 }
 
@@ -157,17 +157,6 @@ impl CarbonArgs {
                 }),
         }
     }
-}
-
-fn parse_unit(s: &str) -> Result<(String, f64), String> {
-    let (name, n) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?} is not NAME=COUNT (inference=10000)"))?;
-    let n: f64 = n.parse().map_err(|_| format!("{n:?} is not a count"))?;
-    if name.is_empty() || n <= 0.0 {
-        return Err(format!("{s:?}: give a name and a positive count"));
-    }
-    Ok((name.to_string(), n))
 }
 
 /// The models greenai's engine implements.
@@ -225,13 +214,13 @@ pub enum ScheduleName {
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
     /// Threads for the forward and backward passes.
-    #[arg(long, default_value = "2")]
+    #[arg(long, default_value = "2", value_parser = crate::parse::threads)]
     pub threads: usize,
     /// Images per batch.
-    #[arg(long, default_value = "64")]
+    #[arg(long, default_value = "64", value_parser = crate::parse::batch)]
     pub batch: usize,
     /// Sampling interval of the meter, in seconds.
-    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
+    #[arg(long, default_value = "0.1", value_parser = crate::parse::interval)]
     pub interval: Duration,
     /// Project name of the recorded run.
     #[arg(long, default_value = "default")]
@@ -269,10 +258,10 @@ impl JobArgs {
 pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "lightweight")]
     pub model: ModelName,
-    #[arg(long, default_value = "10")]
+    #[arg(long, default_value = "10", value_parser = crate::parse::epochs)]
     pub epochs: usize,
     /// Learning rate (default: 0.001 for adam and adamw, 0.05 for sgd).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::parse::lr)]
     pub lr: Option<f32>,
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerName,
@@ -282,7 +271,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "cosine")]
     pub schedule: ScheduleName,
     /// Weight decay (L2 for adam and sgd, decoupled for adamw; default 0, adamw 0.01).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::parse::weight_decay)]
     pub weight_decay: Option<f32>,
     /// A directory of IDX files named as MNIST's (train-images-idx3-ubyte[.gz], …); default: the
     /// bundled MNIST.
@@ -292,7 +281,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "5000")]
     pub validation: usize,
     /// Stop when validation accuracy has not improved for this many epochs.
-    #[arg(long, value_name = "EPOCHS")]
+    #[arg(long, value_name = "EPOCHS", value_parser = crate::parse::epochs)]
     pub patience: Option<usize>,
     /// Save a checkpoint (safetensors) after every epoch; `{epoch}` in PATH keeps one per epoch.
     #[arg(long, value_name = "PATH")]
@@ -310,10 +299,10 @@ pub struct TrainArgs {
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// The test accuracy a configuration must reach, 0 to 1.
-    #[arg(long, default_value = "0.98")]
+    #[arg(long, default_value = "0.98", value_parser = crate::parse::fraction)]
     pub target_accuracy: f64,
     /// Stop a configuration whose training energy, predicted after an epoch, exceeds this.
-    #[arg(long, value_name = "J")]
+    #[arg(long, value_name = "J", value_parser = crate::parse::joules)]
     pub budget_j: Option<f64>,
     /// Write a self-contained HTML report with the table and plots.
     #[arg(long, value_name = "PATH")]
@@ -322,7 +311,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub full: bool,
     /// Weight of energy against time when choosing threads and batch size (Zeus's η, 0 to 1).
-    #[arg(long, default_value = "0.5")]
+    #[arg(long, default_value = "0.5", value_parser = crate::parse::fraction)]
     pub eta: f64,
     /// Retrain every configuration instead of reusing finished ones from the database.
     #[arg(long)]
@@ -331,7 +320,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Sampling interval of the meter, in seconds.
-    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
+    #[arg(long, default_value = "0.1", value_parser = crate::parse::interval)]
     pub interval: Duration,
     #[command(flatten)]
     pub carbon: CarbonArgs,
@@ -395,19 +384,19 @@ pub struct TransferArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Side of the square images the backbone sees (grey images are resized and replicated to RGB).
-    #[arg(long, default_value = "96")]
+    #[arg(long, default_value = "96", value_parser = crate::parse::image_size)]
     pub input_size: usize,
     /// Training images whose features train the head (the first N).
-    #[arg(long, default_value = "5000")]
+    #[arg(long, default_value = "5000", value_parser = crate::parse::images)]
     pub train_samples: usize,
     /// Test images to evaluate on (the first N).
-    #[arg(long, default_value = "2000")]
+    #[arg(long, default_value = "2000", value_parser = crate::parse::images)]
     pub test_samples: usize,
     /// Epochs of the head over the cached features.
-    #[arg(long, default_value = "30")]
+    #[arg(long, default_value = "30", value_parser = crate::parse::epochs)]
     pub epochs: usize,
     /// Adam's learning rate, annealed to zero on a cosine over the epochs.
-    #[arg(long, default_value = "0.001")]
+    #[arg(long, default_value = "0.001", value_parser = crate::parse::lr)]
     pub lr: f32,
     /// Also train the backbone's last N blocks (and its head convolution) with the new head,
     /// from their pretrained weights; 0 keeps the whole backbone frozen.
@@ -449,7 +438,7 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub images: Option<PathBuf>,
     /// Classify only the first N images.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::parse::images)]
     pub limit: Option<usize>,
     #[command(flatten)]
     pub job: JobArgs,
@@ -467,10 +456,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Sampling interval in seconds (0.001 to 60).
-    #[arg(long, default_value = "0.1", value_parser = parse_interval)]
+    #[arg(long, default_value = "0.1", value_parser = crate::parse::interval)]
     pub interval: Duration,
     /// Tag the run: KEY=VALUE, repeatable.
-    #[arg(long = "label", value_parser = parse_label)]
+    #[arg(long = "label", value_parser = crate::parse::label)]
     pub labels: Vec<(String, String)>,
     /// Project name, as in CodeCarbon's project_name column.
     #[arg(long, default_value = "default")]
@@ -488,23 +477,6 @@ pub struct RunArgs {
         value_name = "CMD"
     )]
     pub command: Vec<String>,
-}
-
-fn parse_interval(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(0.001..=60.0).contains(&secs) {
-        return Err(format!("{secs} s is outside 0.001 ..= 60"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-fn parse_label(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("{s:?} is not KEY=VALUE")),
-    }
 }
 
 pub fn parse() -> Result<Cli, clap::Error> {

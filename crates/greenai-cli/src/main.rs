@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod cmd;
+mod parse;
 mod render;
 
 /// greenai's own errors (bad flags, unreadable input, a sensor that cannot be opened) exit with 2;

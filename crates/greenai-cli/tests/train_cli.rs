@@ -2,33 +2,9 @@
 
 mod util;
 
-use greenai_nn::data::{bundled_mnist_dir, idx, Dataset, Split};
+use greenai_nn::data::{bundled_mnist_dir, idx, Split};
 use std::path::Path;
 use util::*;
-
-/// Writes the first `n` images of a split, downsampled to 14×14 (every other pixel), as IDX.
-fn write_subset(dir: &Path, split: Split, n: usize, prefix: &str) {
-    let d = Dataset::load(&bundled_mnist_dir(), split).unwrap();
-    let mut images = Vec::with_capacity(n * 196);
-    for i in 0..n {
-        let img = d.image(i);
-        for y in (0..28).step_by(2) {
-            for x in (0..28).step_by(2) {
-                images.push(img[y * 28 + x]);
-            }
-        }
-    }
-    std::fs::write(
-        dir.join(format!("{prefix}-images-idx3-ubyte")),
-        idx::encode(&[n, 14, 14], &images),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(format!("{prefix}-labels-idx1-ubyte")),
-        idx::encode(&[n], &d.labels[..n]),
-    )
-    .unwrap();
-}
 
 #[test]
 fn trains_on_another_image_size_and_reports_every_field() {

@@ -35,3 +35,27 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Writes the first `n` images of a split, downsampled to 14×14 (every other pixel), as IDX.
+pub fn write_subset(dir: &Path, split: greenai_nn::data::Split, n: usize, prefix: &str) {
+    let d = greenai_nn::data::Dataset::load(&greenai_nn::data::bundled_mnist_dir(), split).unwrap();
+    let mut images = Vec::with_capacity(n * 196);
+    for i in 0..n {
+        let img = d.image(i);
+        for y in (0..28).step_by(2) {
+            for x in (0..28).step_by(2) {
+                images.push(img[y * 28 + x]);
+            }
+        }
+    }
+    std::fs::write(
+        dir.join(format!("{prefix}-images-idx3-ubyte")),
+        greenai_nn::data::idx::encode(&[n, 14, 14], &images),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(format!("{prefix}-labels-idx1-ubyte")),
+        greenai_nn::data::idx::encode(&[n], &d.labels[..n]),
+    )
+    .unwrap();
+}

@@ -394,13 +394,25 @@ fn load_quantized(
         .filter_map(|k| k.strip_suffix(".weight_scale"))
         .map(str::to_string)
         .collect();
-    let mut take = |name: &str, len: usize| -> Result<Vec<f32>> {
+    let static_ranges: std::collections::HashSet<String> = tensors
+        .keys()
+        .filter(|k| k.ends_with(".input_range"))
+        .cloned()
+        .collect();
+    // Each tensor of the shape the model needs (not only as many values), every value finite.
+    let mut take = |name: &str, want: &[usize]| -> Result<Vec<f32>> {
         let (shape, data) = tensors
             .remove(name)
             .ok_or_else(|| malformed(format!("tensor {name} is missing")))?;
-        if data.len() != len {
+        let len: usize = want.iter().product();
+        if shape.iter().product::<usize>() != len || (shape != want && shape != [len]) {
             return Err(malformed(format!(
-                "tensor {name} has shape {shape:?}, the model needs {len} values"
+                "tensor {name} has shape {shape:?}, the model needs {want:?}"
+            )));
+        }
+        if let Some(v) = data.iter().find(|v| !v.is_finite()) {
+            return Err(malformed(format!(
+                "tensor {name} holds {v}, not a finite number"
             )));
         }
         Ok(data)
@@ -424,18 +436,39 @@ fn load_quantized(
         };
         quantized.extend(node.op.param_indices());
         let n = &node.name;
-        let w: Vec<i8> = take(&format!("{n}.weight"), cout * k)?
-            .into_iter()
-            .map(|v| v as i8)
-            .collect();
+        // Written as `cout × k` (save_quantized), whatever the f32 weight's shape.
+        let wf = take(&format!("{n}.weight"), &[cout, k])?;
+        if wf
+            .iter()
+            .any(|v| v.fract() != 0.0 || !(-127.0..=127.0).contains(v))
+        {
+            return Err(malformed(format!(
+                "{n}.weight holds values that are not int8 weights (whole numbers in -127..=127)"
+            )));
+        }
+        let w: Vec<i8> = wf.into_iter().map(|v| v as i8).collect();
         let w_sum = (0..cout)
             .map(|o| w[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum())
             .collect();
-        let w_scale = take(&format!("{n}.weight_scale"), cout)?;
-        let bias = take(&format!("{n}.bias"), cout)?;
-        let input = match take(&format!("{n}.input_range"), 2) {
-            Ok(r) => Some((r[0], r[1] as u8)),
-            Err(_) => None, // dynamic: ranges measured at run time
+        let w_scale = take(&format!("{n}.weight_scale"), &[cout])?;
+        if let Some(v) = w_scale.iter().find(|v| **v <= 0.0) {
+            return Err(malformed(format!(
+                "{n}.weight_scale holds {v}: scales are positive"
+            )));
+        }
+        let bias = take(&format!("{n}.bias"), &[cout])?;
+        let range_name = format!("{n}.input_range");
+        let input = if static_ranges.contains(&range_name) {
+            let r = take(&range_name, &[2])?;
+            if !(r[0] > 0.0 && r[1].fract() == 0.0 && (0.0..=255.0).contains(&r[1])) {
+                return Err(malformed(format!(
+                    "{range_name} is ({}, {}): a positive scale and a zero point in 0..=255",
+                    r[0], r[1]
+                )));
+            }
+            Some((r[0], r[1] as u8))
+        } else {
+            None // dynamic: ranges measured at run time
         };
         layers[i] = Some(QLayer {
             w: crate::quantize::pack_layer(&node.op, &w),
@@ -450,7 +483,7 @@ fn load_quantized(
         if quantized.contains(&i) {
             params.0[i].fill(0.0); // unused: the int8 layer replaces it
         } else {
-            params.0[i] = take(&spec.name, spec.len())?;
+            params.0[i] = take(&spec.name, &spec.shape)?;
         }
     }
     if let Some(extra) = tensors.keys().next() {

@@ -57,9 +57,12 @@ pub const CSV_COLUMNS: &[&str] = &[
     "greenai_intensity_source",
 ];
 
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+/// A text cell that a spreadsheet will show, not run: one that starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return (a formula, to Excel and LibreOffice) gets a leading `'`, as OWASP
+/// advises for CSV injection. Numbers are written by [`num`] and never pass through here.
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
     } else {
         s.to_string()
     }
@@ -84,12 +87,12 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
     let watts = |e: Option<f64>| e.filter(|_| d > 0.0).map(|e| e / d);
     let cpu_util = r.cpu_utilisation.map(|u| u * 100.0);
     let c = r.carbon.as_ref();
-    let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+    let text = |v: Option<&String>| v.map(|s| cell(s)).unwrap_or_default();
     let emissions_kg = c.map(|c| c.emissions_g / 1000.0);
     vec![
         timefmt::codecarbon_timestamp(r.started_unix_s + d),
-        r.project_name.clone(),
-        r.run_id.clone(),
+        cell(&r.project_name),
+        cell(&r.run_id),
         String::new(),
         format!("{d}"),
         num(emissions_kg),
@@ -107,13 +110,13 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         text(c.map(|c| &c.region)),
         text(c.and_then(|c| c.cloud_provider.as_ref())),
         text(c.and_then(|c| c.cloud_region.as_ref())),
-        r.host.os.clone(),
+        cell(&r.host.os),
         String::new(),
         String::new(),
         r.host.cpu_count.to_string(),
-        r.host.cpu_model.clone(),
+        cell(&r.host.cpu_model),
         r.host.gpu_count.to_string(),
-        r.host.gpu_model.clone(),
+        cell(&r.host.gpu_model),
         String::new(),
         String::new(),
         format!("{}", r.host.ram_total_gb),
@@ -135,40 +138,35 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         r.complete.to_string(),
         r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
         num(r.process_energy_j.map(kwh)),
-        r.command.clone(),
+        cell(&r.command),
         num(c.map(|c| c.net_emissions_g / 1000.0)),
         num(c.map(|c| c.intensity_g_per_kwh)),
         text(c.map(|c| &c.intensity_source)),
     ]
 }
 
-/// Splits one line of CSV as [`write_csv`] writes it (RFC 4180 quoting), for readers of the
-/// export.
+/// Splits one line of CSV as [`write_csv`] writes it (RFC 4180 quoting, by the `csv` crate), for
+/// readers of the export.
 pub fn split_csv_line(line: &str) -> Vec<String> {
-    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes())
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .map(|r| r.iter().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
+/// The runs in CodeCarbon's `emissions.csv` layout, a header then one row each (the `csv` crate
+/// quotes what needs it).
 pub fn write_csv(out: &mut dyn Write, reports: &[RunReport]) -> io::Result<()> {
-    writeln!(out, "{}", CSV_COLUMNS.join(","))?;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_COLUMNS)?;
     for r in reports {
-        let row: Vec<String> = csv_row(r).iter().map(|f| field(f)).collect();
-        writeln!(out, "{}", row.join(","))?;
+        w.write_record(csv_row(r))?;
     }
-    Ok(())
+    w.flush()
 }
 
 pub fn write_json(out: &mut dyn Write, reports: &[RunReport]) -> io::Result<()> {
@@ -182,15 +180,42 @@ mod tests {
 
     #[test]
     fn every_row_has_every_column_and_quotes_what_needs_it() {
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("plain"), "plain");
-        let row = ["a,b", "say \"hi\"", "", "plain"];
-        let line: Vec<String> = row.iter().map(|f| field(f)).collect();
-        assert_eq!(split_csv_line(&line.join(",")), row);
+        let row = ["a,b", "say \"hi\"", "", "plain", "two\nlines"];
+        let mut out = Vec::new();
+        {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(row).unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("\"a,b\",\"say \"\"hi\"\"\",,plain,"),
+            "{text}"
+        );
+        assert_eq!(split_csv_line(text.trim_end()), row);
         let idx = |c: &str| CSV_COLUMNS.iter().position(|x| *x == c).unwrap();
         // CodeCarbon's order is kept where the columns mean the same thing.
         assert!(idx("timestamp") < idx("duration") && idx("duration") < idx("energy_consumed"));
         assert_eq!(idx("pue"), 36);
+    }
+
+    /// Text that a spreadsheet would execute is shown as text; other text and numbers are as
+    /// they were.
+    #[test]
+    fn formulas_in_text_cells_are_neutralised() {
+        for bad in [
+            "=1+2",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            let c = cell(bad);
+            assert!(c.starts_with('\''), "{c:?}");
+            assert_eq!(&c[1..], bad);
+        }
+        assert_eq!(cell("python3 train.py"), "python3 train.py");
+        assert_eq!(cell(""), "");
+        assert_eq!(num(Some(-0.0)), "0");
     }
 }

@@ -35,6 +35,12 @@ impl JobSettings {
         if self.threads == 0 || self.batch == 0 {
             crate::invalid!("--threads and --batch must be at least 1");
         }
+        if self.threads > 1024 {
+            crate::invalid!(
+                "--threads {} is more than any machine greenai runs on",
+                self.threads
+            );
+        }
         Ok(())
     }
 

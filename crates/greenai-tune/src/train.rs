@@ -135,7 +135,37 @@ pub fn load_sets(dir: &Path) -> Result<(Dataset, Dataset)> {
     if train.is_empty() || test.is_empty() {
         invalid!("{} has an empty training or test set", dir.display());
     }
+    check_labels(&train, &test)?;
     Ok((train, test))
+}
+
+/// Labels that do not belong together are refused, not turned into a larger model: a test label
+/// the training set never shows, or labels that run far past the classes that occur (a corrupt
+/// label 255 among ten digits would make a 256-class model).
+pub fn check_labels(train: &Dataset, test: &Dataset) -> Result<()> {
+    let mut seen = [false; 256];
+    train.labels.iter().for_each(|&l| seen[l as usize] = true);
+    let distinct = seen.iter().filter(|s| **s).count();
+    let classes = train.classes();
+    if classes > 2 * distinct.max(1) {
+        invalid!(
+            "the training labels run to {} but only {distinct} distinct labels occur: a corrupt \
+             label file?",
+            classes - 1
+        );
+    }
+    let mut unseen: Vec<u8> = test
+        .labels
+        .iter()
+        .copied()
+        .filter(|&l| !seen[l as usize])
+        .collect();
+    unseen.sort_unstable();
+    unseen.dedup();
+    if !unseen.is_empty() {
+        invalid!("test labels {unseen:?} never occur in the training set");
+    }
+    Ok(())
 }
 
 /// Checks that images fit a checkpoint's model.
@@ -203,6 +233,7 @@ pub fn run_train(
     progress: &dyn Progress,
 ) -> Result<JobReport> {
     let args = spec;
+    job_args.check()?;
     if args.epochs == 0 {
         invalid!("--epochs must be at least 1");
     }
@@ -286,7 +317,6 @@ pub fn run_train(
     .map(|(k, v)| (k.to_string(), v))
     .chain(extra_labels)
     .collect();
-    job_args.check()?;
     let mut job = job_args.start(labels)?;
     let meter = std::sync::Arc::clone(job.monitor());
     let runner = Runner {
@@ -494,6 +524,9 @@ pub fn run_eval(path: &Path, dir: &Path, job_args: &JobSettings) -> Result<JobRe
         checkpoint::load(path).map_err(TuneError::engine(format!("loading {}", path.display())))?;
     let test =
         Dataset::load(dir, Split::Test).map_err(TuneError::engine("loading the test set"))?;
+    if test.is_empty() {
+        invalid!("{} has no test images to evaluate on", dir.display());
+    }
     check_size(&ck.model, test.rows, test.cols, "the test images")?;
     if test.classes() > ck.model.graph.classes() {
         invalid!(
@@ -566,8 +599,9 @@ pub struct PredictReport {
     pub predictions: Vec<u8>,
     pub energy_j: f64,
     pub duration_s: f64,
-    pub inference_samples_per_s: f64,
-    pub joules_per_1000_inferences: f64,
+    /// `null` when no image was classified (a figure per inference over none is no number).
+    pub inference_samples_per_s: Option<f64>,
+    pub joules_per_1000_inferences: Option<f64>,
     pub provenance: Provenance,
     pub uncertainty: Option<f64>,
     pub run_id: Option<String>,
@@ -615,8 +649,8 @@ pub fn run_predict(
         images: images.display().to_string(),
         energy_j: m.energy.joules(),
         duration_s: m.duration.as_secs_f64(),
-        inference_samples_per_s: n as f64 / secs,
-        joules_per_1000_inferences: m.energy.joules() * 1000.0 / n.max(1) as f64,
+        inference_samples_per_s: (n > 0).then(|| n as f64 / secs),
+        joules_per_1000_inferences: (n > 0).then(|| m.energy.joules() * 1000.0 / n as f64),
         provenance: m.provenance,
         uncertainty: m.uncertainty,
         run_id: end.run_id,

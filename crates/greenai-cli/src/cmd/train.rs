@@ -120,14 +120,18 @@ pub fn predict(args: PredictArgs, db: &Path) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| bundled_mnist_dir().join("t10k-images-idx3-ubyte.gz"));
     let report = run_predict(&args.checkpoint, &path, args.limit, &args.job.settings(db))?;
-    eprintln!(
-        "{}: {} images classified; {:.3} J per 1,000 inferences ({:.0}/s), {}",
-        report.model,
-        report.predictions.len(),
+    match (
         report.joules_per_1000_inferences,
         report.inference_samples_per_s,
-        report.provenance
-    );
+    ) {
+        (Some(per_k), Some(rate)) => eprintln!(
+            "{}: {} images classified; {per_k:.3} J per 1,000 inferences ({rate:.0}/s), {}",
+            report.model,
+            report.predictions.len(),
+            report.provenance
+        ),
+        _ => eprintln!("{}: no image to classify", report.model),
+    }
     let mut out = std::io::stdout().lock();
     if args.job.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

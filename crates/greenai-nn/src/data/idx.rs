@@ -21,18 +21,51 @@ pub fn read(path: &Path) -> Result<IdxArray> {
         reason: e.to_string(),
     })?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| NnError::Malformed {
-                path: p.clone(),
-                reason: format!("gzip stream is damaged ({e})"),
-            })?;
-        out
+        gunzip_bounded(&p, &raw)?
     } else {
         raw
     };
     parse(&p, &bytes)
+}
+
+/// The largest IDX body greenai reads (4 GiB: ImageNet-sized sets are not IDX files).
+pub const MAX_IDX_BYTES: usize = 1 << 32;
+
+/// A gzip-compressed IDX file, decompressed only as far as its header says it reaches (and one
+/// byte more, so that trailing data is still noticed): a small file that claims little but
+/// expands into gigabytes is refused at its claim, not after the allocation.
+fn gunzip_bounded(p: &str, raw: &[u8]) -> Result<Vec<u8>> {
+    let damaged = |e: std::io::Error| NnError::Malformed {
+        path: p.to_string(),
+        reason: format!("gzip stream is damaged or ends early ({e})"),
+    };
+    let mut d = flate2::read::GzDecoder::new(raw);
+    let mut out = vec![0u8; 4];
+    d.read_exact(&mut out).map_err(damaged)?;
+    if out[..3] != [0, 0, 0x08] || out[3] == 0 {
+        // Not an IDX header: parse says what is wrong with it.
+        return Ok(out);
+    }
+    let ndim = out[3] as usize;
+    out.resize(4 + 4 * ndim, 0);
+    d.read_exact(&mut out[4..]).map_err(damaged)?;
+    let declared = out[4..]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")) as usize)
+        .try_fold(1usize, |a, d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_IDX_BYTES)
+        .ok_or_else(|| NnError::Malformed {
+            path: p.to_string(),
+            reason: format!(
+                "its header declares more than {MAX_IDX_BYTES} bytes of data; greenai reads IDX \
+                 sets up to 4 GiB"
+            ),
+        })?;
+    out.reserve(declared.min(1 << 28));
+    d.take(declared as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(damaged)?;
+    Ok(out)
 }
 
 /// Parses IDX bytes; `name` is used in errors.
@@ -105,6 +138,38 @@ pub fn encode(dims: &[usize], data: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A few hundred bytes of gzip that claim a 10-image file but expand into 64 MiB: refused
+    /// after reading one byte past the claim, with the file's own words.
+    #[test]
+    fn a_gzip_bomb_is_read_only_as_far_as_its_header_claims() {
+        use std::io::Write;
+        let mut body = encode(&[10, 2, 2], &[7; 40]);
+        body.resize(64 << 20, 0);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&body).unwrap();
+        let raw = gz.finish().unwrap();
+        assert!(raw.len() < 200_000, "{}", raw.len());
+        let bytes = gunzip_bounded("bomb", &raw).unwrap();
+        assert_eq!(
+            bytes.len(),
+            4 + 12 + 40 + 1,
+            "stopped one byte past the claim"
+        );
+        let e = parse("bomb", &bytes).unwrap_err().to_string();
+        assert!(e.contains("after the data"), "{e}");
+        // A header that claims the impossible is refused before reading on.
+        let mut huge = vec![0, 0, 8, 3];
+        for d in [u32::MAX, u32::MAX, 2] {
+            huge.extend(d.to_be_bytes());
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&huge).unwrap();
+        let e = gunzip_bounded("huge", &gz.finish().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("declares more than"), "{e}");
+    }
 
     #[test]
     fn errors_say_what_is_wrong() {

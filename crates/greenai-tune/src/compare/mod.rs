@@ -173,6 +173,9 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
     if !(0.0..=1.0).contains(&args.eta) {
         invalid!("--eta is between 0 and 1, not {}", args.eta);
     }
+    if let Some(b) = args.budget_j.filter(|b| !(b.is_finite() && *b > 0.0)) {
+        invalid!("--budget-j {b} is not a finite amount of joules above 0");
+    }
     let resolved = args
         .carbon
         .resolve()
