@@ -1,15 +1,15 @@
 //! The SQLite run database: schema migrations, runs, and their power series.
 
 use crate::error::{Result, StoreError};
+use crate::open::{classify_open_error, open_connection};
 use crate::report::{RunReport, RunStart};
 use crate::series::{self, StoredSample};
 use greenai_carbon::CarbonSettings;
 use greenai_meter::Provenance;
 use greenai_units::{Energy, Power};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran. A change to
 /// the schema is a new entry here, never an edit of an old one.
@@ -95,9 +95,6 @@ pub(crate) fn unpack_readings(bytes: &[u8]) -> Option<Vec<(Option<f64>, Option<f
     )
 }
 
-/// How long a writer waits for another process's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// The default database: `$GREENAI_DB`, else `$XDG_DATA_HOME/greenai/greenai.sqlite`, else
 /// `~/.local/share/greenai/greenai.sqlite`.
 pub fn default_path() -> PathBuf {
@@ -161,81 +158,6 @@ pub struct Store {
     path: PathBuf,
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
-            path: path.to_path_buf(),
-            reason: format!("cannot create {}: {e}", dir.display()),
-            hint: "choose a writable place with --db PATH or GREENAI_DB".into(),
-        })?;
-    }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StoreError::Unavailable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-        hint: "choose a writable place with --db PATH or GREENAI_DB".into(),
-    })?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(StoreError::write)?;
-    // Reading the schema version is the first touch of the file's contents. WAL: readers never
-    // block the writer, and a killed process loses only its open transaction; NORMAL sync is
-    // durable across a process crash (a power loss may lose the last transaction). Switching a
-    // new file to WAL takes an exclusive lock for which SQLite does not always wait, so two
-    // processes creating one database at once retry here rather than fail.
-    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-    let mode: String = loop {
-        let attempt = conn
-            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-            .and_then(|_| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)));
-        match attempt {
-            Ok(mode) => break mode,
-            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(classify_open_error(path, e)),
-        }
-    };
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Unavailable {
-            path: path.to_path_buf(),
-            reason: format!("the file system refused write-ahead logging (journal mode {mode})"),
-            hint: "put the database on a local file system with --db PATH".into(),
-        });
-    }
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-        .map_err(StoreError::write)?;
-    Ok(conn)
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
-fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode as C;
-    match e.sqlite_error_code() {
-        Some(C::NotADatabase) | Some(C::DatabaseCorrupt) => StoreError::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        },
-        Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => {
-            StoreError::Unavailable {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-                hint: "check the file's permissions, or choose another with --db PATH".into(),
-            }
-        }
-        _ => StoreError::Transient(format!("{}: {e}", path.display())),
-    }
-}
-
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
     let found: i64 = conn
@@ -289,7 +211,42 @@ impl Store {
     /// Opens (creating it if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         let mut conn = open_connection(path)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| classify_open_error(path, e))?;
+        if version > 0 {
+            crate::open::quick_check(&conn, path)?;
+        }
         migrate(&mut conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the database for reading: as [`Store::open`] where this user may write it (so an
+    /// older schema is migrated), else read-only, writing nothing (`runs list`, `show` and
+    /// `export` on a database the user can read but not write).
+    pub fn open_for_reading(path: &Path) -> Result<Store> {
+        match Store::open(path) {
+            Err(StoreError::Unavailable { .. }) | Err(StoreError::Transient(_)) => {}
+            other => return other,
+        }
+        let conn = crate::open::open_read_only(path)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| classify_open_error(path, e))?;
+        let known = MIGRATIONS.len() as i64;
+        if found != known {
+            return Err(StoreError::Unavailable {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "its schema (version {found}) must be upgraded to version {known}, which needs \
+                     write access"
+                ),
+                hint: "run greenai once as a user who may write it".into(),
+            });
+        }
         Ok(Store {
             conn,
             path: path.to_path_buf(),

@@ -12,6 +12,7 @@ mod db;
 mod error;
 pub mod export;
 pub mod host;
+mod open;
 pub mod openmetrics;
 mod recording;
 mod report;

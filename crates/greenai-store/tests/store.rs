@@ -407,3 +407,65 @@ fn a_session_records_typed_results_once() {
     assert!(end.carbon.emissions_g >= 0.0 && end.report.carbon.is_some());
     assert_eq!(Store::open(&db).unwrap().runs().unwrap().len(), 1);
 }
+
+/// An SQLite database of another program (other tables, or a `runs` table of another shape) is
+/// refused and left byte for byte as it was: its journal mode is not switched to WAL either.
+#[test]
+fn another_programs_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, schema) in [
+        "CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ada');",
+        "CREATE TABLE runs (a INTEGER); CREATE TABLE samples (b INTEGER); INSERT INTO runs VALUES (1);",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("theirs-{i}.sqlite"));
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(schema)
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        match Store::open(&path) {
+            Err(e @ StoreError::Foreign { .. }) => {
+                assert!(e.to_string().contains("left untouched"), "{e}")
+            }
+            other => panic!("expected Foreign, got {:?}", other.err()),
+        }
+        assert!(matches!(
+            Store::open_for_reading(&path),
+            Err(StoreError::Foreign { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{schema}");
+        assert!(!path.with_extension("sqlite-wal").exists());
+    }
+}
+
+/// A greenai database that fails SQLite's quick check is refused before anything is written,
+/// with the way to recover what can be read.
+#[test]
+fn a_damaged_database_is_refused_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite");
+    {
+        let s = Store::open(&path).unwrap();
+        for i in 0..40 {
+            s.begin_run(&start(&format!("run-{i:03}"))).unwrap();
+        }
+    }
+    // Spoil a page after the first (the schema stays readable; a table's b-tree does not).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 3 * page, "{}", bytes.len());
+    for b in &mut bytes[2 * page + 8..3 * page] {
+        *b = 0xa5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    match Store::open(&path) {
+        Err(e @ StoreError::Damaged { .. }) => {
+            assert!(e.to_string().contains(".recover"), "{e}")
+        }
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}

@@ -39,7 +39,20 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
 }
 
 fn install_forwarding() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+    // Besides the usual four, every signal whose default would end greenai and lose the run:
+    // the command gets it and decides; greenai records how it ended.
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGPOLL,
+    ] {
         // SAFETY: a zeroed sigaction with a valid handler and flags is a valid argument.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();

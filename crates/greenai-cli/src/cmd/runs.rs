@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = greenai_store::Store::open_for_reading(db)?;
     let mut out = std::io::stdout().lock();
     match cmd {
         RunsCommand::List { json } => {
