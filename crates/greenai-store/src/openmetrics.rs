@@ -1,4 +1,6 @@
-//! OpenMetrics text for Prometheus: energy counters and power gauges per component.
+//! Metrics text for Prometheus: energy counters and power gauges per component, in either of the
+//! two formats Prometheus scrapes ([`Format`]): OpenMetrics 1.0 to a client that asks for it,
+//! the Prometheus text format 0.0.4 otherwise (what `promtool check metrics` reads).
 
 use greenai_meter::{Component, Provenance, Sample};
 use greenai_units::Energy;
@@ -6,6 +8,49 @@ use std::fmt::Write;
 
 /// The content type Prometheus negotiates for this format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The Prometheus text format's content type.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Which text format a scrape is answered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0: counter families named without `_total`, units, `# EOF`.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4: families named as their samples, no `# EOF`.
+    Prometheus,
+}
+
+impl Format {
+    /// The format a client's `Accept` header asks for: OpenMetrics when it names it (as
+    /// Prometheus does), the Prometheus text format otherwise.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Prometheus,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => CONTENT_TYPE,
+            Format::Prometheus => PROMETHEUS_CONTENT_TYPE,
+        }
+    }
+}
+
+/// A metric family's HELP and TYPE (and, in OpenMetrics, UNIT) lines.
+fn family(s: &mut String, f: Format, name: &str, kind: &str, unit: &str, help: &str) {
+    let full = if kind == "counter" && f == Format::Prometheus {
+        format!("{name}_total")
+    } else {
+        name.to_string()
+    };
+    let _ = writeln!(s, "# HELP {full} {help}");
+    let _ = writeln!(s, "# TYPE {full} {kind}");
+    if f == Format::OpenMetrics {
+        let _ = writeln!(s, "# UNIT {full} {unit}");
+    }
+}
 
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -21,6 +66,7 @@ pub fn render(
     components: &[Component],
     energy: &[Option<Energy>],
     latest: Option<&Sample>,
+    format: Format,
 ) -> String {
     let mut s = String::new();
     let labels = |c: &Component| {
@@ -32,9 +78,14 @@ pub fn render(
             c.counted
         )
     };
-    s.push_str("# TYPE greenai_energy_joules counter\n# UNIT greenai_energy_joules joules\n");
-    s.push_str(
-        "# HELP greenai_energy_joules Energy used by each component since greenai started.\n",
+    let f = format;
+    family(
+        &mut s,
+        f,
+        "greenai_energy_joules",
+        "counter",
+        "joules",
+        "Energy used by each component since greenai started.",
     );
     for (c, e) in components.iter().zip(energy) {
         if let Some(e) = e {
@@ -46,8 +97,14 @@ pub fn render(
             );
         }
     }
-    s.push_str("# TYPE greenai_power_watts gauge\n# UNIT greenai_power_watts watts\n");
-    s.push_str("# HELP greenai_power_watts Power of each component at the latest sample.\n");
+    family(
+        &mut s,
+        f,
+        "greenai_power_watts",
+        "gauge",
+        "watts",
+        "Power of each component at the latest sample.",
+    );
     if let Some(sample) = latest {
         for (c, r) in components.iter().zip(&sample.readings) {
             if let Some(p) = r.power {
@@ -69,9 +126,13 @@ pub fn render(
         .max()
         .unwrap_or(Provenance::Estimated)
         .as_str();
-    s.push_str("# TYPE greenai_machine_energy_joules counter\n# UNIT greenai_machine_energy_joules joules\n");
-    s.push_str(
-        "# HELP greenai_machine_energy_joules The machine's energy: counted components only.\n",
+    family(
+        &mut s,
+        f,
+        "greenai_machine_energy_joules",
+        "counter",
+        "joules",
+        "The machine's energy: counted components only.",
     );
     let _ = writeln!(
         s,
@@ -79,11 +140,13 @@ pub fn render(
         total.joules()
     );
     if let Some(sample) = latest {
-        s.push_str(
-            "# TYPE greenai_machine_power_watts gauge\n# UNIT greenai_machine_power_watts watts\n",
-        );
-        s.push_str(
-            "# HELP greenai_machine_power_watts The machine's power: counted components only.\n",
+        family(
+            &mut s,
+            f,
+            "greenai_machine_power_watts",
+            "gauge",
+            "watts",
+            "The machine's power: counted components only.",
         );
         let _ = writeln!(
             s,
@@ -91,7 +154,9 @@ pub fn render(
             sample.total_power.watts()
         );
     }
-    s.push_str("# EOF\n");
+    if f == Format::OpenMetrics {
+        s.push_str("# EOF\n");
+    }
     s
 }
 
@@ -122,7 +187,31 @@ mod tests {
             }],
             total_power: Power::from_watts(42.5),
         };
-        let text = render(&[c], &[Some(Energy::from_joules(12.5))], Some(&sample));
+        let energy = [Some(Energy::from_joules(12.5))];
+        let prom = render(
+            std::slice::from_ref(&c),
+            &energy,
+            Some(&sample),
+            Format::Prometheus,
+        );
+        assert!(
+            prom.contains("# TYPE greenai_energy_joules_total counter\n"),
+            "{prom}"
+        );
+        assert!(prom.contains("# HELP greenai_power_watts "), "{prom}");
+        assert!(
+            !prom.contains("# EOF") && !prom.contains("# UNIT"),
+            "{prom}"
+        );
+        let text = render(&[c], &energy, Some(&sample), Format::OpenMetrics);
+        assert!(
+            text.contains("# TYPE greenai_energy_joules counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# UNIT greenai_energy_joules joules\n"),
+            "{text}"
+        );
         assert!(text.contains("greenai_energy_joules_total{component=\"cpu-package-0\",kind=\"cpu_package\",provenance=\"measured\",counted=\"true\"} 12.5\n"), "{text}");
         assert!(text.contains("greenai_power_watts{component=\"cpu-package-0\""));
         assert!(
@@ -134,5 +223,13 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+        assert_eq!(Format::negotiate(None), Format::Prometheus);
+        let prometheus_asks =
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+        assert_eq!(
+            Format::negotiate(Some(prometheus_asks)),
+            Format::OpenMetrics
+        );
+        assert_eq!(Format::negotiate(Some("text/plain")), Format::Prometheus);
     }
 }

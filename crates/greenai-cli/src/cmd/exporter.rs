@@ -3,9 +3,8 @@
 
 use anyhow::Context;
 use greenai_meter::{detect, Monitor};
-use greenai_store::openmetrics;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use greenai_web::{Limits, MonitorMetrics};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,49 +38,16 @@ pub fn bind(addr: &str) -> anyhow::Result<TcpListener> {
     Ok(l)
 }
 
-/// Answers scrapes until the process ends: `GET /metrics` gets the window's energy so far.
-pub fn serve(listener: TcpListener, monitor: Arc<Monitor>, window: &'static str) {
-    for stream in listener.incoming().flatten() {
-        let _ = answer(stream, &monitor, window);
+/// Answers scrapes until the process ends: `GET /metrics` gets `window`'s energy so far
+/// (greenai-web's server: concurrent, bounded, with deadlines).
+pub fn serve(listener: TcpListener, monitor: Arc<Monitor>, window: &str) {
+    let metrics = Arc::new(MonitorMetrics {
+        monitor,
+        window: window.to_string(),
+    });
+    if let Err(e) = greenai_web::serve(listener, metrics, Limits::default()) {
+        eprintln!("greenai: warning: the metrics server stopped: {e}");
     }
-}
-
-fn answer(mut stream: TcpStream, monitor: &Monitor, window: &str) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    // Skip the headers.
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        line.clear();
-    }
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let (status, ctype, body) =
-        if request.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
-            let comps = monitor.components();
-            let energy = monitor
-                .window_components(window)
-                .unwrap_or_else(|| vec![None; comps.len()]);
-            let latest = monitor.latest();
-            (
-                "200 OK",
-                openmetrics::CONTENT_TYPE,
-                openmetrics::render(&comps, &energy, latest.as_ref()),
-            )
-        } else {
-            (
-                "404 Not Found",
-                "text/plain; charset=utf-8",
-                "greenai serves /metrics\n".to_string(),
-            )
-        };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
 }
 
 pub fn exporter(listen: &str, interval: Duration) -> anyhow::Result<ExitCode> {
@@ -95,7 +61,7 @@ pub fn exporter(listen: &str, interval: Duration) -> anyhow::Result<ExitCode> {
     );
     monitor.begin_window(WINDOW)?;
     eprintln!(
-        "greenai: serving OpenMetrics on http://{}/metrics (Ctrl-C stops)",
+        "greenai: serving metrics (Prometheus text, or OpenMetrics on request) on http://{}/metrics (Ctrl-C stops)",
         listener.local_addr()?
     );
     serve(listener, monitor, WINDOW);

@@ -127,9 +127,7 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     monitor.track_process(pid as u32);
     if let Some(listener) = prometheus {
         if let Ok(addr) = listener.local_addr() {
-            eprintln!(
-                "greenai: serving OpenMetrics on http://{addr}/metrics while the command runs"
-            );
+            eprintln!("greenai: serving metrics on http://{addr}/metrics while the command runs");
         }
         let monitor = Arc::clone(&monitor);
         std::thread::spawn(move || super::exporter::serve(listener, monitor, Session::WINDOW));
