@@ -52,6 +52,7 @@ fn measurement_json(m: &Measurement, carbon: Option<&CarbonReport>) -> String {
         "process_cpu_time_s": m.process.as_ref().map(|p| p.cpu_time.as_secs_f64()),
         "cpu_utilisation": m.cpu_utilisation,
         "missing": m.missing,
+        "faults": m.faults,
         "samples": m.samples,
     });
     if let (Some(c), Some(obj)) = (carbon, v.as_object_mut()) {

@@ -93,6 +93,9 @@ pub fn report(r: &RunReport) -> String {
     for miss in &r.missing {
         let _ = writeln!(s, "  not measured: {} ({})", miss.kind, miss.reason);
     }
+    for f in &r.faults {
+        let _ = writeln!(s, "  fault: {}", f.describe());
+    }
     s
 }
 

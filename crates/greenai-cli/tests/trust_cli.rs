@@ -101,3 +101,98 @@ fn an_unexpected_signal_is_forwarded_and_the_run_kept() {
     assert_eq!(report["complete"], true);
     assert!(report["samples"].as_u64().unwrap() >= 2, "{report}");
 }
+
+/// A sensor that exists but cannot read all it should (here one RAPL zone's counter is garbage)
+/// says so when `greenai run` starts, not only in `greenai detect`; the other zones still count.
+#[test]
+fn a_sensor_that_cannot_start_says_why_in_run() {
+    let sys = tempfile::tempdir().unwrap();
+    let src = fixtures().join("intel-2s-server");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", src.display()))
+        .arg(sys.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(
+        sys.path().join("class/powercap/intel-rapl:1/energy_uj"),
+        "garbage\n",
+    )
+    .unwrap();
+    let o = greenai()
+        .env("GREENAI_SYSFS_ROOT", sys.path())
+        .args(["run", "--json", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("warning: powercap: skipped"), "{err}");
+    assert!(err.contains("intel-rapl:1"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "cpu-package-0" && c["provenance"] == "measured"));
+    assert!(report["faults"].as_array().unwrap().is_empty());
+}
+
+/// A counter that steps back while a command runs: `greenai run` reports the fault in its JSON
+/// and on stderr, the energy stays what the hardware could have spent, and the stored run keeps
+/// the fault.
+#[test]
+fn a_fault_mid_run_is_reported_and_stored() {
+    let sys = tempfile::tempdir().unwrap();
+    let src = fixtures().join("intel-2s-server");
+    assert!(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", src.display()))
+        .arg(sys.path())
+        .status()
+        .unwrap()
+        .success());
+    let counter = sys.path().join("class/powercap/intel-rapl:0/energy_uj");
+    let script = format!("sleep 0.3; echo 5 > '{}'; sleep 0.3", counter.display());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    let o = greenai()
+        .env("GREENAI_SYSFS_ROOT", sys.path())
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "run",
+            "--json",
+            "--interval",
+            "0.02",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let faults = report["faults"].as_array().unwrap();
+    assert!(
+        faults
+            .iter()
+            .any(|f| f["component"] == "cpu-package-0" && f["kind"] == "implausible_jump"),
+        "{report}"
+    );
+    assert!(report["energy_j"].as_f64().unwrap() < 1000.0, "{report}");
+    assert!(
+        stderr(&o).contains("fault: cpu-package-0"),
+        "{}",
+        stderr(&o)
+    );
+    let shown = greenai()
+        .arg("--db")
+        .arg(&db)
+        .args(["runs", "show", "--json", ""])
+        .output()
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(stored["faults"], report["faults"]);
+}

@@ -103,6 +103,10 @@ pub struct Reading {
     pub power: Option<Power>,
     /// Utilisation in 0..=1 (GPU busy share), where the interface gives one.
     pub utilisation: Option<f64>,
+    /// The sensor could not read this component now (the other fields are empty): a fault the
+    /// monitor counts, not a zero.
+    #[serde(skip)]
+    pub failed: bool,
 }
 
 /// A component the machine has, or may have, but that no sensor covers, with the reason.

@@ -17,6 +17,8 @@ mod accumulator;
 mod component;
 pub mod detect;
 mod error;
+pub mod faults;
+mod measurement;
 mod monitor;
 pub mod procfs;
 mod sensor;
@@ -27,6 +29,7 @@ pub use accumulator::{accumulators, counted_total, EnergyAccumulator};
 pub use component::{Component, ComponentKind, Missing, Provenance, Reading};
 pub use detect::{discover, DetectReport, DiscoverOptions, Discovery};
 pub use error::{classify_io, MeterError, Result, POWERCAP_PERMISSION_HINT};
+pub use faults::{Fault, FaultKind};
 pub use greenai_units::{Energy, Power};
 pub use monitor::{
     clock_ticks_per_second, ComponentMeasurement, Measurement, Monitor, MonitorBuilder,

@@ -3,10 +3,11 @@
 use crate::accumulator::EnergyAccumulator;
 use crate::component::{Component, ComponentKind, Missing, Provenance, Reading};
 use crate::error::{MeterError, Result};
+use crate::faults::{self, Fault, Guard};
+pub use crate::measurement::{ComponentMeasurement, Measurement, ProcessMeasurement, Sample};
 use crate::procfs::{CpuTimes, ProcessTree, StatFile};
 use crate::sensor::EnergySensor;
 use greenai_units::{Energy, Power};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -24,112 +25,6 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// Counter deltas over less than this are too coarse to give a power (RAPL updates about every
 /// millisecond; procfs ticks are 10 ms), so the previous power is kept.
 const MIN_POWER_SPAN_S: f64 = 0.02;
-
-/// One reading of every component at one instant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Time since the monitor started.
-    #[serde(with = "secs", rename = "elapsed_s")]
-    pub elapsed: Duration,
-    /// Wall-clock time, seconds since the Unix epoch.
-    pub unix_s: f64,
-    /// One entry per [`Monitor::components`], in that order. `power` is the sensor's own reading,
-    /// else the counter's rate since the previous sample.
-    pub readings: Vec<Reading>,
-    /// The sum of the counted components' power.
-    pub total_power: Power,
-}
-
-/// What one component used during a window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ComponentMeasurement {
-    #[serde(flatten)]
-    pub component: Component,
-    /// `None` when the sensor gave no reading in the window (never shown as 0 J).
-    pub energy: Option<Energy>,
-    pub avg_power: Option<Power>,
-    pub peak_power: Option<Power>,
-    /// The integral of the sensor's power readings, where it has both a counter and power
-    /// readings (NVML on Volta and newer).
-    pub integrated_energy: Option<Energy>,
-    /// `(integrated − counter) / counter`: how far the two disagree.
-    pub disagreement: Option<f64>,
-    /// Mean utilisation in 0..=1, where the sensor reports one.
-    pub utilisation: Option<f64>,
-    /// The tracked process tree's share of this component, where attribution ran.
-    pub process_share: Option<f64>,
-}
-
-/// The tracked process tree's part of a window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProcessMeasurement {
-    pub pid: u32,
-    /// The tree's CPU time over the machine's busy CPU time.
-    pub cpu_share: f64,
-    /// The tree's CPU time in the window.
-    #[serde(with = "secs", rename = "cpu_time_s")]
-    pub cpu_time: Duration,
-    pub energy: Energy,
-    pub provenance: Provenance,
-}
-
-/// What a window used: per component, in total, and for the tracked process tree.
-///
-/// `energy` adds the counted components only, so nested and duplicate readings are never summed
-/// twice; `provenance` is the least direct of theirs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Measurement {
-    pub name: String,
-    pub start_unix_s: f64,
-    #[serde(with = "secs", rename = "duration_s")]
-    pub duration: Duration,
-    #[serde(rename = "energy_j")]
-    pub energy: Energy,
-    pub provenance: Provenance,
-    /// Relative uncertainty of `energy` (the sum of the parts' absolute bands), where any part has
-    /// one.
-    pub uncertainty: Option<f64>,
-    #[serde(rename = "avg_power_w")]
-    pub avg_power: Power,
-    #[serde(rename = "peak_power_w")]
-    pub peak_power: Option<Power>,
-    pub components: Vec<ComponentMeasurement>,
-    /// Components that no sensor covers, with the reason.
-    pub missing: Vec<Missing>,
-    /// Machine CPU utilisation (busy / total CPU time) over the window: the CPU's RUR.
-    pub cpu_utilisation: Option<f64>,
-    pub process: Option<ProcessMeasurement>,
-    /// Samples taken in the window, its two edges included.
-    pub samples: u32,
-    /// Sensor reads that failed during the window (their previous values were kept).
-    pub read_errors: u32,
-}
-
-impl Measurement {
-    /// The counted components of one kind, summed; `None` when no counted component of that kind
-    /// had a reading.
-    pub fn energy_of(&self, kind: ComponentKind) -> Option<Energy> {
-        let parts: Vec<Energy> = self
-            .components
-            .iter()
-            .filter(|c| c.component.counted && c.component.kind == kind)
-            .filter_map(|c| c.energy)
-            .collect();
-        (!parts.is_empty()).then(|| parts.into_iter().sum())
-    }
-}
-
-pub(crate) mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
-    }
-}
 
 type SampleSink = Box<dyn FnMut(&Sample) + Send>;
 
@@ -247,7 +142,9 @@ impl MonitorBuilder {
             sink: self.sink,
             read_errors: 0,
             last_error: None,
+            guards: Vec::new(),
         };
+        state.guards = guards(&state.sensors);
         state.take_sample(false);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -352,6 +249,8 @@ struct WindowAcc {
     start_ticks: Option<u64>,
     samples: u32,
     start_errors: u32,
+    /// Faults seen while the window was open.
+    faults: Vec<Fault>,
 }
 
 struct State {
@@ -372,6 +271,8 @@ struct State {
     sink: Option<SampleSink>,
     read_errors: u32,
     last_error: Option<String>,
+    /// One per component: its readings checked against its physical ceiling.
+    guards: Vec<Guard>,
 }
 
 /// What a sample adds beyond the series entry: CPU times and attribution.
@@ -399,7 +300,11 @@ impl State {
                 Ok(_) | Err(_) => {
                     self.read_errors += 1;
                     self.last_error = Some(format!("{} read failed", s.interface()));
-                    readings.extend(std::iter::repeat_n(Reading::default(), n));
+                    let failed = Reading {
+                        failed: true,
+                        ..Reading::default()
+                    };
+                    readings.extend(std::iter::repeat_n(failed, n));
                 }
             }
             if let Some(m) = &members {
@@ -412,6 +317,23 @@ impl State {
             None
         };
 
+        // A fault is bounded here, before any figure is taken from the reading.
+        let unix = self.start_unix_s + t;
+        let mut events: Vec<(usize, faults::FaultKind, f64)> = Vec::new();
+        let mut found = Vec::new();
+        for (i, r) in readings.iter_mut().enumerate() {
+            if r.failed {
+                events.push((i, faults::FaultKind::ReadFailed, 0.0));
+                continue;
+            }
+            *r = self.guards[i].check(t, *r, &mut found);
+            events.extend(found.drain(..).map(|f| (i, f.kind, f.bridged.joules())));
+        }
+        for w in self.windows.values_mut() {
+            for &(i, kind, bridged) in &events {
+                faults::note(&mut w.faults, &self.components[i].id, kind, unix, bridged);
+            }
+        }
         for (i, r) in readings.iter_mut().enumerate() {
             match r.energy {
                 Some(e) => self.last_energy[i] = Some(e),
@@ -519,6 +441,7 @@ impl State {
             start_ticks: extra.ticks,
             samples: 1,
             start_errors: self.read_errors,
+            faults: Vec::new(),
         };
         for (i, s) in extra.shares.iter().enumerate() {
             if let Some(s) = s {
@@ -591,6 +514,26 @@ impl State {
             };
             let mut component = c.clone();
             component.provenance = provenance;
+            // Faulty intervals were bridged by an estimate (or dropped): the figure says so. A
+            // failed read between the edges changes nothing a counter difference gives; one at
+            // the closing edge leaves the figure stale.
+            let bridged: f64 = w
+                .faults
+                .iter()
+                .filter(|f| f.component == c.id && f.kind != faults::FaultKind::ReadFailed)
+                .map(|f| f.bridged_j)
+                .sum();
+            let spoiled = sample.readings[i].failed
+                || w.faults
+                    .iter()
+                    .any(|f| f.component == c.id && f.kind != faults::FaultKind::ReadFailed);
+            if spoiled {
+                component.provenance = component.provenance.max(Provenance::Estimated);
+                if let Some(e) = energy.filter(|e| e.joules() > 0.0) {
+                    component.uncertainty =
+                        Some(component.uncertainty.unwrap_or(0.0) + bridged / e.joules());
+                }
+            }
             let avg_power = energy.map(|e| e / duration);
             components.push(ComponentMeasurement {
                 component,
@@ -662,8 +605,23 @@ impl State {
             process,
             samples: w.samples,
             read_errors: self.read_errors - w.start_errors,
+            faults: w.faults,
         })
     }
+}
+
+/// One guard per component, at its sensor's stated ceiling or its kind's.
+fn guards(sensors: &[Box<dyn EnergySensor>]) -> Vec<Guard> {
+    sensors
+        .iter()
+        .flat_map(|s| {
+            s.components()
+                .iter()
+                .zip(s.ceilings())
+                .map(|(c, ceiling)| Guard::new(ceiling.unwrap_or(faults::kind_ceiling(c.kind))))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn max_power(a: Option<Power>, b: Option<Power>) -> Option<Power> {

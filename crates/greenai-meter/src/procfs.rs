@@ -81,12 +81,14 @@ pub struct CpuInfo {
 impl CpuInfo {
     /// Reads `<proc_root>/cpuinfo` (required) and `<proc_root>/meminfo` (0 bytes if unreadable).
     pub fn read(proc_root: &Path) -> Result<Self> {
-        let cpuinfo = std::fs::read_to_string(proc_root.join("cpuinfo")).map_err(|e| {
-            MeterError::Unavailable {
-                reason: format!("cannot read {}/cpuinfo: {e}", proc_root.display()),
-            }
-        })?;
-        let meminfo = std::fs::read_to_string(proc_root.join("meminfo")).unwrap_or_default();
+        let cpuinfo =
+            crate::sysfs::read_bounded(&proc_root.join("cpuinfo"), 16 << 20).map_err(|e| {
+                MeterError::Unavailable {
+                    reason: format!("cannot read {}/cpuinfo: {e}", proc_root.display()),
+                }
+            })?;
+        let meminfo =
+            crate::sysfs::read_bounded(&proc_root.join("meminfo"), 1 << 16).unwrap_or_default();
         Ok(Self::parse(&cpuinfo, &meminfo))
     }
 
@@ -172,7 +174,9 @@ impl ProcessTree {
     }
 
     fn stat(&self, pid: u32) -> Option<ProcStat> {
-        let s = std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("stat")).ok()?;
+        let s =
+            crate::sysfs::read_bounded(&self.proc_root.join(pid.to_string()).join("stat"), 4096)
+                .ok()?;
         parse_proc_stat(&s)
     }
 
@@ -181,7 +185,7 @@ impl ProcessTree {
         let mut out = Vec::new();
         let mut any = false;
         for t in tasks.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            if let Ok(s) = crate::sysfs::read_bounded(&t.path().join("children"), 1 << 20) {
                 any = true;
                 out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
             }

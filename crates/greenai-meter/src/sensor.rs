@@ -18,6 +18,12 @@ pub trait EnergySensor: Send {
     fn read_edge(&mut self) -> Result<Vec<Reading>> {
         self.read()
     }
+    /// For each component, the most power its domain can draw where the interface says so
+    /// (RAPL's constraint maxima): the ceiling above which a reading is a fault
+    /// ([`crate::faults`]). `None`: a generous bound for the component's kind.
+    fn ceilings(&self) -> Vec<Option<greenai_units::Power>> {
+        vec![None; self.components().len()]
+    }
     /// For each component, the share (0..=1) of its activity due to processes in `pids`, where the
     /// interface can tell (NVML per-process utilisation). `None` means it cannot.
     fn process_share(&mut self, _pids: &HashSet<u32>) -> Vec<Option<f64>> {

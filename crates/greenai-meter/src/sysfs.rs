@@ -15,8 +15,30 @@ pub fn sysfs_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/sys"))
 }
 
+/// The most a sysfs attribute holds: one page.
+pub const SYSFS_MAX_BYTES: usize = 4096;
+
+/// A file's text, read to at most `limit` bytes: a file that goes on (a FIFO, `/dev/zero`
+/// mounted over an attribute, a lying driver) is an error, never a buffer grown until allocation
+/// fails.
+pub fn read_bounded(path: &Path, limit: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("longer than {limit} bytes"),
+        ));
+    }
+    String::from_utf8(buf)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 pub(crate) fn read_string(path: &Path, hint: &str) -> Result<String> {
-    std::fs::read_to_string(path)
+    read_bounded(path, SYSFS_MAX_BYTES)
         .map(|s| s.trim().to_string())
         .map_err(|e| classify_io(path, e, hint))
 }
@@ -65,6 +87,14 @@ impl HeldFile {
             if n < self.buf.len() {
                 return Ok(&self.buf[..n]);
             }
+            if self.buf.len() > SYSFS_MAX_BYTES {
+                return Err(MeterError::Unsupported {
+                    reason: format!(
+                        "{} is longer than {SYSFS_MAX_BYTES} bytes: not a sysfs value",
+                        self.path.display()
+                    ),
+                });
+            }
             // The file may be longer than the buffer: grow and read again from the start.
             let len = self.buf.len() * 2;
             self.buf.resize(len, 0);
@@ -91,6 +121,25 @@ impl HeldFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that never ends (here /dev/zero) is refused at the bound, by both readers.
+    #[test]
+    fn reads_are_bounded() {
+        let zero = Path::new("/dev/zero");
+        assert!(read_bounded(zero, 4096).is_err());
+        assert!(read_string(zero, "").is_err());
+        let mut held = HeldFile {
+            path: zero.to_path_buf(),
+            file: std::fs::File::open(zero).unwrap(),
+            buf: vec![0; 64],
+        };
+        let e = held.read_bytes("").unwrap_err().to_string();
+        assert!(e.contains("longer than"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("energy_uj");
+        std::fs::write(&f, "123\n").unwrap();
+        assert_eq!(read_u64(&f, "").unwrap(), 123);
+    }
 
     #[test]
     fn held_files_see_new_contents_and_grow() {

@@ -184,6 +184,7 @@ mod tests {
                 energy: Some(Energy::from_joules(5.0)),
                 power: Some(Power::from_watts(42.5)),
                 utilisation: None,
+                failed: false,
             }],
             total_power: Power::from_watts(42.5),
         };

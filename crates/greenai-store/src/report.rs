@@ -81,6 +81,11 @@ pub struct RunReport {
     pub peak_power_w: Option<f64>,
     pub cpu_utilisation: Option<f64>,
     pub missing: Vec<Missing>,
+    /// Sensor faults during the run, per component and kind (counter steps no hardware could
+    /// make, absurd power readings, failed reads): bounded and reported, never counted as
+    /// measurements.
+    #[serde(default)]
+    pub faults: Vec<greenai_meter::Fault>,
     pub labels: BTreeMap<String, String>,
     pub interval_s: f64,
     pub samples: u32,
@@ -155,6 +160,7 @@ impl RunStart {
             peak_power_w: m.peak_power.map(|p| p.watts()),
             cpu_utilisation: m.cpu_utilisation,
             missing: m.missing.clone(),
+            faults: m.faults.clone(),
             labels: self.labels.clone(),
             interval_s: self.interval_s,
             samples: m.samples,

@@ -89,6 +89,7 @@ pub fn measurement(
         process: None,
         samples: samples.len() as u32,
         read_errors: 0,
+        faults: Vec::new(),
     }
 }
 

@@ -154,6 +154,24 @@ impl Session {
         &self.detected
     }
 
+    /// Sensors that exist but could not start, or started without some of their parts (a
+    /// root-only counter, a skipped zone), each with why and the fix: what a user should hear
+    /// before the work starts. An interface this machine simply lacks is not among them.
+    pub fn sensor_warnings(&self) -> Vec<String> {
+        self.detected
+            .interfaces
+            .iter()
+            .filter(|i| i.fix.is_some() || i.notes.iter().any(|n| n.starts_with("skipped:")))
+            .map(|i| {
+                let mut w = format!("{}: {}", i.interface, i.notes.join("; "));
+                if let Some(fix) = &i.fix {
+                    w.push_str(&format!(" (fix: {fix})"));
+                }
+                w
+            })
+            .collect()
+    }
+
     /// The grid intensity in use, with its source (and a warning when it is a fallback).
     pub fn resolved(&self) -> &Resolved {
         &self.resolved

@@ -96,6 +96,17 @@ pub trait Progress: Sync {
     fn epoch(&self, _r: &crate::train::EpochReport, _epochs: usize) {}
 }
 
+/// Tells the user what a finished session warns of: a run not stored, samples lost, a carbon
+/// fallback, and every sensor fault (bounded, never counted as a measurement).
+pub fn tell_end(progress: &dyn Progress, end: &greenai_store::SessionEnd) {
+    for w in &end.warnings {
+        progress.note(&format!("greenai: warning: {w}"));
+    }
+    for f in &end.measurement.faults {
+        progress.note(&format!("greenai: warning: {}", f.describe()));
+    }
+}
+
 /// A [`Progress`] that shows nothing.
 pub struct Quiet;
 impl Progress for Quiet {}

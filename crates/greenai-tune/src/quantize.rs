@@ -157,9 +157,7 @@ pub fn run_quantize(
     job.label("accuracy_f32", format!("{acc32:.4}"));
     job.label("accuracy", format!("{acc8:.4}"));
     let end = job.finish(0, None)?;
-    for w in &end.warnings {
-        progress.note(&format!("greenai: warning: {w}"));
-    }
+    crate::job::tell_end(progress, &end);
     let per_k = |m: &greenai_meter::Measurement| m.energy.joules() * 1000.0 / test.len() as f64;
     Ok(QuantizeReport {
         model: ck.model.kind.name().into(),

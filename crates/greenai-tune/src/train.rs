@@ -455,9 +455,7 @@ pub fn run_train(
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;
-    for w in &end.warnings {
-        progress.note(&format!("greenai: warning: {w}"));
-    }
+    crate::job::tell_end(progress, &end);
     let (whole, carbon, run_id) = (end.measurement, end.carbon, end.run_id);
     let provenance = epochs_ms
         .iter()
@@ -519,7 +517,12 @@ pub fn run_train(
 }
 
 /// Evaluates the checkpoint at `path` on the test set of `dir`, inside a recorded job.
-pub fn run_eval(path: &Path, dir: &Path, job_args: &JobSettings) -> Result<JobReport> {
+pub fn run_eval(
+    path: &Path,
+    dir: &Path,
+    job_args: &JobSettings,
+    progress: &dyn Progress,
+) -> Result<JobReport> {
     let ck =
         checkpoint::load(path).map_err(TuneError::engine(format!("loading {}", path.display())))?;
     let test =
@@ -563,6 +566,7 @@ pub fn run_eval(path: &Path, dir: &Path, job_args: &JobSettings) -> Result<JobRe
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;
+    crate::job::tell_end(progress, &end);
     let m = &end.measurement;
     let per_k = m.energy.joules() * 1000.0 / test.len() as f64;
     Ok(JobReport {
@@ -614,6 +618,7 @@ pub fn run_predict(
     images: &Path,
     limit: Option<usize>,
     job_args: &JobSettings,
+    progress: &dyn Progress,
 ) -> Result<PredictReport> {
     let ck =
         checkpoint::load(path).map_err(TuneError::engine(format!("loading {}", path.display())))?;
@@ -643,6 +648,7 @@ pub fn run_predict(
     let predictions = runner.predict(&ck.model.folded(), &data, &which);
     let secs = t.elapsed().as_secs_f64();
     let end = job.finish(0, None)?;
+    crate::job::tell_end(progress, &end);
     let m = &end.measurement;
     Ok(PredictReport {
         model: ck.model.kind.name().into(),

@@ -303,9 +303,7 @@ pub fn run_transfer(
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;
-    for w in &end.warnings {
-        progress.note(&format!("greenai: warning: {w}"));
-    }
+    crate::job::tell_end(progress, &end);
     let m = &end.measurement;
     Ok(TransferReport {
         command: "transfer".into(),

@@ -97,6 +97,9 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     opts.labels = args.labels.iter().cloned().collect::<BTreeMap<_, _>>();
     opts.interval = args.interval;
     let session = Session::start(opts)?;
+    for w in session.sensor_warnings() {
+        eprintln!("greenai: warning: {w}");
+    }
     let monitor = Arc::clone(session.monitor());
     install_forwarding();
     let mut cmd = std::process::Command::new(&args.command[0]);

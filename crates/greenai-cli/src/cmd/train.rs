@@ -109,7 +109,12 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
 
 pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
-    let report = run_eval(&args.checkpoint, &dir, &args.job.settings(db))?;
+    let report = run_eval(
+        &args.checkpoint,
+        &dir,
+        &args.job.settings(db),
+        &Console::new(false),
+    )?;
     emit(&report, args.job.json)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -119,7 +124,13 @@ pub fn predict(args: PredictArgs, db: &Path) -> anyhow::Result<ExitCode> {
         .images
         .clone()
         .unwrap_or_else(|| bundled_mnist_dir().join("t10k-images-idx3-ubyte.gz"));
-    let report = run_predict(&args.checkpoint, &path, args.limit, &args.job.settings(db))?;
+    let report = run_predict(
+        &args.checkpoint,
+        &path,
+        args.limit,
+        &args.job.settings(db),
+        &Console::new(false),
+    )?;
     match (
         report.joules_per_1000_inferences,
         report.inference_samples_per_s,

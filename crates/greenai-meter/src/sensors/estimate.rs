@@ -306,6 +306,7 @@ impl EstimateSensor {
                 energy: Some(p.settled + self.power_of(p.cpu, 0.0) * since),
                 power: Some(self.power_of(p.cpu, self.last_util)),
                 utilisation: p.cpu.then_some(self.last_util),
+                failed: false,
             })
             .collect()
     }

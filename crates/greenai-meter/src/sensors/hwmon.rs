@@ -242,31 +242,40 @@ impl EnergySensor for HwmonSensor {
 
     fn read(&mut self) -> Result<Vec<Reading>> {
         let mut out = Vec::with_capacity(self.channels.len());
+        // One device that fails (unplugged, a driver error, garbage) is that component's fault;
+        // the others are still read.
         for ch in &mut self.channels {
-            out.push(match ch {
-                Channel::Energy {
-                    file,
-                    last_raw,
-                    total_uj,
-                } => {
-                    let raw = file.read_u64(HWMON_PERMISSION_HINT)?;
-                    // hwmon energy counters are 64-bit accumulators: a backwards step is a driver
-                    // reload, which counts as zero rather than as a wrap.
-                    *total_uj += wrapped_delta(*last_raw, raw, 0) as u128;
-                    *last_raw = raw;
-                    Reading {
-                        energy: Some(Energy::from_microjoules(*total_uj as f64)),
-                        ..Reading::default()
-                    }
-                }
-                Channel::Power { file } => Reading {
-                    power: Some(Power::from_microwatts(
-                        file.read_u64(HWMON_PERMISSION_HINT)? as f64,
-                    )),
-                    ..Reading::default()
-                },
-            });
+            out.push(read_channel(ch).unwrap_or(Reading {
+                failed: true,
+                ..Reading::default()
+            }));
         }
         Ok(out)
     }
+}
+
+fn read_channel(ch: &mut Channel) -> Result<Reading> {
+    Ok(match ch {
+        Channel::Energy {
+            file,
+            last_raw,
+            total_uj,
+        } => {
+            let raw = file.read_u64(HWMON_PERMISSION_HINT)?;
+            // hwmon energy counters are 64-bit accumulators: a backwards step is a driver
+            // reload, which counts as zero rather than as a wrap.
+            *total_uj += wrapped_delta(*last_raw, raw, 0) as u128;
+            *last_raw = raw;
+            Reading {
+                energy: Some(Energy::from_microjoules(*total_uj as f64)),
+                ..Reading::default()
+            }
+        }
+        Channel::Power { file } => Reading {
+            power: Some(Power::from_microwatts(
+                file.read_u64(HWMON_PERMISSION_HINT)? as f64,
+            )),
+            ..Reading::default()
+        },
+    })
 }

@@ -311,6 +311,7 @@ impl EnergySensor for NvmlSensor {
                     .device
                     .utilisation_percent()?
                     .map(|u| (u as f64 / 100.0).clamp(0.0, 1.0)),
+                failed: false,
             });
         }
         Ok(out)

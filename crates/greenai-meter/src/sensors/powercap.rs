@@ -15,7 +15,7 @@ use crate::component::{Component, ComponentKind, Provenance, Reading};
 use crate::error::{MeterError, Result, POWERCAP_PERMISSION_HINT};
 use crate::sensor::EnergySensor;
 use crate::sysfs::{read_string, read_u64, HeldFile};
-use greenai_units::{wrapped_delta, Energy};
+use greenai_units::{wrapped_delta, Energy, Power};
 use std::path::{Path, PathBuf};
 
 /// One zone's counter, with the state needed to undo its wraps.
@@ -25,6 +25,9 @@ struct Zone {
     max_range_uj: u64,
     last_raw: u64,
     total_uj: u128,
+    /// The most the zone may draw, from its constraints' `max_power_uw` (with headroom: limits
+    /// are averages over a window, and short bursts exceed them).
+    ceiling: Option<Power>,
 }
 
 /// Reads every readable RAPL zone under a sysfs root.
@@ -142,7 +145,17 @@ fn open_zone(z: &RawZone) -> Result<Zone> {
         max_range_uj,
         last_raw,
         total_uj: 0,
+        ceiling: zone_ceiling(&z.path),
     })
+}
+
+/// Twice the largest `constraint_N_max_power_uw` of a zone, where it states one.
+fn zone_ceiling(zone: &Path) -> Option<Power> {
+    let most = (0..8)
+        .map_while(|i| read_u64(&zone.join(format!("constraint_{i}_max_power_uw")), "").ok())
+        .filter(|&uw| uw > 0)
+        .max()?;
+    Some(Power::from_microwatts(2.0 * most as f64))
 }
 
 /// Orders `intel-rapl:10` after `intel-rapl:2`.
@@ -243,10 +256,22 @@ impl EnergySensor for PowercapSensor {
         &self.components
     }
 
+    fn ceilings(&self) -> Vec<Option<Power>> {
+        self.zones.iter().map(|z| z.ceiling).collect()
+    }
+
     fn read(&mut self) -> Result<Vec<Reading>> {
         let mut out = Vec::with_capacity(self.zones.len());
+        // A zone whose counter cannot be read now (a transient driver error, a file replaced
+        // under us) is that zone's fault; the others are still read.
         for z in &mut self.zones {
-            let raw = z.energy.read_u64(POWERCAP_PERMISSION_HINT)?;
+            let Ok(raw) = z.energy.read_u64(POWERCAP_PERMISSION_HINT) else {
+                out.push(Reading {
+                    failed: true,
+                    ..Reading::default()
+                });
+                continue;
+            };
             z.total_uj += wrapped_delta(z.last_raw, raw, z.max_range_uj) as u128;
             z.last_raw = raw;
             out.push(Reading {

@@ -110,6 +110,7 @@ pub fn int8_variant(
         stopped_by_budget_predicted_j: None,
     })?;
     let end = job.finish(0, None)?;
+    crate::job::tell_end(progress, &end);
     progress.note(&format!(
         "  {name}: accuracy {accuracy:.4}, {per_k:.3} J per 1,000 inferences (f32: {:.3})",
         parent.joules_per_1000_inferences
