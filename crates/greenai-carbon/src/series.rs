@@ -109,10 +109,29 @@ impl IntensitySeries {
     /// Reads a CSV file (see the module documentation).
     pub fn from_csv_file(path: &Path) -> Result<Self> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| CarbonError::Unavailable {
+        // A year at one-minute resolution is about 20 MB: 256 MiB is no intensity file.
+        const MAX_BYTES: u64 = 256 << 20;
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(
+                std::fs::File::open(path).map_err(|e| CarbonError::Unavailable {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?,
+                MAX_BYTES + 1,
+            ),
+            &mut text,
+        )
+        .map_err(|e| CarbonError::Unavailable {
             path: p.clone(),
             reason: e.to_string(),
         })?;
+        if text.len() as u64 > MAX_BYTES {
+            return Err(CarbonError::Unavailable {
+                path: p,
+                reason: "larger than 256 MiB: not an intensity series".into(),
+            });
+        }
         Self::from_csv(&p, &text)
     }
 

@@ -124,6 +124,8 @@ async fn accept_loop(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
+                // A client may shut its side once its request is sent; it still gets the answer.
+                .half_close(true)
                 .max_buf_size(limits.max_header_bytes.max(8192))
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(limits.connection_timeout, conn).await;
