@@ -22,6 +22,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// The longest interval the monitor accepts.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the tracked process tree is walked between window edges.
+const PROCESS_WALK_EVERY: Duration = Duration::from_secs(1);
 /// Counter deltas over less than this are too coarse to give a power (RAPL updates about every
 /// millisecond; procfs ticks are 10 ms), so the previous power is kept.
 const MIN_POWER_SPAN_S: f64 = 0.02;
@@ -143,6 +145,7 @@ impl MonitorBuilder {
             read_errors: 0,
             last_error: None,
             guards: Vec::new(),
+            last_walk: None,
         };
         state.guards = guards(&state.sensors);
         state.take_sample(false);
@@ -268,6 +271,7 @@ struct State {
     series: VecDeque<Sample>,
     series_capacity: usize,
     process: Option<ProcessTree>,
+    last_walk: Option<Instant>,
     sink: Option<SampleSink>,
     read_errors: u32,
     last_error: Option<String>,
@@ -290,7 +294,19 @@ impl State {
         let t = elapsed.as_secs_f64();
         let mut readings: Vec<Reading> = Vec::with_capacity(self.components.len());
         let mut shares: Vec<Option<f64>> = Vec::new();
-        let ticks = self.process.as_mut().map(|p| p.cpu_ticks());
+        // The tree is walked at every edge and at most once a second between them (its members
+        // for per-process GPU shares; exited children's CPU time): a walk is a dozen procfs
+        // reads, most of a tick's cost at 10 Hz.
+        let walk = edge
+            || self
+                .last_walk
+                .is_none_or(|w| w.elapsed() >= PROCESS_WALK_EVERY);
+        let ticks = if walk {
+            self.last_walk = Some(Instant::now());
+            self.process.as_mut().map(|p| p.cpu_ticks())
+        } else {
+            None
+        };
         let members = self.process.as_ref().map(|p| p.members().clone());
         for s in &mut self.sensors {
             let n = s.components().len();
@@ -726,6 +742,7 @@ impl Monitor {
     pub fn track_process(&self, pid: u32) {
         let mut st = self.state();
         st.process = Some(ProcessTree::new(&st.proc_root, pid));
+        st.last_walk = None;
     }
 
     /// Gives the tracked tree's exact CPU time after its root was reaped, so the closing edge

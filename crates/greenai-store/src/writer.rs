@@ -6,16 +6,21 @@ use crate::error::Result;
 use greenai_meter::{accumulators, counted_total, Component, EnergyAccumulator, Sample};
 use greenai_units::Energy;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Samples kept in memory while the database refuses writes; beyond this the oldest go.
 const MAX_PENDING: usize = 200_000;
 
-enum Msg {
-    Sample(Box<Sample>),
-    Close,
+/// Samples handed over by the sampler, and whether the recording is closing. The sampler only
+/// pushes under a short lock (no wake-up: a futex wake and a context switch at every tick were
+/// most of a 10 Hz run's cost); the writer takes them once a second.
+#[derive(Default)]
+struct Handover {
+    pending: Mutex<Vec<Sample>>,
+    closed: AtomicBool,
 }
 
 /// What the writer managed.
@@ -57,7 +62,7 @@ impl Running {
 
 /// The writer thread's handle.
 pub struct SampleWriter {
-    tx: mpsc::Sender<Msg>,
+    handover: Arc<Handover>,
     handle: Option<JoinHandle<WriterOutcome>>,
 }
 
@@ -72,52 +77,64 @@ impl SampleWriter {
         keep_series: bool,
     ) -> Result<Self> {
         let sink = SampleSink::open(path, run_id)?;
-        let (tx, rx) = mpsc::channel();
+        let handover = Arc::new(Handover::default());
         let running = Running::new(components);
+        let h = Arc::clone(&handover);
         let handle = std::thread::Builder::new()
             .name("greenai-db-writer".into())
-            .spawn(move || write_loop(sink, rx, running, flush_every, keep_series))
+            .spawn(move || write_loop(sink, &h, running, flush_every, keep_series))
             .map_err(|e| {
                 crate::StoreError::Transient(format!("cannot start the writer thread: {e}"))
             })?;
         Ok(SampleWriter {
-            tx,
+            handover,
             handle: Some(handle),
         })
     }
 
     /// A callback for [`greenai_meter::MonitorBuilder::on_sample`].
     pub fn sink(&self) -> impl FnMut(&Sample) + Send + 'static {
-        let tx = self.tx.clone();
+        let h = Arc::clone(&self.handover);
         move |s: &Sample| {
-            let _ = tx.send(Msg::Sample(Box::new(s.clone())));
+            h.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s.clone());
         }
     }
 
     /// Writes what is pending and stops the thread.
     pub fn finish(mut self) -> WriterOutcome {
-        let _ = self.tx.send(Msg::Close);
-        self.handle
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+        self.handover.closed.store(true, Ordering::Release);
+        let Some(h) = self.handle.take() else {
+            return WriterOutcome::default();
+        };
+        h.thread().unpark();
+        h.join().unwrap_or_default()
     }
 }
 
 fn write_loop(
     mut sink: SampleSink,
-    rx: mpsc::Receiver<Msg>,
+    handover: &Handover,
     mut running: Running,
     flush_every: Duration,
     keep_series: bool,
 ) -> WriterOutcome {
     let mut out = WriterOutcome::default();
     let mut pending: Vec<(Sample, Option<Energy>)> = Vec::new();
-    let mut last_flush = Instant::now();
-    let mut flush =
-        |pending: &mut Vec<(Sample, Option<Energy>)>, out: &mut WriterOutcome| match sink
-            .write(pending)
-        {
+    loop {
+        let closing = handover.closed.load(Ordering::Acquire);
+        let taken =
+            std::mem::take(&mut *handover.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in taken {
+            let e = running.push(&s);
+            if keep_series {
+                out.series.push((s.unix_s, e));
+            }
+            pending.push((s, Some(e)));
+        }
+        match sink.write(&pending) {
             Ok(()) => {
                 out.written += pending.len() as u64;
                 pending.clear();
@@ -130,27 +147,11 @@ fn write_loop(
                     out.lost += drop as u64;
                 }
             }
-        };
-    loop {
-        let wait = flush_every.saturating_sub(last_flush.elapsed());
-        match rx.recv_timeout(wait) {
-            Ok(Msg::Sample(s)) => {
-                let e = running.push(&s);
-                if keep_series {
-                    out.series.push((s.unix_s, e));
-                }
-                pending.push((*s, Some(e)));
-            }
-            Ok(Msg::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                flush(&mut pending, &mut out);
-                out.lost += pending.len() as u64;
-                return out;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if last_flush.elapsed() >= flush_every {
-            flush(&mut pending, &mut out);
-            last_flush = Instant::now();
+        if closing {
+            out.lost += pending.len() as u64;
+            return out;
         }
+        std::thread::park_timeout(flush_every);
     }
 }
