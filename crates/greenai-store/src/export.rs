@@ -55,6 +55,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "greenai_net_emissions",
     "greenai_intensity_g_per_kwh",
     "greenai_intensity_source",
+    "greenai_not_measured",
 ];
 
 /// A text cell that a spreadsheet will show, not run: one that starts with `=`, `+`, `-`, `@`, a
@@ -73,12 +74,21 @@ fn num(v: Option<f64>) -> String {
     v.map(|v| format!("{}", v + 0.0)).unwrap_or_default()
 }
 
+/// A number in a column where CodeCarbon always writes one: 0 where greenai has no figure (the
+/// `greenai_not_measured` column then names it, so the 0 is never taken for a measurement).
+fn num0(v: Option<f64>) -> String {
+    num(Some(v.unwrap_or(0.0)))
+}
+
 fn kwh(j: f64) -> f64 {
     greenai_units::Energy::from_joules(j).kwh()
 }
 
-/// One CSV row in CodeCarbon's units: seconds, kg, kg/s, W, kWh, GB. A missing component's
-/// columns are empty, never 0; so are emissions for a run recorded without carbon settings.
+/// One CSV row in CodeCarbon's units: seconds, kg, kg/s, W, kWh, GB. Where CodeCarbon always
+/// writes a number, so does greenai: a component it did not measure (no GPU, no DRAM sensor, no
+/// carbon settings on an old run) is 0 there, and named in `greenai_not_measured`
+/// (`cpu;gpu;ram;emissions`, what applies), so no tool reading the file meets an empty number and
+/// no person takes the 0 for a measurement.
 pub fn csv_row(r: &RunReport) -> Vec<String> {
     let d = r.duration_s;
     let cpu = r.energy_of(&["cpu_package", "platform"]);
@@ -95,16 +105,16 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         cell(&r.run_id),
         String::new(),
         format!("{d}"),
-        num(emissions_kg),
-        num(emissions_kg.filter(|_| d > 0.0).map(|e| e / d)),
-        num(watts(cpu)),
-        num(watts(gpu)),
-        num(watts(ram)),
-        num(cpu.map(kwh)),
-        num(gpu.map(kwh)),
-        num(ram.map(kwh)),
+        num0(emissions_kg),
+        num0(emissions_kg.filter(|_| d > 0.0).map(|e| e / d)),
+        num0(watts(cpu)),
+        num0(watts(gpu)),
+        num0(watts(ram)),
+        num0(cpu.map(kwh)),
+        num0(gpu.map(kwh)),
+        num0(ram.map(kwh)),
         format!("{}", kwh(r.energy_j)),
-        String::new(),
+        "0".into(),
         text(c.and_then(|c| c.country_name.as_ref())),
         text(c.and_then(|c| c.country_iso_code.as_ref())),
         text(c.map(|c| &c.region)),
@@ -121,10 +131,10 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         String::new(),
         format!("{}", r.host.ram_total_gb),
         "machine".into(),
-        num(cpu_util),
-        String::new(),
-        String::new(),
-        String::new(),
+        num0(cpu_util),
+        "0".into(),
+        "0".into(),
+        "0".into(),
         if c.is_some_and(|c| c.cloud_provider.is_some()) {
             "Y"
         } else {
@@ -142,6 +152,17 @@ pub fn csv_row(r: &RunReport) -> Vec<String> {
         num(c.map(|c| c.net_emissions_g / 1000.0)),
         num(c.map(|c| c.intensity_g_per_kwh)),
         text(c.map(|c| &c.intensity_source)),
+        [
+            ("cpu", cpu.is_none()),
+            ("gpu", gpu.is_none()),
+            ("ram", ram.is_none()),
+            ("emissions", c.is_none()),
+        ]
+        .iter()
+        .filter(|(_, missing)| *missing)
+        .map(|(k, _)| *k)
+        .collect::<Vec<_>>()
+        .join(";"),
     ]
 }
 
