@@ -443,6 +443,22 @@ fn another_programs_database_is_refused_untouched() {
     }
 }
 
+/// A short file that is not a database (SQLite would take anything under a page for an empty
+/// database and write over it): refused, untouched. The fuzz test found a one-byte case.
+#[test]
+fn a_short_foreign_file_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    for bytes in [&b"\0"[..], b"hello", &[0x42; 100]] {
+        let path = dir.path().join("short.sqlite");
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+}
+
 /// A greenai database that fails SQLite's quick check is refused before anything is written,
 /// with the way to recover what can be read.
 #[test]
