@@ -82,7 +82,7 @@ pub(crate) fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
 /// may not write it): first as an ordinary read-only connection, then, where SQLite cannot even
 /// create its shared-memory file beside it, as an immutable one.
 pub(crate) fn open_read_only(path: &Path) -> Result<Connection> {
-    check_magic(path)?;
+    check_size(path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
@@ -109,37 +109,22 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// A file that exists and is not empty must start as an SQLite database does: SQLite itself
-/// takes a file shorter than a page for an empty database and writes over it.
-fn check_magic(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return Ok(()); // missing (created below) or unreadable (SQLite says why)
-    };
-    let mut head = Vec::with_capacity(16);
-    let n = (&mut f)
-        .take(16)
-        .read_to_end(&mut head)
-        .map_err(|e| classify_io_error(path, e))?;
-    if n > 0 && head != b"SQLite format 3\0" {
-        return Err(StoreError::Corrupt {
+/// SQLite takes a file shorter than a page for an empty database and writes over it; no SQLite
+/// database is between 1 and 511 bytes long, so such a file is someone else's. Only its size is
+/// looked at: opening and closing a descriptor of a file SQLite holds in this process would drop
+/// the process's POSIX locks on it. (A longer file that is not a database SQLite refuses itself.)
+fn check_size(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && (1..512).contains(&m.len()) => Err(StoreError::Corrupt {
             path: path.to_path_buf(),
-            reason: "it does not start as an SQLite database does".into(),
-        });
-    }
-    Ok(())
-}
-
-fn classify_io_error(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Unavailable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-        hint: "check the file's permissions, or choose another with --db PATH".into(),
+            reason: format!("{} bytes: too short to be an SQLite database", m.len()),
+        }),
+        _ => Ok(()),
     }
 }
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
-    check_magic(path)?;
+    check_size(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
             path: path.to_path_buf(),
