@@ -1,7 +1,7 @@
 //! The SQLite run database: schema migrations, runs, and their power series.
 
 use crate::error::{Result, StoreError};
-use crate::open::{classify_open_error, open_connection};
+use crate::open::{classify_open_error, open_connection, Verify};
 use crate::report::{RunReport, RunStart};
 use crate::series::{self, StoredSample};
 use greenai_carbon::CarbonSettings;
@@ -210,7 +210,7 @@ fn pid_alive(pid: i64) -> bool {
 impl Store {
     /// Opens (creating it if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        let mut conn = open_connection(path)?;
+        let mut conn = open_connection(path, Verify::Yes)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| classify_open_error(path, e))?;
@@ -577,9 +577,11 @@ pub struct SampleSink {
 }
 
 impl SampleSink {
+    /// A second connection to a database that [`Store::open`] has already opened and checked
+    /// (the run `run_id` begun in it): the file is not identified again.
     pub fn open(path: &Path, run_id: &str) -> Result<SampleSink> {
         Ok(SampleSink {
-            conn: open_connection(path)?,
+            conn: open_connection(path, Verify::AlreadyDone)?,
             run_id: run_id.to_string(),
             seq: 0,
         })

@@ -123,8 +123,20 @@ fn check_size(path: &Path) -> Result<()> {
     }
 }
 
-pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
-    check_size(path)?;
+/// Whether [`open_connection`] must first make sure the file is greenai's: yes for a first
+/// opening ([`crate::Store::open`]); no for the sample writer's own connection to a file its
+/// store has just opened and checked (the checks are a stat and two schema queries, repeated for
+/// nothing at every run's start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verify {
+    Yes,
+    AlreadyDone,
+}
+
+pub(crate) fn open_connection(path: &Path, verify: Verify) -> Result<Connection> {
+    if verify == Verify::Yes {
+        check_size(path)?;
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
             path: path.to_path_buf(),
@@ -146,7 +158,9 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(StoreError::write)?;
     // Whose file is it? Nothing is written (not even the journal mode) to one that is not
     // greenai's, or not empty.
-    identify(&conn, path)?;
+    if verify == Verify::Yes {
+        identify(&conn, path)?;
+    }
     // Reading the schema version is the first touch of the file's contents. WAL: readers never
     // block the writer, and a killed process loses only its open transaction; NORMAL sync is
     // durable across a process crash (a power loss may lose the last transaction). Switching a
