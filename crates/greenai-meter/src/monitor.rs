@@ -307,7 +307,7 @@ impl State {
         } else {
             None
         };
-        let members = self.process.as_ref().map(|p| p.members().clone());
+        let members = self.process.as_ref().map(|p| p.members());
         for s in &mut self.sensors {
             let n = s.components().len();
             let read = if edge { s.read_edge() } else { s.read() };
@@ -323,7 +323,7 @@ impl State {
                     readings.extend(std::iter::repeat_n(failed, n));
                 }
             }
-            if let Some(m) = &members {
+            if let Some(m) = members {
                 shares.extend(s.process_share(m));
             }
         }

@@ -120,6 +120,8 @@ pub struct ProcStat {
     pub ppid: u32,
     /// utime + stime of the process itself, in clock ticks.
     pub cpu_ticks: u64,
+    /// The process's threads (0 where the line is too short to say).
+    pub threads: u32,
 }
 
 /// Parses `/proc/PID/stat`. The command name (field 2) may hold spaces and parentheses, so the
@@ -127,14 +129,28 @@ pub struct ProcStat {
 pub fn parse_proc_stat(s: &str) -> Option<ProcStat> {
     let rest = &s[s.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state(0) ppid(1) … utime(11) stime(12).
+    // After the name: state(0) ppid(1) … utime(11) stime(12) … num_threads(17).
     let ppid = f.get(1)?.parse().ok()?;
     let utime: u64 = f.get(11)?.parse().ok()?;
     let stime: u64 = f.get(12)?.parse().ok()?;
     Some(ProcStat {
         ppid,
         cpu_ticks: utime + stime,
+        threads: f.get(17).and_then(|t| t.parse().ok()).unwrap_or(0),
     })
+}
+
+/// The longest `children` list read (a process with tens of thousands of children).
+const CHILDREN_MAX_BYTES: usize = 1 << 20;
+
+/// One member's procfs files, held open between walks: a walk is then one `pread` a file
+/// instead of open, read and close. A held file of a process that has exited fails to read
+/// (procfs ties it to the process, not to its number), so a reused PID is never mistaken for it.
+#[derive(Debug)]
+struct MemberFiles {
+    stat: HeldFile,
+    /// Each thread's `children` file, by thread id.
+    children: HashMap<u32, HeldFile>,
 }
 
 /// The CPU time of one process tree, followed over time.
@@ -150,6 +166,7 @@ pub struct ProcessTree {
     departed_ticks: u64,
     members: HashSet<u32>,
     final_ticks: Option<u64>,
+    files: HashMap<u32, MemberFiles>,
 }
 
 impl ProcessTree {
@@ -161,6 +178,7 @@ impl ProcessTree {
             departed_ticks: 0,
             members: HashSet::new(),
             final_ticks: None,
+            files: HashMap::new(),
         }
     }
 
@@ -173,35 +191,92 @@ impl ProcessTree {
         &self.members
     }
 
-    fn stat(&self, pid: u32) -> Option<ProcStat> {
-        let s =
-            crate::sysfs::read_bounded(&self.proc_root.join(pid.to_string()).join("stat"), 4096)
-                .ok()?;
-        parse_proc_stat(&s)
+    fn pid_dir(&self, pid: u32) -> PathBuf {
+        self.proc_root.join(pid.to_string())
     }
 
-    fn children_of(&self, pid: u32) -> Option<Vec<u32>> {
-        let tasks = std::fs::read_dir(self.proc_root.join(pid.to_string()).join("task")).ok()?;
+    /// A member's stat, through its held file (opened at first sight).
+    fn stat(&mut self, pid: u32) -> Option<ProcStat> {
+        if !self.files.contains_key(&pid) {
+            let stat = HeldFile::open(&self.pid_dir(pid).join("stat"), "").ok()?;
+            let children = HashMap::new();
+            self.files.insert(pid, MemberFiles { stat, children });
+        }
+        let held = self.files.get_mut(&pid)?;
+        let parsed = held
+            .stat
+            .read_bytes("")
+            .ok()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(parse_proc_stat);
+        if parsed.is_none() {
+            self.files.remove(&pid);
+        }
+        parsed
+    }
+
+    /// A member's children: its threads' held `children` files, listed again (`task/`) only
+    /// when the thread count changed or a held file failed.
+    fn children_of(&mut self, pid: u32, threads: u32) -> Option<Vec<u32>> {
+        let task_dir = self.pid_dir(pid).join("task");
+        let held = self.files.get_mut(&pid)?;
         let mut out = Vec::new();
-        let mut any = false;
+        if threads > 0 && held.children.len() == threads as usize {
+            let mut all = true;
+            for f in held.children.values_mut() {
+                match f.read_bytes("") {
+                    Ok(b) => out.extend(pids(b)),
+                    Err(_) => {
+                        all = false;
+                        break;
+                    }
+                }
+            }
+            if all {
+                return Some(out);
+            }
+            out.clear();
+        }
+        let tasks = std::fs::read_dir(task_dir).ok()?;
+        let mut kept = HashMap::new();
         for t in tasks.flatten() {
-            if let Ok(s) = crate::sysfs::read_bounded(&t.path().join("children"), 1 << 20) {
-                any = true;
-                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let file = match held.children.remove(&tid) {
+                Some(f) => Some(f),
+                None => {
+                    HeldFile::open_limited(&t.path().join("children"), "", CHILDREN_MAX_BYTES).ok()
+                }
+            };
+            if let Some(mut f) = file {
+                if let Ok(b) = f.read_bytes("") {
+                    out.extend(pids(b));
+                    kept.insert(tid, f);
+                }
             }
         }
+        let any = !kept.is_empty();
+        held.children = kept;
         any.then_some(out)
     }
 
-    fn members_by_scan(&self) -> Vec<(u32, ProcStat)> {
+    fn members_by_scan(&mut self) -> Vec<(u32, ProcStat)> {
         let mut all = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&self.proc_root) {
-            for e in rd.flatten() {
-                if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
-                    if let Some(st) = self.stat(pid) {
-                        all.push((pid, st));
-                    }
-                }
+        let pids: Vec<u32> = match std::fs::read_dir(&self.proc_root) {
+            Ok(rd) => rd
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for pid in pids {
+            let path = self.pid_dir(pid).join("stat");
+            if let Some(st) = crate::sysfs::read_bounded(&path, crate::sysfs::SYSFS_MAX_BYTES)
+                .ok()
+                .and_then(|s| parse_proc_stat(&s))
+            {
+                all.push((pid, st));
             }
         }
         let mut members: HashSet<u32> = [self.root].into_iter().collect();
@@ -236,7 +311,7 @@ impl ProcessTree {
             let mut out = Vec::new();
             while let Some((pid, st)) = stack.pop() {
                 out.push((pid, st));
-                for c in self.children_of(pid)? {
+                for c in self.children_of(pid, st.threads)? {
                     if let Some(cs) = self.stat(c) {
                         stack.push((c, cs));
                     }
@@ -246,7 +321,7 @@ impl ProcessTree {
         });
         match walked {
             Some(v) => now.extend(v),
-            None if self.stat(self.root).is_some() => now.extend(self.members_by_scan()),
+            None if self.files.contains_key(&self.root) => now.extend(self.members_by_scan()),
             None => {}
         }
         let live: HashMap<u32, u64> = now.iter().map(|(p, s)| (*p, s.cpu_ticks)).collect();
@@ -255,11 +330,20 @@ impl ProcessTree {
                 self.departed_ticks += ticks;
             }
         }
+        self.files.retain(|p, _| live.contains_key(p));
         self.members = live.keys().copied().collect();
         let live_total: u64 = live.values().sum();
         self.last_seen = live;
         (self.departed_ticks + live_total).max(self.final_ticks.unwrap_or(0))
     }
+}
+
+/// The PIDs in a `children` file.
+fn pids(b: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    std::str::from_utf8(b)
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
 }
 
 #[cfg(test)]
@@ -299,7 +383,8 @@ mod tests {
             parse_proc_stat(s),
             Some(ProcStat {
                 ppid: 17,
-                cpu_ticks: 300
+                cpu_ticks: 300,
+                threads: 1,
             })
         );
         assert_eq!(parse_proc_stat("garbage"), None);
@@ -346,5 +431,46 @@ mod tests {
         }
         let mut tree = ProcessTree::new(root, 10);
         assert_eq!(tree.cpu_ticks(), 145);
+    }
+
+    /// A new thread's children are found: the thread count in `stat` says the held list is stale.
+    #[test]
+    fn tree_finds_children_of_new_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_proc(root, 10, 1, 100, &[]);
+        write_proc(root, 11, 10, 40, &[]);
+        let mut tree = ProcessTree::new(root, 10);
+        assert_eq!(tree.cpu_ticks(), 100);
+        // Thread 13 of process 10 starts process 11.
+        std::fs::create_dir_all(root.join("10/task/13")).unwrap();
+        std::fs::write(root.join("10/task/13/children"), "11").unwrap();
+        std::fs::write(
+            root.join("10/stat"),
+            "10 (p) S 1 1 1 0 -1 0 0 0 0 0 100 0 0 0 20 0 2 0",
+        )
+        .unwrap();
+        assert_eq!(tree.cpu_ticks(), 140);
+        assert_eq!(tree.members().len(), 2);
+    }
+
+    /// On the real procfs: a shell's two background children are members, and once they exit
+    /// their held files are let go.
+    #[test]
+    fn tree_follows_a_real_process_tree() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 0.5 & sleep 0.5 & wait"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut tree = ProcessTree::new(Path::new("/proc"), child.id());
+        tree.cpu_ticks();
+        assert_eq!(tree.members().len(), 3, "{:?}", tree.members());
+        tree.cpu_ticks();
+        assert_eq!(tree.members().len(), 3);
+        child.wait().unwrap();
+        tree.cpu_ticks();
+        assert!(tree.members().is_empty());
+        assert!(tree.files.is_empty());
     }
 }

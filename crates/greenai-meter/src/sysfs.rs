@@ -57,15 +57,24 @@ pub struct HeldFile {
     path: PathBuf,
     file: std::fs::File,
     buf: Vec<u8>,
+    /// The longest the file may be.
+    limit: usize,
 }
 
 impl HeldFile {
+    /// Opens a sysfs attribute: at most [`SYSFS_MAX_BYTES`] long.
     pub fn open(path: &Path, hint: &str) -> Result<Self> {
+        Self::open_limited(path, hint, SYSFS_MAX_BYTES)
+    }
+
+    /// Opens a file that may be up to `limit` bytes long (a procfs list).
+    pub fn open_limited(path: &Path, hint: &str, limit: usize) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| classify_io(path, e, hint))?;
         let mut held = HeldFile {
             path: path.to_path_buf(),
             file,
             buf: vec![0; 64],
+            limit,
         };
         // Opening can succeed where reading is refused (root-only attributes): read once now.
         held.read_bytes(hint)?;
@@ -84,19 +93,21 @@ impl HeldFile {
                 .file
                 .read_at(&mut self.buf, 0)
                 .map_err(|e| classify_io(&self.path, e, hint))?;
-            if n < self.buf.len() {
+            if n < self.buf.len() && n <= self.limit {
                 return Ok(&self.buf[..n]);
             }
-            if self.buf.len() > SYSFS_MAX_BYTES {
+            if n > self.limit {
                 return Err(MeterError::Unsupported {
                     reason: format!(
-                        "{} is longer than {SYSFS_MAX_BYTES} bytes: not a sysfs value",
-                        self.path.display()
+                        "{} is longer than {} bytes: not a sysfs value",
+                        self.path.display(),
+                        self.limit
                     ),
                 });
             }
-            // The file may be longer than the buffer: grow and read again from the start.
-            let len = self.buf.len() * 2;
+            // The file may be longer than the buffer: grow (one byte past the limit at most, to
+            // tell a file of exactly `limit` bytes from a longer one) and read again.
+            let len = (self.buf.len() * 2).min(self.limit + 1);
             self.buf.resize(len, 0);
         }
     }
@@ -132,9 +143,24 @@ mod tests {
             path: zero.to_path_buf(),
             file: std::fs::File::open(zero).unwrap(),
             buf: vec![0; 64],
+            limit: SYSFS_MAX_BYTES,
         };
         let e = held.read_bytes("").unwrap_err().to_string();
         assert!(e.contains("longer than"), "{e}");
+        // Exactly at the limit is read; one byte more is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, vec![b'1'; 100]).unwrap();
+        assert_eq!(
+            HeldFile::open_limited(&f, "", 100)
+                .unwrap()
+                .read_bytes("")
+                .unwrap()
+                .len(),
+            100
+        );
+        std::fs::write(&f, vec![b'1'; 101]).unwrap();
+        assert!(HeldFile::open_limited(&f, "", 100).is_err());
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("energy_uj");
         std::fs::write(&f, "123\n").unwrap();
