@@ -358,6 +358,11 @@ pub struct QuantizeArgs {
     pub calibration: usize,
     #[arg(long, value_enum, default_value = "minmax")]
     pub method: CalibrationMethod,
+    /// Which layers run int8: `faster`, each only where it is faster than f32 on this CPU (timed
+    /// on calibration images); `all`, every layer that can (for a model meant for another
+    /// machine, or results that must not depend on timing).
+    #[arg(long, value_enum, default_value = "faster")]
+    pub int8_layers: Int8Layers,
     /// Write the int8 model (safetensors with i8 weights and their scales); `greenai eval` and
     /// `greenai predict` read it.
     #[arg(long, value_name = "PATH")]
@@ -368,6 +373,12 @@ pub struct QuantizeArgs {
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub job: JobArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Int8Layers {
+    Faster,
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

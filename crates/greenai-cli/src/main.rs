@@ -20,6 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // A forced int8 kernel this CPU lacks (or a name of none) is refused before any work.
+    if let Err(e) = greenai_nn::int8::Kernel::selected() {
+        eprintln!("greenai: {e}");
+        return ExitCode::from(EXIT_ERROR);
+    }
     match cmd::dispatch(args) {
         Ok(code) => code,
         Err(e) => {

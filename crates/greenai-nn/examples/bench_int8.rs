@@ -32,6 +32,10 @@ fn main() {
         "per-channel" => (WeightScheme::PerChannel, ActivationRange::MinMax),
         _ => (WeightScheme::PerChannel, ActivationRange::Dynamic),
     };
+    let kernel = greenai_nn::int8::Kernel::selected().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
     let f32m = ck.model.folded();
     let i8m = ck.model.quantized(scheme, range, &calib, 1000);
     let r = Runner {
@@ -54,8 +58,9 @@ fn main() {
     }
     let (f, q) = (median(a), median(b));
     println!(
-        "{{\"tool\":\"greenai\",\"model\":\"{}\",\"mode\":\"{mode}\",\"threads\":{threads},\"f32_inference_samples_per_s\":{f:.0},\"int8_inference_samples_per_s\":{q:.0},\"int8_over_f32\":{:.3},\"f32_accuracy\":{acc32:.4},\"int8_accuracy\":{acc8:.4}}}",
+        "{{\"tool\":\"greenai\",\"model\":\"{}\",\"mode\":\"{mode}\",\"kernel\":\"{}\",\"threads\":{threads},\"f32_inference_samples_per_s\":{f:.0},\"int8_inference_samples_per_s\":{q:.0},\"int8_over_f32\":{:.3},\"f32_accuracy\":{acc32:.4},\"int8_accuracy\":{acc8:.4}}}",
         ck.model.kind.name(),
+        kernel.name(),
         q / f
     );
 }

@@ -505,7 +505,8 @@ fn load_quantized(
         layers,
         scheme,
         range,
-        kernel: crate::int8::Kernel::detect(),
+        kernel: crate::int8::Kernel::active(),
+        speed: None,
     };
     Ok(Checkpoint {
         model: Model {

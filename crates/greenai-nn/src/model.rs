@@ -9,6 +9,16 @@ use crate::quantize::{ActivationRange, Int8, Quantized, WeightScheme};
 use crate::Result;
 use std::sync::Arc;
 
+/// Whether [`Model::quantized_with`] times the layers (see [`crate::quantize::SpeedCheck`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeedRule {
+    /// int8 only where it is faster on this CPU: what users get.
+    KeepFaster,
+    /// Every quantizable layer int8: for tests of the int8 path itself, whose layer set must not
+    /// depend on timing.
+    EveryLayer,
+}
+
 /// A model's architecture with its parameters and BatchNorm running statistics.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -42,8 +52,10 @@ impl Model {
     }
 
     /// The int8 form: folded ([`Model::folded`]), then quantized with `scheme` and activation
-    /// ranges calibrated on the `n` inputs of `calibration` (unless `range` is dynamic). The one
-    /// way every caller (`quantize`, compare's int8 rows, transfer's int8 backbone) quantizes.
+    /// ranges calibrated on the `n` inputs of `calibration` (unless `range` is dynamic), each
+    /// layer int8 only where that is faster on this CPU (timed on the calibration inputs; see
+    /// [`crate::quantize::SpeedCheck`]). The one way every caller (`quantize`, compare's int8
+    /// rows, transfer's int8 backbone) quantizes.
     pub fn quantized(
         &self,
         scheme: WeightScheme,
@@ -51,8 +63,21 @@ impl Model {
         calibration: &[f32],
         n: usize,
     ) -> Model {
+        self.quantized_with(scheme, range, calibration, n, SpeedRule::KeepFaster)
+    }
+
+    /// [`Model::quantized`], with every quantizable layer int8 whatever its speed
+    /// ([`SpeedRule::EveryLayer`]) or only where it is faster ([`SpeedRule::KeepFaster`]).
+    pub fn quantized_with(
+        &self,
+        scheme: WeightScheme,
+        range: ActivationRange,
+        calibration: &[f32],
+        n: usize,
+        rule: SpeedRule,
+    ) -> Model {
         let mut m = self.folded();
-        let q = crate::quantize::quantize(
+        let mut q = crate::quantize::quantize(
             &m.graph,
             &m.params,
             &m.buffers,
@@ -61,6 +86,9 @@ impl Model {
             calibration,
             n,
         );
+        if rule == SpeedRule::KeepFaster {
+            q = crate::quantize::keep_faster(&m.graph, &m.params, &m.buffers, q, calibration, n);
+        }
         m.quant = Some(Arc::new(q));
         m
     }

@@ -8,6 +8,7 @@ use crate::train::check_size;
 use greenai_meter::{Monitor, Provenance};
 use greenai_nn::checkpoint;
 use greenai_nn::data::{Dataset, Split, MNIST_MEAN, MNIST_STD};
+use greenai_nn::model::SpeedRule;
 use greenai_nn::quantize::{ActivationRange, WeightScheme};
 use greenai_nn::train::{Model, Runner};
 use serde::Serialize;
@@ -23,6 +24,8 @@ pub struct QuantizeSpec {
     pub calibration: usize,
     /// Where to write the int8 model, if anywhere.
     pub save: Option<PathBuf>,
+    /// Every quantizable layer int8 ([`SpeedRule::EveryLayer`]), or only the faster ones.
+    pub rule: SpeedRule,
 }
 
 impl QuantizeSpec {
@@ -56,6 +59,33 @@ pub struct Side {
     pub provenance: Provenance,
 }
 
+/// One quantizable layer: int8 or f32, and why (the quantizer's speed check on this CPU).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    pub layer: String,
+    pub int8: bool,
+    /// Time per image on each path, from the check's timing passes.
+    pub f32_us: f64,
+    pub int8_us: f64,
+    pub reason: String,
+}
+
+impl LayerReport {
+    /// The layers of a speed check, in graph order.
+    pub fn from_check(s: &greenai_nn::quantize::SpeedCheck) -> Vec<LayerReport> {
+        s.layers
+            .iter()
+            .map(|l| LayerReport {
+                layer: l.layer.clone(),
+                int8: l.int8,
+                f32_us: l.f32_us,
+                int8_us: l.int8_us,
+                reason: l.reason.clone(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct QuantizeReport {
     pub model: String,
@@ -63,6 +93,10 @@ pub struct QuantizeReport {
     pub calibration_images: usize,
     pub method: Option<String>,
     pub kernel: String,
+    /// Each quantizable layer's verdict (int8 only where it is faster here).
+    pub layers: Vec<LayerReport>,
+    /// Set when int8 was slower as a whole on this CPU, so the model stayed f32.
+    pub all_f32: bool,
     pub params: usize,
     pub flops: u64,
     pub before: Side,
@@ -140,7 +174,9 @@ pub fn run_quantize(
     let runner = job_args.runner();
     let folded = ck.model.folded();
     let (acc32, sps32, m32) = measure(&meter, &runner, &folded, &test, "f32")?;
-    let int8 = ck.model.quantized(spec.scheme, spec.range, &calib, calib_n);
+    let int8 = ck
+        .model
+        .quantized_with(spec.scheme, spec.range, &calib, calib_n, spec.rule);
     let q = int8
         .quant
         .as_deref()
@@ -165,6 +201,12 @@ pub fn run_quantize(
         calibration_images: calib_n,
         method: spec.method().map(Into::into),
         kernel: kernel.into(),
+        layers: q
+            .speed
+            .as_ref()
+            .map(LayerReport::from_check)
+            .unwrap_or_default(),
+        all_f32: q.speed.as_ref().is_some_and(|s| s.all_f32),
         params: folded.graph.param_count(),
         flops: folded.graph.flops(),
         before: Side {

@@ -56,6 +56,9 @@ pub struct JobReport {
     pub flops: u64,
     pub provenance: Provenance,
     pub uncertainty: Option<f64>,
+    /// The int8 kernel that ran the quantized layers, for an int8 model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8_kernel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingReport>,
     #[serde(flatten)]
@@ -116,6 +119,12 @@ pub struct JobResults {
     pub batch: usize,
     /// Set when a budget stopped training: the predicted energy of all its epochs.
     pub stopped_by_budget_predicted_j: Option<f64>,
+    /// The int8 kernel that ran the model's quantized layers (`avx512-vnni`, `avx2`, `portable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_kernel: Option<String>,
+    /// Of the quantizable layers, how many run int8 (the rest were faster in f32 here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_layers: Option<(usize, usize)>,
 }
 
 pub fn load_sets(dir: &Path) -> Result<(Dataset, Dataset)> {
@@ -452,6 +461,8 @@ pub fn run_train(
         threads: job_args.threads,
         batch: job_args.batch,
         stopped_by_budget_predicted_j: stopped_by_budget,
+        int8_kernel: None,
+        int8_layers: None,
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;
@@ -483,6 +494,7 @@ pub fn run_train(
         flops: model.graph.flops(),
         provenance,
         uncertainty: combined_uncertainty(std::iter::once(&whole)),
+        int8_kernel: None,
         training: Some(TrainingReport {
             epochs: args.epochs,
             epochs_run: per_epoch.len(),
@@ -562,6 +574,11 @@ pub fn run_eval(
         flops,
         threads: job_args.threads,
         batch: job_args.batch,
+        int8_kernel: ck
+            .model
+            .quant
+            .is_some()
+            .then(|| greenai_nn::int8::Kernel::active().name().to_string()),
         ..JobResults::default()
     };
     job.set_results(&results)?;
@@ -589,6 +606,7 @@ pub fn run_eval(
         flops,
         provenance: m.provenance,
         uncertainty: m.uncertainty,
+        int8_kernel: results.int8_kernel.clone(),
         training: None,
         carbon: end.carbon,
         results,

@@ -90,6 +90,9 @@ pub struct TransferReport {
     pub flops: u64,
     pub provenance: Provenance,
     pub uncertainty: Option<f64>,
+    /// The int8 kernel that ran the quantized frozen part, when it is int8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8_kernel: Option<String>,
     #[serde(flatten)]
     pub carbon: greenai_carbon::CarbonReport,
     /// What was stored with the run (not part of the JSON report).
@@ -300,6 +303,9 @@ pub fn run_transfer(
         threads: job_args.threads,
         batch: job_args.batch,
         stopped_by_budget_predicted_j: None,
+        int8_kernel: (quantization != "none")
+            .then(|| greenai_nn::int8::Kernel::active().name().to_string()),
+        int8_layers: None,
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;
@@ -334,6 +340,7 @@ pub fn run_transfer(
         flops,
         provenance: m.provenance,
         uncertainty: m.uncertainty,
+        int8_kernel: results.int8_kernel.clone(),
         carbon: end.carbon,
         results,
     })

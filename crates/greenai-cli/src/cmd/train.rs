@@ -46,6 +46,9 @@ fn print_summary(r: &JobReport) {
             .map(|u| format!(" ±{:.0}%", u * 100.0))
             .unwrap_or_default(),
     );
+    if let Some(k) = &r.int8_kernel {
+        eprintln!("  int8 layers ran the {k} kernel");
+    }
     if let Some(id) = &r.run_id {
         eprintln!("  recorded as run {id}");
     }

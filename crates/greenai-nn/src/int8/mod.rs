@@ -12,10 +12,12 @@
 //! the convolution needs no gathered patches. Whatever the padding bytes of a segment hold never
 //! counts.
 //!
-//! Two kernels, chosen at run time: AVX-512 VNNI, register-blocked (up to 4 blocks of 16 channels
-//! × up to 16 rows of sums held in registers while the weights stream), and a portable loop over
-//! the same layout. Both give the same integers: a u8 × i8 product fits in 16 bits, and sums stay
-//! inside 32 bits for rows shorter than 2^31 / (255 · 128) ≈ 65,000.
+//! Three kernels, chosen at run time ([`Kernel`], forced with [`KERNEL_ENV`]): AVX-512 VNNI,
+//! register-blocked (up to 4 blocks of 16 channels × up to 16 rows of sums held in registers while
+//! the weights stream); AVX2, exact `vpmaddwd` over i16-widened operands (`avx2.rs` says why not
+//! `vpmaddubsw`), 6 rows × 16 channels a tile; and a portable loop over the same layout, the
+//! reference. All give the same integers: a u8 × i8 product fits in 16 bits, and sums stay inside
+//! 32 bits for rows shorter than 2^31 / (255 · 128) ≈ 65,000.
 
 /// Output channels per packed block.
 pub const LANES: usize = 16;
@@ -25,31 +27,127 @@ pub fn k4(k: usize) -> usize {
     k.div_ceil(4) * 4
 }
 
-/// Which kernel runs on this CPU.
+/// Which kernel runs: the best this CPU has, unless [`KERNEL_ENV`] forces another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
+    /// 512-bit `vpdpbusd` (Intel Ice Lake and later servers, AMD Zen 4 and later).
     Avx512Vnni,
+    /// 256-bit `vpdpbusd` (AVX-VNNI: Intel Alder Lake and later client parts, AMD Zen 5).
+    AvxVnni,
+    /// 256-bit `vpmaddwd` over activations and weights widened to i16: exact (see `avx2.rs`).
+    Avx2,
+    /// The reference every other kernel is tested equal to; any CPU.
     Portable,
 }
 
+/// The environment variable that forces a kernel (`avx512-vnni`, `avx-vnni`, `avx2` or
+/// `portable`), so that
+/// every path can be tested and benchmarked on one machine. A kernel the CPU lacks is refused. It
+/// also holds the helpers around the products (quantization, requantization, depthwise sums) to
+/// the same instruction set.
+pub const KERNEL_ENV: &str = "GREENAI_INT8_KERNEL";
+
 impl Kernel {
+    /// Every kernel, fastest first.
+    pub const ALL: [Kernel; 4] = [
+        Kernel::Avx512Vnni,
+        Kernel::AvxVnni,
+        Kernel::Avx2,
+        Kernel::Portable,
+    ];
+
+    /// The fastest kernel this CPU runs.
     pub fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512vnni")
-                && std::arch::is_x86_feature_detected!("avx512f")
-            {
-                return Kernel::Avx512Vnni;
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.available())
+            .unwrap_or(Kernel::Portable)
+    }
+
+    /// Whether this CPU can run it.
+    pub fn available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => {
+                std::arch::is_x86_feature_detected!("avx512vnni")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
             }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::AvxVnni => {
+                std::arch::is_x86_feature_detected!("avxvnni")
+                    && std::arch::is_x86_feature_detected!("avx2")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            Kernel::Portable => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
-        Kernel::Portable
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Avx512Vnni => "avx512-vnni",
+            Kernel::AvxVnni => "avx-vnni",
+            Kernel::Avx2 => "avx2",
             Kernel::Portable => "portable",
         }
+    }
+
+    /// The kernel named `name`, if this CPU runs it; else why not, in one line.
+    pub fn from_name(name: &str) -> Result<Kernel, String> {
+        let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
+        let k = Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "{KERNEL_ENV}={name:?}: the int8 kernels are {}",
+                    names.join(", ")
+                )
+            })?;
+        if !k.available() {
+            return Err(format!(
+                "{KERNEL_ENV}={name}: this CPU cannot run the {name} kernel (it runs {})",
+                Kernel::ALL
+                    .iter()
+                    .filter(|k| k.available())
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(k)
+    }
+
+    /// The kernel [`KERNEL_ENV`] asks for (an error if it names none this CPU runs), else the
+    /// fastest. Callers that cannot report an error use [`Kernel::active`].
+    pub fn selected() -> Result<Kernel, String> {
+        match std::env::var(KERNEL_ENV) {
+            Ok(v) if !v.trim().is_empty() => Kernel::from_name(&v),
+            _ => Ok(Kernel::detect()),
+        }
+    }
+
+    /// [`Kernel::selected`], decided once per process; a bad [`KERNEL_ENV`] falls back to the
+    /// fastest kernel (the command line refuses it before any model runs).
+    pub fn active() -> Kernel {
+        static ACTIVE: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *ACTIVE.get_or_init(|| Kernel::selected().unwrap_or_else(|_| Kernel::detect()))
+    }
+
+    /// Whether the helpers may use AVX-512 (the active kernel is the AVX-512 one).
+    fn avx512() -> bool {
+        Kernel::active() == Kernel::Avx512Vnni
+    }
+
+    /// Whether the helpers may use AVX2.
+    fn avx2() -> bool {
+        matches!(
+            Kernel::active(),
+            Kernel::Avx512Vnni | Kernel::AvxVnni | Kernel::Avx2
+        )
     }
 }
 
@@ -62,6 +160,9 @@ pub struct PackedWeights {
     pub k: usize,
     pub segs: usize,
     pub data: Vec<i8>,
+    /// The same weights as i16 for the AVX2 kernel, each quad as two pairs:
+    /// `wide[base · 64 + p · 32 + lane · 2 + t] = data[base · 64 + lane · 4 + 2p + t]`.
+    pub wide: Vec<i16>,
 }
 
 impl PackedWeights {
@@ -81,12 +182,28 @@ impl PackedWeights {
             k,
             segs,
             data: Vec::new(),
+            wide: Vec::new(),
         };
         p.data = vec![0i8; m.div_ceil(LANES) * p.block_quads() * 4 * LANES];
         for o in 0..m {
             for kk in 0..k {
                 let at = p.at(o, kk);
                 p.data[at] = w[o * k + kk];
+            }
+        }
+        p.wide = vec![0i16; p.data.len()];
+        for (quad, wide) in p
+            .data
+            .chunks_exact(4 * LANES)
+            .zip(p.wide.chunks_exact_mut(4 * LANES))
+        {
+            for lane in 0..LANES {
+                for pair in 0..2 {
+                    for t in 0..2 {
+                        wide[pair * 2 * LANES + lane * 2 + t] =
+                            quad[lane * 4 + 2 * pair + t] as i16;
+                    }
+                }
             }
         }
         p
@@ -162,9 +279,28 @@ pub fn gemm_rows(kernel: Kernel, w: &PackedWeights, x: &[u8], rows: Rows, c: &mu
     assert!(c.len() >= rows.n * w.m16(), "output too short");
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512Vnni if std::arch::is_x86_feature_detected!("avx512vnni") => {
+        Kernel::Avx512Vnni if kernel.available() => {
             // SAFETY: the feature was detected at run time; the asserts bound every access.
             unsafe { vnni::gemm(w, x, rows, c) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::AvxVnni if kernel.available() => {
+            // SAFETY: AVX-VNNI and AVX2 were detected at run time; the asserts bound every access.
+            unsafe { vnni256::vex::gemm(w, x, rows, c) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 if kernel.available() => {
+            thread_local! {
+                static WIDE: std::cell::RefCell<Vec<i16>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            WIDE.with_borrow_mut(|x16| {
+                // SAFETY: AVX2 was detected at run time; x16 has x's first `last` values, which
+                // the asserts showed to cover every row, and c every sum.
+                unsafe {
+                    avx2::widen(&x[..last], x16);
+                    avx2::gemm(w, x16, rows, c)
+                }
+            })
         }
         _ => portable(w, x, rows, c),
     }
@@ -196,7 +332,11 @@ fn portable(w: &PackedWeights, x: &[u8], rows: Rows, c: &mut [i32]) {
 }
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod vnni;
+#[cfg(target_arch = "x86_64")]
+mod vnni256;
 
 /// Where a depthwise convolution reads: a channels-last image `wp` pixels wide of `cin` channels,
 /// a `k × k` kernel at `stride`, an output of `outs`.
@@ -249,9 +389,17 @@ pub fn depthwise_sums(taps: &[i32], img: &[u8], g: DepthwiseGeometry, acc: &mut 
         unsafe fn avx512(taps: &[i32], img: &[u8], g: DepthwiseGeometry, acc: &mut [i32]) {
             body(taps, img, g, acc)
         }
-        if std::arch::is_x86_feature_detected!("avx512bw") {
+        if Kernel::avx512() {
             // SAFETY: AVX-512 BW was detected at run time; the body indexes checked slices.
             return unsafe { avx512(taps, img, g, acc) };
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(taps: &[i32], img: &[u8], g: DepthwiseGeometry, acc: &mut [i32]) {
+            body(taps, img, g, acc)
+        }
+        if Kernel::avx2() {
+            // SAFETY: AVX2 was detected at run time; the body indexes checked slices.
+            return unsafe { avx2(taps, img, g, acc) };
         }
     }
     body(taps, img, g, acc)
@@ -320,9 +468,17 @@ pub fn min_max(x: &[f32]) -> (f32, f32) {
             let (rl, rh) = body(rest);
             (lo.min(rl), hi.max(rh))
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if Kernel::avx512() {
             // SAFETY: AVX-512 was detected at run time.
             return unsafe { avx512(x) };
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(x: &[f32]) -> (f32, f32) {
+            body(x)
+        }
+        if Kernel::avx2() {
+            // SAFETY: AVX2 was detected at run time.
+            return unsafe { avx2(x) };
         }
     }
     body(x)
@@ -345,7 +501,7 @@ pub fn quantize_slice(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
         unsafe fn avx2(src: &[f32], dst: &mut [u8], inv_scale: f32, zero: u8) {
             body(src, dst, inv_scale, zero)
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if Kernel::avx2() {
             // SAFETY: AVX2 was detected at run time.
             return unsafe { avx2(src, dst, inv_scale, zero) };
         }
@@ -438,10 +594,25 @@ impl Dequant<'_> {
                     }
                 }
             }
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if Kernel::avx512() {
                 assert!(n == 0 || acc.len() >= (n - 1) * m16 + self.scale.len());
                 // SAFETY: AVX-512 was detected at run time; the assert bounds the sums.
                 return unsafe { avx512(self, acc, m16, n, out, stride) };
+            }
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2(
+                d: &Dequant,
+                acc: &[i32],
+                m16: usize,
+                n: usize,
+                out: &mut [f32],
+                stride: usize,
+            ) {
+                body(d, acc, m16, n, out, stride)
+            }
+            if Kernel::avx2() {
+                // SAFETY: AVX2 was detected at run time.
+                return unsafe { avx2(self, acc, m16, n, out, stride) };
             }
         }
         body(self, acc, m16, n, out, stride)
@@ -470,6 +641,8 @@ pub struct Requant<'a> {
     zero_half: f32,
     lo: f32,
     hi: f32,
+    /// The per-channel constants padded with zeros to a multiple of 8, for the AVX2 path.
+    padded: (Vec<f32>, Vec<i32>, Vec<f32>),
 }
 
 impl<'a> Requant<'a> {
@@ -481,12 +654,21 @@ impl<'a> Requant<'a> {
             Act::Relu => (next.1, 255),
             Act::Relu6 => (next.1, requantize_one(6.0, inv, zero_half, 0.5, 255.5)),
         };
+        let m8 = d.scale.len().div_ceil(8) * 8;
+        let pad = |v: &[f32]| {
+            let mut p = v.to_vec();
+            p.resize(m8, 0.0);
+            p
+        };
+        let mut corr = d.corr.to_vec();
+        corr.resize(m8, 0);
         Requant {
             d,
             inv,
             zero_half,
             lo: lo as f32 + 0.5,
             hi: hi as f32 + 0.5,
+            padded: (pad(d.scale), corr, pad(d.bias)),
         }
     }
 
@@ -513,24 +695,33 @@ impl<'a> Requant<'a> {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-            {
+            if Kernel::avx512() {
                 assert!(acc.len() >= n.saturating_sub(1) * m16 + self.d.scale.len());
                 assert!(out.len() >= n * self.d.scale.len());
                 // SAFETY: the features were detected at run time; the asserts bound the rows.
                 return unsafe { self.avx512(acc, m16, n, out) };
             }
-            #[target_feature(enable = "avx2")]
-            unsafe fn avx2(r: &Requant, acc: &[i32], m16: usize, n: usize, out: &mut [u8]) {
-                body(r, acc, m16, n, out)
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: AVX2 was detected at run time.
-                return unsafe { avx2(self, acc, m16, n, out) };
+            if Kernel::avx2() && acc.len() >= n * m16 {
+                // SAFETY: AVX2 was detected at run time; requant_rows asserts its bounds.
+                return unsafe { avx2::requant_rows(&self.avx2_consts(), acc, m16, n, out) };
             }
         }
         body(self, acc, m16, n, out)
+    }
+
+    /// The constants as the AVX2 path takes them.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_consts(&self) -> avx2::RequantConsts<'_> {
+        avx2::RequantConsts {
+            m: self.d.scale.len(),
+            scale: &self.padded.0,
+            corr: &self.padded.1,
+            bias: &self.padded.2,
+            inv: self.inv,
+            zero_half: self.zero_half,
+            lo: self.lo,
+            hi: self.hi,
+        }
     }
 
     /// [`Requant::rows`] sixteen channels at a time, the same operations in the same order (a

@@ -3,6 +3,94 @@
 use super::*;
 use crate::rng::SplitMix64;
 
+/// Every kernel this CPU runs, the portable one included: all are tested on any machine that
+/// has them, whichever is the default.
+fn kernels() -> Vec<Kernel> {
+    let ks: Vec<Kernel> = Kernel::ALL.into_iter().filter(|k| k.available()).collect();
+    assert!(ks.contains(&Kernel::Portable));
+    ks
+}
+
+/// The products where `vpmaddubsw` would saturate (two products of 255 and ±127 add to ±64,770,
+/// past i16) are exact in every kernel, with sums at the limit of a long row.
+#[test]
+fn kernels_do_not_saturate() {
+    for (m, n, k) in [(16, 7, 64), (33, 13, 1000), (5, 1, 4)] {
+        for sign in [127i8, -127] {
+            let w = vec![sign; m * k];
+            let x = vec![255u8; n * k4(k)];
+            let pw = PackedWeights::pack(&w, m, k);
+            let want = 255 * sign as i32 * k as i32;
+            for kern in kernels() {
+                let mut c = vec![7; n * pw.m16()];
+                gemm_packed(kern, &pw, n, &x, &mut c);
+                for j in 0..n {
+                    assert!(
+                        c[j * pw.m16()..j * pw.m16() + m].iter().all(|&v| v == want),
+                        "{kern:?} {m}×{n}×{k} sign {sign}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The 256-bit VNNI source, compiled for AVX-512 VNNI with VL (the EVEX form of AVX-VNNI's
+/// instruction), equals the reference wherever this CPU runs it: the AVX-VNNI kernel is the same
+/// source with the VEX intrinsic, and only CPUs with AVX-VNNI run that one.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vnni256_source_equals_the_reference() {
+    let has = std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
+        && std::arch::is_x86_feature_detected!("avx512vl");
+    if !has {
+        eprintln!("skipped: this CPU has no AVX-512 VNNI with VL");
+        return;
+    }
+    let mut rng = SplitMix64::new(13);
+    for (m, n, segs, seg, rs, ss) in [
+        (6, 29, 5, 5, 1, 32),
+        (16, 40, 3, 3, 1, 30),
+        (64, 37, 3, 96, 32, 512),
+        (70, 23, 2, 9, 6, 50),
+        (10, 15, 1, 84, 84, 0),
+    ] {
+        let k = segs * seg;
+        let w: Vec<i8> = (0..m * k)
+            .map(|_| ((rng.next_f32() * 255.0) as i32 - 127) as i8)
+            .collect();
+        let pw = PackedWeights::pack_segments(&w, m, k, segs);
+        let len = (n - 1) * rs + (segs - 1) * ss + pw.seg_quads() * 4;
+        let x: Vec<u8> = (0..len).map(|_| (rng.next_f32() * 256.0) as u8).collect();
+        let rows = Rows {
+            n,
+            row_stride: rs,
+            seg_stride: ss,
+        };
+        let mut want = vec![7; n * pw.m16()];
+        gemm_rows(Kernel::Portable, &pw, &x, rows, &mut want);
+        let mut got = vec![7; n * pw.m16()];
+        // SAFETY: the features were detected; x and got are the sizes gemm_rows checks for.
+        unsafe { vnni256::evex::gemm(&pw, &x, rows, &mut got) };
+        assert_eq!(got, want, "m {m} n {n} {segs}×{seg}");
+    }
+}
+
+/// A kernel is forced by name, and one this CPU lacks, or a name of none, is refused in a line.
+#[test]
+fn kernels_are_chosen_by_name() {
+    for k in Kernel::ALL {
+        match Kernel::from_name(k.name()) {
+            Ok(got) => assert!(got == k && k.available()),
+            Err(e) => assert!(!k.available() && e.contains("cannot run"), "{e}"),
+        }
+    }
+    let e = Kernel::from_name("sse9").unwrap_err();
+    assert!(e.contains("avx2") && !e.contains('\n'), "{e}");
+    assert_eq!(Kernel::from_name("portable"), Ok(Kernel::Portable));
+}
+
 /// Every kernel this CPU has equals a plain integer product exactly, extremes included.
 #[test]
 fn kernels_equal_the_reference_exactly() {
@@ -42,7 +130,7 @@ fn kernels_equal_the_reference_exactly() {
                     .sum();
             }
         }
-        for kern in [Kernel::Portable, Kernel::detect()] {
+        for kern in kernels() {
             let mut c = vec![7; n * pw.m16()];
             gemm_packed(kern, &pw, n, &x, &mut c);
             assert_eq!(c, want, "{kern:?} {m}×{n}×{k}");
@@ -85,7 +173,7 @@ fn segmented_rows_equal_the_reference_exactly() {
             row_stride: rs,
             seg_stride: ss,
         };
-        for kern in [Kernel::Portable, Kernel::detect()] {
+        for kern in kernels() {
             let mut c = vec![7; n * m16];
             gemm_rows(kern, &pw, &x, rows, &mut c);
             assert_eq!(c, want, "{kern:?} m {m} n {n} {segs}×{seg}");
@@ -148,7 +236,7 @@ fn depthwise_sums_equal_the_reference_exactly() {
 fn requantized_rows_equal_one_value_at_a_time() {
     use crate::graph::Act;
     let mut rng = SplitMix64::new(8);
-    for m in [6usize, 16, 20, 64] {
+    for m in [1usize, 3, 6, 9, 16, 20, 64] {
         let m16 = m.div_ceil(LANES) * LANES;
         let n = 13;
         let scale: Vec<f32> = (0..m).map(|_| rng.next_f32() * 1e-3).collect();
@@ -165,13 +253,32 @@ fn requantized_rows_equal_one_value_at_a_time() {
                 bias: &bias,
             };
             let r = Requant::new(d, next, act);
+            // The active path, and the AVX2 one wherever the CPU has it (bytes past the rows
+            // must stay as they were).
+            let mut outs = Vec::new();
             let mut out = vec![0u8; n * m];
             r.rows(&acc, m16, n, &mut out);
-            for j in 0..n {
-                for o in 0..m {
-                    let v = scale[o] * (acc[j * m16 + o] - corr[o]) as f32 + bias[o];
-                    let want = requantize_one(v, r.inv, r.zero_half, r.lo, r.hi);
-                    assert_eq!(out[j * m + o], want, "m {m} {act:?} ({j},{o})");
+            outs.push(("active", out));
+            #[cfg(target_arch = "x86_64")]
+            if Kernel::Avx2.available() {
+                let k = r.avx2_consts();
+                let mut out = vec![0xA5u8; n * m + 9];
+                // SAFETY: AVX2 is available.
+                unsafe { avx2::requant_rows(&k, &acc, m16, n, &mut out) };
+                assert!(
+                    out[n * m..].iter().all(|&b| b == 0xA5),
+                    "m {m}: wrote past the rows"
+                );
+                out.truncate(n * m);
+                outs.push(("avx2", out));
+            }
+            for (path, out) in outs {
+                for j in 0..n {
+                    for o in 0..m {
+                        let v = scale[o] * (acc[j * m16 + o] - corr[o]) as f32 + bias[o];
+                        let want = requantize_one(v, r.inv, r.zero_half, r.lo, r.hi);
+                        assert_eq!(out[j * m + o], want, "{path} m {m} {act:?} ({j},{o})");
+                    }
                 }
             }
         }

@@ -15,8 +15,11 @@
 //! [`Int8`] runs them inside the graph's executor as a [`crate::graph::LayerOverride`], so the
 //! graph itself knows nothing of int8. The kernels per instruction set are [`crate::int8`].
 
+mod choose;
 mod exec;
 
+pub use choose::keep_faster;
+pub use choose::{LayerChoice, SpeedCheck};
 pub use exec::Int8;
 
 use crate::graph::{Exec, Graph, Op};
@@ -70,6 +73,9 @@ pub struct Quantized {
     /// itself writes u8) would quantize it with exactly these ([`plan_chain`]). Clearing it gives
     /// the same results, slower.
     pub chain: Vec<Option<(f32, u8)>>,
+    /// Which layers the speed check kept int8 and why ([`choose::keep_faster`]); `None` for a
+    /// model loaded from a file or quantized without the check.
+    pub speed: Option<SpeedCheck>,
 }
 
 /// Which node outputs stay u8 between int8 layers. An int8 layer writes u8 when its only consumer
@@ -372,6 +378,7 @@ pub fn quantize(
         layers,
         scheme,
         range,
-        kernel: Kernel::detect(),
+        kernel: Kernel::active(),
+        speed: None,
     }
 }

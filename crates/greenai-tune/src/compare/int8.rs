@@ -43,6 +43,7 @@ pub fn int8_variant(
     progress: &dyn Progress,
 ) -> Result<Row> {
     let name = format!("{}-int8", c.name);
+    let kernel = greenai_nn::int8::Kernel::active().name();
     if let Some((prev, r)) = previous {
         progress.note(&format!("  {name}: reused run {}", prev.run_id));
         return Ok(Row {
@@ -55,6 +56,8 @@ pub fn int8_variant(
             run_id: Some(prev.run_id.clone()),
             reused: true,
             pareto: false,
+            int8_kernel: r.int8_kernel.clone(),
+            int8_layers: r.int8_layers,
             ..parent.clone()
         });
     }
@@ -73,6 +76,11 @@ pub fn int8_variant(
     let m = ck
         .model
         .quantized(WeightScheme::PerChannel, ActivationRange::MinMax, &calib, n);
+    let int8_layers = m
+        .quant
+        .as_ref()
+        .and_then(|q| q.speed.as_ref())
+        .map(|s| s.int8_layers());
     let job_args = c.job_settings(args);
     let labels: BTreeMap<String, String> = [
         ("job", "eval".to_string()),
@@ -81,6 +89,7 @@ pub fn int8_variant(
         ("quantization", "per-channel".into()),
         ("compare_key", key8.to_string()),
         ("compare_config", name.clone()),
+        ("int8_kernel", kernel.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -108,6 +117,8 @@ pub fn int8_variant(
         threads: c.threads,
         batch: c.batch,
         stopped_by_budget_predicted_j: None,
+        int8_kernel: Some(kernel.into()),
+        int8_layers,
     })?;
     let end = job.finish(0, None)?;
     crate::job::tell_end(progress, &end);
@@ -125,6 +136,8 @@ pub fn int8_variant(
         run_id: end.run_id,
         reused: false,
         pareto: false,
+        int8_kernel: Some(kernel.into()),
+        int8_layers,
         ..parent.clone()
     })
 }

@@ -71,6 +71,12 @@ pub struct Row {
     /// Whether this result came from an earlier `compare` in the database.
     pub reused: bool,
     pub pareto: bool,
+    /// The int8 kernel that ran an int8 row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_kernel: Option<String>,
+    /// Of the quantizable layers, how many run int8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_layers: Option<(usize, usize)>,
 }
 
 /// The whole comparison.
@@ -124,6 +130,8 @@ impl Row {
             run_id,
             reused,
             pareto: false,
+            int8_kernel: r.int8_kernel.clone(),
+            int8_layers: r.int8_layers,
         }
     }
 }
@@ -262,7 +270,12 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
             }
         }
         let k = key(c, &dataset);
-        let k8 = format!("{k};int8=per-channel");
+        // The kernel is part of the int8 key: a row measured with another kernel (another
+        // machine, or a forced one) is measured again, not reused.
+        let k8 = format!(
+            "{k};int8=per-channel;kernel={}",
+            greenai_nn::int8::Kernel::active().name()
+        );
         let job = c.job_settings(args);
         let ckpt = int8::checkpoint_path(&job.state_dir, &c.name, &k);
         let prev8 = earlier.find("compare_key", &k8);
@@ -455,6 +468,12 @@ impl Comparison {
         }
         if let Some(p) = r.stopped_by_budget_predicted_j {
             notes.push(format!("stopped: predicted {p:.0} J > budget"));
+        }
+        if let Some(k) = &r.int8_kernel {
+            notes.push(format!("{k} kernel"));
+        }
+        if let Some((int8, of)) = r.int8_layers {
+            notes.push(format!("{int8}/{of} layers int8"));
         }
         if r.reused {
             notes.push("reused".into());
