@@ -283,6 +283,14 @@ pub struct TrainArgs {
     /// Stop when validation accuracy has not improved for this many epochs.
     #[arg(long, value_name = "EPOCHS", value_parser = crate::parse::epochs)]
     pub patience: Option<usize>,
+    /// Stop the moment this accuracy (0 to 1) is reached on held-out images, checked every
+    /// --check-every steps, and report the energy and time to reach it.
+    #[arg(long, value_name = "A", value_parser = crate::parse::accuracy)]
+    pub target_accuracy: Option<f64>,
+    /// Steps between checks of --target-accuracy (default: checks near 3 % of the training
+    /// work, 174 steps at batch 64).
+    #[arg(long, value_name = "N", requires = "target_accuracy", value_parser = crate::parse::steps)]
+    pub check_every: Option<u64>,
     /// Save a checkpoint (safetensors) after every epoch; `{epoch}` in PATH keeps one per epoch.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,

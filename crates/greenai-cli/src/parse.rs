@@ -103,6 +103,20 @@ fn count(s: &str, hi: usize, what: &str) -> Result<usize, String> {
     within(s, 1, hi, what)
 }
 
+/// A target accuracy: above 0, at most 1.
+pub fn accuracy(s: &str) -> Result<f64, String> {
+    let v = fraction(s)?;
+    if v == 0.0 {
+        return Err("a target accuracy of 0 is reached before training; give one above 0".into());
+    }
+    Ok(v)
+}
+
+/// Training steps.
+pub fn steps(s: &str) -> Result<u64, String> {
+    within(s, 1, 1_000_000_000, "steps")
+}
+
 /// Images per batch.
 pub fn batch(s: &str) -> Result<usize, String> {
     count(s, 65_536, "images per batch")

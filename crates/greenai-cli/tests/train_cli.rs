@@ -530,6 +530,79 @@ fn quantize_reports_both_sides() {
     );
 }
 
+/// `--target-accuracy`: training stops at the first check that reaches it (energy and time to
+/// accuracy reported, the checks' cost counted and stated); an unreachable target trains every
+/// epoch and says it was not reached; the flags are checked.
+#[test]
+fn training_stops_at_its_target_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    write_subset(dir.path(), Split::Train, 1500, "train");
+    write_subset(dir.path(), Split::Test, 300, "t10k");
+    let train = |extra: &[&str]| {
+        greenai()
+            .args(["train", "--model", "lenet", "--no-store", "--json"])
+            .args(extra)
+            .args(if extra.contains(&"--validation") {
+                &[][..]
+            } else {
+                &["--validation", "300"][..]
+            })
+            .arg("--data")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let v = json_of(&train(&[
+        "--epochs",
+        "5",
+        "--target-accuracy",
+        "0.3",
+        "--check-every",
+        "3",
+    ]));
+    let t = &v["training"]["target"];
+    assert_eq!(t["reached"], true, "{v}");
+    let step = t["step"].as_u64().unwrap();
+    assert!(
+        step.is_multiple_of(3) && step < 19,
+        "reached within the first epoch's 19 steps: {t}"
+    );
+    assert_eq!(v["training"]["epochs_run"], 1, "{v}");
+    assert_eq!(t["epoch"], 1);
+    assert!(t["check_accuracy"].as_f64().unwrap() >= 0.3);
+    let to_acc = t["energy_to_accuracy_j"].as_f64().unwrap();
+    assert!(
+        to_acc > 0.0 && to_acc <= v["energy_j"].as_f64().unwrap(),
+        "{v}"
+    );
+    assert!(t["time_to_accuracy_s"].as_f64().unwrap() <= v["duration_s"].as_f64().unwrap());
+    assert_eq!(t["checks"].as_u64().unwrap(), step / 3);
+    assert_eq!(t["check_images"], 300);
+    assert!(t["check_energy_j"].as_f64().unwrap() > 0.0, "{t}");
+    // Fewer samples trained than one full epoch.
+    assert!(v["training"]["per_epoch"][0]["energy_j"].as_f64().unwrap() > 0.0);
+    let v = json_of(&train(&["--epochs", "2", "--target-accuracy", "0.9999"]));
+    let t = &v["training"]["target"];
+    assert_eq!(t["reached"], false, "{v}");
+    assert!(t["energy_to_accuracy_j"].is_null() && t["step"].is_null());
+    assert_eq!(v["training"]["epochs_run"], 2);
+    for bad in [
+        &["--check-every", "5"][..],
+        &["--target-accuracy", "0"],
+        &["--target-accuracy", "1.5"],
+        &["--target-accuracy", "0.9", "--check-every", "0"],
+        &["--target-accuracy", "0.9", "--validation", "0"],
+    ] {
+        let o = train(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("cannot be used multiple times"),
+            "{bad:?}"
+        );
+        assert!(!stderr(&o).contains("panicked"));
+    }
+}
+
 /// The int8 kernel is forced by name and reported; one this CPU lacks, or no kernel's name, is
 /// refused in one line with exit 2. With the portable kernel (several times slower than f32 here)
 /// the quantizer keeps every layer f32, and says so per layer, so the "int8" model is not slower.

@@ -99,6 +99,23 @@ impl Runner<'_> {
         scaler: &mut LossScaler,
         progress: &mut dyn FnMut(EpochStats),
     ) -> EpochStats {
+        self.train_epoch_until(model, opt, data, order, scaler, progress, &mut |_| false)
+    }
+
+    /// [`Runner::train_epoch_scaled`], asking `stop` after every step, with the model as that
+    /// step left it, whether to end here (a target accuracy reached): the statistics then cover
+    /// the samples trained so far.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_epoch_until(
+        &self,
+        model: &mut Model,
+        opt: &mut Optimizer,
+        data: &dyn Samples,
+        order: &[usize],
+        scaler: &mut LossScaler,
+        progress: &mut dyn FnMut(EpochStats),
+        stop: &mut dyn FnMut(&Model) -> bool,
+    ) -> EpochStats {
         let precision = self.precision;
         let scaled = precision == Precision::F16;
         // Reduced precision computes with a rounded copy of the master weights.
@@ -201,11 +218,14 @@ impl Runner<'_> {
                 train_accuracy: correct as f64 / seen as f64,
                 samples: seen,
             });
+            if stop(model) {
+                break;
+            }
         }
         EpochStats {
-            mean_loss: loss / order.len().max(1) as f64,
-            train_accuracy: correct as f64 / order.len().max(1) as f64,
-            samples: order.len(),
+            mean_loss: loss / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            samples: seen,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod job;
 pub mod pareto;
 pub mod quantize;
 pub mod settings;
+pub mod target;
 pub mod train;
 pub mod transfer;
 

@@ -90,6 +90,9 @@ pub struct TrainingReport {
     pub predicted_training_energy_j: Option<f64>,
     /// Set when `--budget-j` stopped training because the prediction exceeded it.
     pub stopped_by_budget: Option<f64>,
+    /// Energy and time to `--target-accuracy`, when one was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<crate::target::TargetReport>,
     pub per_epoch: Vec<EpochReport>,
 }
 
@@ -221,6 +224,8 @@ pub struct TrainSpec {
     /// Energy already spent choosing this job's settings (compare's profiling): stored with its
     /// results, so a reused result counts it again.
     pub profiling_energy_j: Option<f64>,
+    /// Stop when this accuracy is reached on held-out images (energy to accuracy).
+    pub target: Option<crate::target::TargetSpec>,
 }
 
 /// The learning-rate schedule of a training job.
@@ -250,6 +255,9 @@ pub fn run_train(
     let lr = args.lr;
     if !(lr > 0.0 && lr.is_finite()) {
         invalid!("--lr {lr} is not a positive learning rate");
+    }
+    if args.target.is_some() && args.validation == 0 {
+        invalid!("--target-accuracy is checked on held-out images: give --validation N above 0");
     }
     if args.validation >= train.len() {
         invalid!(
@@ -327,6 +335,7 @@ pub fn run_train(
     .chain(extra_labels)
     .collect();
     let mut job = job_args.start(labels)?;
+    let started = Instant::now();
     let meter = std::sync::Arc::clone(job.monitor());
     let runner = Runner {
         threads: job_args.threads,
@@ -334,6 +343,9 @@ pub fn run_train(
         precision: args.precision,
         ..Runner::default()
     };
+    let mut checker = args
+        .target
+        .map(|t| crate::target::Checker::new(t, val_idx, job_args.batch, started));
     let mut scaler = LossScaler::new();
     let mut per_epoch = Vec::new();
     let mut epochs_ms: Vec<Measurement> = Vec::new();
@@ -351,8 +363,14 @@ pub fn run_train(
         let lr_now = opt.current_lr();
         meter.begin_window("epoch")?;
         let t = Instant::now();
-        let stats =
-            runner.train_epoch_scaled(&mut model, &mut opt, train, &order, &mut scaler, &mut |s| {
+        let energy_now = || job.energy_so_far();
+        let stats = runner.train_epoch_until(
+            &mut model,
+            &mut opt,
+            train,
+            &order,
+            &mut scaler,
+            &mut |s| {
                 // The energy so far is read every 20 batches: a lock and a sum, kept off the rest.
                 let energy = (s.samples % (job_args.batch * 20) < job_args.batch)
                     .then(|| job.energy_so_far())
@@ -366,9 +384,19 @@ pub fn run_train(
                     train_accuracy: s.train_accuracy,
                     energy,
                 });
-            });
+            },
+            &mut |m| {
+                checker
+                    .as_mut()
+                    .is_some_and(|c| c.after_step(epoch, m, &runner, train, &meter, &energy_now))
+            },
+        );
+        if let Some(e) = checker.as_mut().and_then(|c| c.error.take()) {
+            meter.end_window("epoch")?;
+            return Err(e.into());
+        }
         train_time += t.elapsed().as_secs_f64();
-        trained_samples += order.len();
+        trained_samples += stats.samples;
         if !model.params.all_finite() {
             meter.end_window("epoch")?;
             invalid!(
@@ -411,6 +439,21 @@ pub fn run_train(
         let energies: Vec<f64> = epochs_ms.iter().map(|m| m.energy.joules()).collect();
         // Resumed epochs are not measured here; the forecast covers the epochs this job runs.
         forecast = Forecast::from_epochs(&energies, args.epochs + 1 - first_epoch);
+        let energy_now = || job.energy_so_far();
+        let reached = checker
+            .as_mut()
+            .is_some_and(|c| c.at_epoch_end(epoch, val, &energy_now));
+        if let Some(c) = checker.as_ref().filter(|_| reached) {
+            let r = c.report(Energy::ZERO);
+            progress.note(&format!(
+                "greenai: target accuracy {:.4} reached in epoch {epoch} (step {}, held-out \
+                 accuracy {:.4}): stopping",
+                r.target_accuracy,
+                r.step.unwrap_or(0),
+                r.check_accuracy.unwrap_or(f64::NAN)
+            ));
+            break;
+        }
         if let (Some(budget), Some(f)) = (args.budget_j, forecast) {
             if f.exceeds(budget) && epoch < args.epochs {
                 progress.note(&format!(
@@ -515,6 +558,7 @@ pub fn run_train(
             skipped_steps: scaler.skipped,
             predicted_training_energy_j: forecast.map(|f| f.predicted_j),
             stopped_by_budget,
+            target: checker.as_ref().map(|c| c.report(train_energy)),
             checkpoint: args.save.as_ref().map(|p| {
                 checkpoint_path(p, args.epochs.min(first_epoch + per_epoch.len() - 1))
                     .display()

@@ -6,6 +6,7 @@ use crate::cli::{EvalArgs, OptimizerName, PrecisionName, PredictArgs, ScheduleNa
 use greenai_nn::data::bundled_mnist_dir;
 use greenai_nn::optim::OptimizerKind;
 use greenai_nn::precision::Precision;
+use greenai_tune::target::TargetSpec;
 use greenai_tune::train::{
     load_sets, run_eval, run_predict, run_train, JobReport, ScheduleKind, TrainSpec,
 };
@@ -46,6 +47,40 @@ fn print_summary(r: &JobReport) {
             .map(|u| format!(" ±{:.0}%", u * 100.0))
             .unwrap_or_default(),
     );
+    if let Some((tr, t)) = r
+        .training
+        .as_ref()
+        .and_then(|tr| tr.target.as_ref().map(|t| (tr, t)))
+    {
+        match (
+            t.energy_to_accuracy_j,
+            t.time_to_accuracy_s,
+            t.step,
+            t.epoch,
+        ) {
+            (e, Some(s), Some(step), Some(epoch)) if t.reached => {
+                eprintln!(
+                "  target accuracy {:.4} reached at step {step} (epoch {epoch}, held-out {:.4}): \
+                 {} and {s:.1} s to accuracy",
+                t.target_accuracy,
+                t.check_accuracy.unwrap_or(f64::NAN),
+                e.map_or("energy unmeasured".into(), |e| format!("{:.1}", Energy::from_joules(e)))
+            )
+            }
+            _ => eprintln!(
+                "  target accuracy {:.4} not reached in {} epochs",
+                t.target_accuracy, tr.epochs_run
+            ),
+        }
+        eprintln!(
+            "  {} checks of {} held-out images every {} steps: {:.2} J, {:.1} % of the training energy",
+            t.checks,
+            t.check_images,
+            t.check_every,
+            t.check_energy_j,
+            t.check_share * 100.0
+        );
+    }
     if let Some(k) = &r.int8_kernel {
         eprintln!("  int8 layers ran the {k} kernel");
     }
@@ -92,6 +127,10 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         budget_j: None,
         profiling_energy_j: None,
+        target: args.target_accuracy.map(|accuracy| TargetSpec {
+            accuracy,
+            check_every: args.check_every,
+        }),
     };
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
     let (train, test) = load_sets(&dir)?;

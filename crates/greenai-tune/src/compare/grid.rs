@@ -59,6 +59,7 @@ pub fn spec(model: ModelKind, epochs: usize, lr: f32, schedule: ScheduleKind) ->
         seed: 0,
         budget_j: None,
         profiling_energy_j: None,
+        target: None,
     }
 }
 
