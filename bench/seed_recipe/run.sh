@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The seed's recipe against greenai's best configuration, each measured by greenai in the same
+# run, rounds alternating which goes first: the energy ratio behind "N× less training energy than
+# the seed" made reproducible (issue 18).
+#
+#   seed:    greenai run -- python bench/seed_recipe/seed_recipe.py   (PyTorch, LightweightNet,
+#            Adam 1e-3, batch 64, 10 epochs: the whole process measured, imports included)
+#   greenai: greenai train --model lenet --epochs 1 --lr 0.005   (compare's best configuration in
+#            its last runs: LeNet-5, one epoch, cosine), the whole job's energy; and the same with
+#            --epochs 3 --target-accuracy 0.98, its energy to accuracy
+#
+# Both sides' energy comes from the same meter: on a machine without RAPL or hwmon it is the
+# estimate model (CPU time × TDP share), so the ratio is one of CPU work more than of joules.
+#
+# Set-up (once, outside the repository; PyPI's wheel is about 3 GB and runs on the CPU here):
+#   python3 -m venv /opt/torch-venv && /opt/torch-venv/bin/pip install torch numpy
+# Run:
+#   bash bench/seed_recipe/run.sh [ROUNDS] [THREADS]   (defaults: 3 rounds, 2 threads)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${1:-3}
+THREADS=${2:-2}
+PY=${TORCH_PYTHON:-/opt/torch-venv/bin/python}
+"$PY" -c 'import torch' 2>/dev/null || { echo "PyTorch is not installed in $PY; see the set-up lines at the top of $0" >&2; exit 2; }
+cargo build --release -q -p greenai-cli
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+G=(target/release/greenai --db "$WORK/bench.sqlite")
+OUT="$WORK/rounds.jsonl"
+for r in $(seq 1 "$ROUNDS"); do
+  if (( r % 2 )); then order="seed greenai"; else order="greenai seed"; fi
+  for side in $order; do
+    if [ "$side" = seed ]; then
+      "${G[@]}" run --region FR --json -- env OMP_NUM_THREADS="$THREADS" PYTHONWARNINGS=ignore \
+        "$PY" bench/seed_recipe/seed_recipe.py "$THREADS" >"$WORK/seed.json" 2>"$WORK/seed.err" \
+        || { cat "$WORK/seed.err" >&2; exit 1; }
+      python3 - "$WORK/seed.json" "$WORK/seed.err" <<'PY' | tee -a "$OUT"
+import json, sys
+raw = open(sys.argv[1]).read()
+child = [json.loads(l) for l in raw.splitlines() if l.startswith('{"tool"')][0]
+run = json.loads(raw[raw.index('\n{') + 1:] if not raw.startswith('{\n') else raw[:raw.rindex('}') + 1])
+print(json.dumps({"side": "seed", "energy_j": run["energy_j"], "duration_s": run["duration_s"],
+                  "accuracy": child["accuracy"], "provenance": run["provenance"]}))
+PY
+    else
+      "${G[@]}" train --model lenet --epochs 1 --lr 0.005 --threads "$THREADS" --region FR --json \
+        >"$WORK/g1.json" 2>/dev/null
+      "${G[@]}" train --model lenet --epochs 3 --lr 0.005 --threads "$THREADS" --target-accuracy 0.98 \
+        --region FR --json >"$WORK/g2.json" 2>/dev/null
+      python3 - "$WORK/g1.json" "$WORK/g2.json" <<'PY' | tee -a "$OUT"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+t = b["training"]["target"]
+print(json.dumps({"side": "greenai", "energy_j": a["energy_j"], "duration_s": a["duration_s"],
+                  "accuracy": a["accuracy"], "to_target_j": t["energy_to_accuracy_j"],
+                  "to_target_reached": t["reached"], "to_target_test_accuracy": b["accuracy"],
+                  "provenance": a["provenance"]}))
+PY
+    fi
+  done
+done
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+s = [r for r in rows if r["side"] == "seed"]
+g = [r for r in rows if r["side"] == "greenai"]
+med = lambda rs, k: statistics.median(r[k] for r in rs)
+rng = lambda rs, k: f"{min(r[k] for r in rs):.1f}-{max(r[k] for r in rs):.1f}"
+print(f"\nmedians of {len(s)} rounds ({s[0]['provenance']} energy)")
+print(f"  seed recipe (PyTorch, 10 epochs): {med(s, 'energy_j'):.1f} J ({rng(s, 'energy_j')}), {med(s, 'duration_s'):.1f} s, accuracy {med(s, 'accuracy'):.4f}")
+print(f"  greenai lenet 1 epoch:            {med(g, 'energy_j'):.1f} J ({rng(g, 'energy_j')}), {med(g, 'duration_s'):.1f} s, accuracy {med(g, 'accuracy'):.4f}")
+reached = [r for r in g if r["to_target_reached"]]
+if reached:
+    print(f"  greenai lenet to 0.98 held-out:    {med(reached, 'to_target_j'):.1f} J ({rng(reached, 'to_target_j')}) to accuracy, "
+          f"test accuracy {med(reached, 'to_target_test_accuracy'):.4f} ({len(reached)} of {len(g)} reached)")
+ratios = sorted(a["energy_j"] / b["energy_j"] for a, b in zip(s, g))
+print(f"  seed / greenai 1 epoch: {statistics.median(ratios):.1f}x (range {ratios[0]:.1f}-{ratios[-1]:.1f}, per round)")
+if reached:
+    rt = sorted(a["energy_j"] / b["to_target_j"] for a, b in zip(s, g) if b["to_target_reached"])
+    print(f"  seed / greenai to target: {statistics.median(rt):.1f}x (range {rt[0]:.1f}-{rt[-1]:.1f})")
+PY
