@@ -128,6 +128,11 @@ pub struct JobResults {
     /// Of the quantizable layers, how many run int8 (the rest were faster in f32 here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub int8_layers: Option<(usize, usize)>,
+    /// With a target accuracy: whether training stopped at it, and the energy to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_reached: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_to_accuracy_j: Option<f64>,
 }
 
 pub fn load_sets(dir: &Path) -> Result<(Dataset, Dataset)> {
@@ -489,6 +494,7 @@ pub fn run_train(
     let train_energy: Energy = epochs_ms.iter().map(|m| m.energy).sum();
     let train_windows_s: f64 = epochs_ms.iter().map(|m| m.duration.as_secs_f64()).sum();
     job.label("accuracy", format!("{accuracy:.4}"));
+    let target = checker.as_ref().map(|c| c.report(train_energy));
     let results = JobResults {
         model: model.kind.name().into(),
         precision: args.precision.name().into(),
@@ -506,6 +512,8 @@ pub fn run_train(
         stopped_by_budget_predicted_j: stopped_by_budget,
         int8_kernel: None,
         int8_layers: None,
+        target_reached: target.as_ref().map(|t| t.reached),
+        energy_to_accuracy_j: target.as_ref().and_then(|t| t.energy_to_accuracy_j),
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;
@@ -558,7 +566,7 @@ pub fn run_train(
             skipped_steps: scaler.skipped,
             predicted_training_energy_j: forecast.map(|f| f.predicted_j),
             stopped_by_budget,
-            target: checker.as_ref().map(|c| c.report(train_energy)),
+            target,
             checkpoint: args.save.as_ref().map(|p| {
                 checkpoint_path(p, args.epochs.min(first_epoch + per_epoch.len() - 1))
                     .display()

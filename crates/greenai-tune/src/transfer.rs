@@ -306,6 +306,8 @@ pub fn run_transfer(
         int8_kernel: (quantization != "none")
             .then(|| greenai_nn::int8::Kernel::active().name().to_string()),
         int8_layers: None,
+        target_reached: None,
+        energy_to_accuracy_j: None,
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;

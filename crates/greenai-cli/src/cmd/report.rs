@@ -271,6 +271,17 @@ pub(crate) fn html(c: &Comparison, store: &Store) -> anyhow::Result<String> {
         ),
     };
     h.push_str(&verdict);
+    if let (Some(r), Some(base)) = (
+        c.saving_vs_stopped_baseline,
+        c.stopped_baseline_training_energy_j,
+    ) {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">{r:.1}× less than the seed's recipe stopped at the target \
+             ({base:.1} J): the part of the saving that comes from the configuration, not from \
+             stopping.</p>"
+        );
+    }
     let _ = writeln!(
         h,
         "<p class=\"note\">Training energy covers the epochs (training and validation); the \

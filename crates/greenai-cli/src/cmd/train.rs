@@ -130,6 +130,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         target: args.target_accuracy.map(|accuracy| TargetSpec {
             accuracy,
             check_every: args.check_every,
+            check_images: None,
         }),
     };
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);

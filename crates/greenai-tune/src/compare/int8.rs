@@ -58,6 +58,8 @@ pub fn int8_variant(
             pareto: false,
             int8_kernel: r.int8_kernel.clone(),
             int8_layers: r.int8_layers,
+            target_reached: None,
+            energy_to_accuracy_j: None,
             ..parent.clone()
         });
     }
@@ -119,6 +121,8 @@ pub fn int8_variant(
         stopped_by_budget_predicted_j: None,
         int8_kernel: Some(kernel.into()),
         int8_layers,
+        target_reached: None,
+        energy_to_accuracy_j: None,
     })?;
     let end = job.finish(0, None)?;
     crate::job::tell_end(progress, &end);
@@ -138,6 +142,8 @@ pub fn int8_variant(
         pareto: false,
         int8_kernel: Some(kernel.into()),
         int8_layers,
+        target_reached: None,
+        energy_to_accuracy_j: None,
         ..parent.clone()
     })
 }
