@@ -324,6 +324,11 @@ pub struct CompareArgs {
     /// Retrain every configuration instead of reusing finished ones from the database.
     #[arg(long)]
     pub fresh: bool,
+    /// Run every configuration N times (other seeds) and show medians with ranges, ties marked
+    /// (default: 3 runs of the configurations that train in 10 s or less, 1 of the others;
+    /// --full: 5 and 3).
+    #[arg(long, value_name = "N", value_parser = crate::parse::repeats)]
+    pub repeat: Option<usize>,
     /// A directory of IDX files (default: the bundled MNIST).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,

@@ -117,6 +117,11 @@ pub fn steps(s: &str) -> Result<u64, String> {
     within(s, 1, 1_000_000_000, "steps")
 }
 
+/// Runs of each configuration.
+pub fn repeats(s: &str) -> Result<usize, String> {
+    count(s, 50, "runs")
+}
+
 /// Images per batch.
 pub fn batch(s: &str) -> Result<usize, String> {
     count(s, 65_536, "images per batch")

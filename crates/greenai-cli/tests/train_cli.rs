@@ -301,6 +301,11 @@ fn compare_runs_the_grid_reports_and_resumes() {
             ])
             .arg(dir.path())
             .args(extra)
+            .args(if extra.contains(&"--repeat") {
+                &[][..]
+            } else {
+                &["--repeat", "1"][..]
+            })
             .output()
             .unwrap()
     };
@@ -404,6 +409,31 @@ fn compare_runs_the_grid_reports_and_resumes() {
             .unwrap(),
     );
     assert_eq!(listed.as_array().unwrap().len(), runs_before);
+
+    // Two runs of each: the first ones reused, the second trained with another seed; medians
+    // with their ranges, ties marked against the best's range.
+    let two = json_of(&compare(&["--repeat", "2"]));
+    let mut repeated = 0;
+    for r in two["rows"].as_array().unwrap() {
+        let name = r["config"].as_str().unwrap();
+        if name.ends_with("-int8") || r["model"] == "efficientnet-lite0+linear" {
+            assert_eq!(r["runs"], 1, "{r}");
+            continue;
+        }
+        assert_eq!(r["runs"], 2, "{r}");
+        let (lo, hi) = (
+            r["training_energy_range_j"][0].as_f64().unwrap(),
+            r["training_energy_range_j"][1].as_f64().unwrap(),
+        );
+        let median = r["training_energy_j"].as_f64().unwrap();
+        assert!(lo <= median && median <= hi, "{r}");
+        repeated += 1;
+    }
+    assert!(repeated >= 8);
+    assert!(
+        two["saving_range"].is_array() || two["saving_ratio"].is_null(),
+        "{two}"
+    );
 
     // A budget below one epoch of anything stops every multi-epoch configuration after epoch 1.
     let b = json_of(&compare(&["--fresh", "--budget-j", "1e-9"]));

@@ -20,6 +20,7 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
         interval: args.interval,
         carbon: args.carbon.settings(),
         db: db.to_path_buf(),
+        repeat: args.repeat,
     };
     let comparison = run_compare(&opts, &Console::new(false))?;
     print_table(&comparison);
@@ -101,8 +102,12 @@ fn print_table(c: &Comparison) {
     }
     match (&c.best, c.saving_ratio, c.baseline_training_energy_j) {
         (Some(b), Some(ratio), Some(base)) => out.push_str(&format!(
-            "\nleast training energy at accuracy ≥ {:.3}: {b}, {:.1}× less than the seed baseline ({base:.1} J)\n",
-            c.target_accuracy, ratio
+            "\nleast training energy at accuracy ≥ {:.3}: {b}, {:.1}× less than the seed baseline ({base:.1} J){}\n",
+            c.target_accuracy,
+            ratio,
+            c.saving_range
+                .map(|(lo, hi)| format!(", {lo:.1}–{hi:.1}× over the repeated runs"))
+                .unwrap_or_default()
         )),
         (Some(b), _, _) => out.push_str(&format!(
             "\nleast training energy at accuracy ≥ {:.3}: {b}\n",

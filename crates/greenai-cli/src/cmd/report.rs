@@ -303,7 +303,7 @@ pub(crate) fn html(c: &Comparison, store: &Store) -> anyhow::Result<String> {
         let _ = writeln!(
             h,
             "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{:.4}</td><td>{:.1}</td><td>{:.3}</td><td>{:.1}</td><td>{:.4}</td><td>{}</td><td>{}</td>\
+             <td>{:.4}{}</td><td>{:.1}{}</td><td>{:.3}</td><td>{:.1}</td><td>{:.4}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td></tr>",
             if best { " class=\"best\"" } else { "" },
             esc(&r.config),
@@ -314,7 +314,9 @@ pub(crate) fn html(c: &Comparison, store: &Store) -> anyhow::Result<String> {
             r.batch,
             r.epochs,
             r.accuracy,
+            spread(r.accuracy_range.filter(|_| r.runs > 1), 4),
             r.training_energy_j,
+            spread(r.training_energy_range_j.filter(|_| r.runs > 1), 1),
             r.joules_per_1000_inferences,
             r.training_duration_s,
             r.training_emissions_g,
@@ -357,4 +359,11 @@ pub(crate) fn html(c: &Comparison, store: &Store) -> anyhow::Result<String> {
     }
     h.push_str("</body></html>\n");
     Ok(h)
+}
+
+/// A repeated row's range under its median, small.
+fn spread(range: Option<(f64, f64)>, digits: usize) -> String {
+    range.map_or(String::new(), |(lo, hi)| {
+        format!("<br><small>{lo:.digits$}–{hi:.digits$}</small>")
+    })
 }

@@ -60,6 +60,10 @@ pub fn int8_variant(
             int8_layers: r.int8_layers,
             target_reached: None,
             energy_to_accuracy_j: None,
+            runs: 1,
+            training_energy_range_j: None,
+            accuracy_range: None,
+            reached_runs: None,
             ..parent.clone()
         });
     }
@@ -144,6 +148,10 @@ pub fn int8_variant(
         int8_layers,
         target_reached: None,
         energy_to_accuracy_j: None,
+        runs: 1,
+        training_energy_range_j: None,
+        accuracy_range: None,
+        reached_runs: None,
         ..parent.clone()
     })
 }

@@ -7,6 +7,7 @@
 mod grid;
 mod int8;
 mod profile;
+pub mod repeat;
 
 pub use grid::{grid, key, Config, BASELINE, BASELINE_TO_TARGET, GRID_VERSION};
 pub use profile::{profile_settings, ProfileRow, SettingsChoice};
@@ -46,6 +47,12 @@ pub struct CompareOptions {
     pub carbon: CarbonSettings,
     /// The run database: each configuration is a run in it, and earlier results are read back.
     pub db: PathBuf,
+    /// Runs of every configuration; `None` for the default (see [`repeat`]).
+    pub repeat: Option<usize>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One line of the result table.
@@ -78,6 +85,19 @@ pub struct Row {
     /// The job's energy to the check that reached the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub energy_to_accuracy_j: Option<f64>,
+    /// How many runs the row's figures are the medians of, their ranges, and how many of those
+    /// runs stopped at the target.
+    #[serde(default = "one")]
+    pub runs: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_energy_range_j: Option<(f64, f64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_range: Option<(f64, f64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_runs: Option<usize>,
+    /// At the target, with an energy range overlapping the best's: not told apart from it.
+    #[serde(default)]
+    pub tie: bool,
     pub pareto: bool,
     /// The int8 kernel that ran an int8 row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +118,9 @@ pub struct Comparison {
     pub baseline_training_energy_j: Option<f64>,
     /// Baseline training energy over the best configuration's.
     pub saving_ratio: Option<f64>,
+    /// The saving's range over the repeated runs (the baseline's range over the best's).
+    #[serde(default)]
+    pub saving_range: Option<(f64, f64)>,
     /// The seed's recipe under the stopping rule (`baseline-to-target`), when it met the target:
     /// its training energy, and that over the best configuration's.
     #[serde(default)]
@@ -148,6 +171,11 @@ impl Row {
             int8_layers: r.int8_layers,
             target_reached: r.target_reached,
             energy_to_accuracy_j: r.energy_to_accuracy_j,
+            runs: 1,
+            training_energy_range_j: None,
+            accuracy_range: None,
+            reached_runs: None,
+            tie: false,
         }
     }
 }
@@ -313,9 +341,21 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         let prev = earlier
             .find("compare_key", &k)
             .filter(|_| !c.int8 || prev8.is_some() || ckpt.exists());
+        let lookup = |k: &str| {
+            earlier
+                .find("compare_key", k)
+                .map(|(s, r)| (s.clone(), r.clone()))
+        };
         if let Some((prev, r)) = prev {
             let provenance = prev.provenance.unwrap_or(Provenance::Estimated);
             let mut row = Row::new(c, r, Some(prev.run_id.clone()), provenance, true);
+            if c.transfer.is_none() {
+                let runs = repeat::planned(args, &row);
+                let more =
+                    repeat::run_more(c, runs, &lookup, &dataset, &train, &test, args, progress)
+                        .map_err(|e| in_config(&c.name, e))?;
+                repeat::aggregate(&mut row, &more);
+            }
             row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
             progress.note(&format!(
                 "[{n}/{total}] {}: reused run {} (accuracy {:.4}, {:.1} J)",
@@ -414,6 +454,10 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
             report.provenance,
             false,
         );
+        let runs = repeat::planned(args, &row);
+        let more = repeat::run_more(c, runs, &lookup, &dataset, &train, &test, args, progress)
+            .map_err(|e| in_config(&c.name, e))?;
+        repeat::aggregate(&mut row, &more);
         row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
         progress.note(&format!(
             "  accuracy {:.4}, training {:.1} J in {:.1} s ({}){}",
@@ -462,6 +506,7 @@ pub fn choose(
         rows[i].pareto = true;
     }
     let best = least_energy_meeting(&outcomes, args.target_accuracy);
+    repeat::mark_ties(&mut rows, best, args.target_accuracy);
     let baseline = rows
         .iter()
         .find(|r| r.config == BASELINE && r.stopped_by_budget_predicted_j.is_none());
@@ -469,6 +514,10 @@ pub fn choose(
         (Some(b), Some(base)) if rows[b].training_energy_j > 0.0 => {
             Some(base.training_energy_j / rows[b].training_energy_j)
         }
+        _ => None,
+    };
+    let saving_range = match (best, baseline) {
+        (Some(b), Some(base)) if saving.is_some() => repeat::saving_range(base, &rows[b]),
         _ => None,
     };
     // The same recipe under the stopping rule: what the better configuration saves beyond what
@@ -491,6 +540,7 @@ pub fn choose(
         best: best.map(|b| rows[b].config.clone()),
         baseline_training_energy_j: baseline.map(|b| b.training_energy_j),
         saving_ratio: saving,
+        saving_range,
         stopped_baseline_training_energy_j: stopped_baseline.map(|b| b.training_energy_j),
         saving_vs_stopped_baseline: saving_vs_stopped,
         settings_choice,
@@ -509,8 +559,14 @@ impl Comparison {
         if Some(&r.config) == self.best.as_ref() {
             notes.push("best".to_string());
         }
+        if r.tie {
+            notes.push("tie with best".into());
+        }
         if r.pareto {
             notes.push("pareto".into());
+        }
+        if let Some((lo, hi)) = r.training_energy_range_j.filter(|_| r.runs > 1) {
+            notes.push(format!("median of {} runs, {lo:.1}–{hi:.1} J", r.runs));
         }
         if let Some(p) = r.stopped_by_budget_predicted_j {
             notes.push(format!("stopped: predicted {p:.0} J > budget"));
@@ -534,10 +590,10 @@ impl Comparison {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn options() -> CompareOptions {
+    pub(crate) fn options() -> CompareOptions {
         CompareOptions {
             target_accuracy: 0.98,
             budget_j: None,
@@ -548,6 +604,7 @@ mod tests {
             interval: Duration::from_millis(100),
             carbon: CarbonSettings::default(),
             db: PathBuf::from("unused.sqlite"),
+            repeat: None,
         }
     }
 
