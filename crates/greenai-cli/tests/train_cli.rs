@@ -316,7 +316,25 @@ fn compare_runs_the_grid_reports_and_resumes() {
     let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../data/efficientnet-lite0.safetensors")
         .exists();
-    assert_eq!(rows.len(), 11 + usize::from(weights));
+    assert_eq!(rows.len(), 12 + usize::from(weights));
+    // The searched configuration's rate and batch size come from six measured short runs, whose
+    // energy its training energy counts.
+    let search = &v["search_choice"];
+    assert_eq!(
+        search["candidates"].as_array().unwrap().len(),
+        6,
+        "{search}"
+    );
+    let searched = rows
+        .iter()
+        .find(|r| r["config"] == "lenet-1ep-searched")
+        .unwrap();
+    assert_eq!(searched["batch"], search["chosen_batch"]);
+    assert!(
+        searched["training_energy_j"].as_f64().unwrap()
+            > search["search_energy_j"].as_f64().unwrap(),
+        "{searched}"
+    );
     // Every trained configuration but the seed's recipe as written stops at the target (the
     // same recipe under the rule is a row of its own); int8 and transfer rows carry no rule.
     for r in rows {

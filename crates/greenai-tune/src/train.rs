@@ -133,6 +133,9 @@ pub struct JobResults {
     pub target_reached: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub energy_to_accuracy_j: Option<f64>,
+    /// The learning rate trained with (compare reuses a searched one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
 }
 
 pub fn load_sets(dir: &Path) -> Result<(Dataset, Dataset)> {
@@ -514,6 +517,7 @@ pub fn run_train(
         int8_layers: None,
         target_reached: target.as_ref().map(|t| t.reached),
         energy_to_accuracy_j: target.as_ref().and_then(|t| t.energy_to_accuracy_j),
+        lr: Some(args.lr),
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;

@@ -308,6 +308,7 @@ pub fn run_transfer(
         int8_layers: None,
         target_reached: None,
         energy_to_accuracy_j: None,
+        lr: None,
     };
     job.set_results(&results)?;
     let end = job.finish(0, None)?;

@@ -100,6 +100,13 @@ fn print_table(c: &Comparison) {
             ch.model, ch.explanation, ch.profiling_energy_j
         ));
     }
+    if let Some(s) = &c.search_choice {
+        out.push_str(&format!(
+            "\nmeasured learning rate and batch size for {}: {} (the search used {:.1} J, counted in \
+             its configuration)\n",
+            s.model, s.explanation, s.search_energy_j
+        ));
+    }
     match (&c.best, c.saving_ratio, c.baseline_training_energy_j) {
         (Some(b), Some(ratio), Some(base)) => out.push_str(&format!(
             "\nleast training energy at accuracy ≥ {:.3}: {b}, {:.1}× less than the seed baseline ({base:.1} J){}\n",

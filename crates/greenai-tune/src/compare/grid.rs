@@ -20,6 +20,9 @@ pub struct Config {
     pub batch: usize,
     /// Take threads and batch from the energy-aware profiling.
     pub tuned: bool,
+    /// Take the learning rate and batch size from a measured search ([`super::search`]) around
+    /// `spec.lr`.
+    pub searched: bool,
     /// Also quantize the trained model to int8 (per channel, calibrated) and evaluate it as a row
     /// of its own.
     pub int8: bool,
@@ -72,6 +75,7 @@ pub fn config(name: &str, spec: TrainSpec, threads: usize, batch: usize) -> Conf
         threads,
         batch,
         tuned: false,
+        searched: false,
         int8: false,
         transfer: None,
     }
@@ -151,6 +155,10 @@ pub fn grid(full: bool) -> Vec<Config> {
         Config {
             tuned: true,
             ..config("lenet-1ep-tuned", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
+        },
+        Config {
+            searched: true,
+            ..config("lenet-1ep-searched", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
         },
         config("mobilenet-2ep", spec(Mobilenet, 2, 2e-3, Cosine), 2, 64),
         config("shufflenet-2ep", spec(Shufflenet, 2, 2e-3, Cosine), 2, 64),

@@ -127,6 +127,7 @@ pub fn int8_variant(
         int8_layers,
         target_reached: None,
         energy_to_accuracy_j: None,
+        lr: None,
     })?;
     let end = job.finish(0, None)?;
     crate::job::tell_end(progress, &end);

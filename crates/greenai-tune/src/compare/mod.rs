@@ -8,6 +8,7 @@ mod grid;
 mod int8;
 mod profile;
 pub mod repeat;
+pub mod search;
 
 pub use grid::{grid, key, Config, BASELINE, BASELINE_TO_TARGET, GRID_VERSION};
 pub use profile::{profile_settings, ProfileRow, SettingsChoice};
@@ -128,6 +129,9 @@ pub struct Comparison {
     #[serde(default)]
     pub saving_vs_stopped_baseline: Option<f64>,
     pub settings_choice: Option<SettingsChoice>,
+    /// The measured learning rate and batch size search, when a configuration ran one.
+    #[serde(default)]
+    pub search_choice: Option<search::SearchChoice>,
     pub region: String,
     pub intensity_source: String,
     pub intensity_g_per_kwh: f64,
@@ -265,6 +269,7 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
     let total = grid.len();
     let mut rows: Vec<Row> = Vec::new();
     let mut choice: Option<SettingsChoice> = None;
+    let mut searched: Option<search::SearchChoice> = None;
     // EfficientNet-Lite0's weights, loaded for the first transfer configuration that runs.
     let mut backbone: Option<greenai_nn::train::Model> = None;
     let carbon_of = |joules: f64, secs: f64| {
@@ -284,6 +289,20 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         args.budget_j.map(|b| format!(", budget {b:.0} J per configuration")).unwrap_or_default(),
         args.db.display()
     ));
+    // Further runs of a configuration (see `repeat`), reused from earlier comparisons where stored.
+    let lookup = |k: &str| {
+        earlier
+            .find("compare_key", k)
+            .map(|(s, r)| (s.clone(), r.clone()))
+    };
+    let repeat_into = |c: &Config, row: &mut Row, profiling_j: Option<f64>| -> Result<()> {
+        let runs = repeat::planned(args, row);
+        let (data, ctx) = ((dataset.as_str(), &train, &test), (args, progress));
+        let more = repeat::run_more(c, runs, profiling_j, &lookup, data, ctx)
+            .map_err(|e| in_config(&c.name, e))?;
+        repeat::aggregate(row, &more);
+        Ok(())
+    };
     for (i, c) in grid.iter_mut().enumerate() {
         let n = i + 1;
         let mut extra: Vec<(String, String)> = Vec::new();
@@ -328,6 +347,44 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
                 profiling_j = Some(ch.profiling_energy_j);
             }
         }
+        if c.searched {
+            // The search's base: this configuration with neither rate nor batch size.
+            let base = key(
+                &Config {
+                    batch: 0,
+                    spec: crate::train::TrainSpec {
+                        lr: 0.0,
+                        ..c.spec.clone()
+                    },
+                    ..c.clone()
+                },
+                &dataset,
+            );
+            extra.push(("compare_searched_base".into(), base.clone()));
+            match earlier.find("compare_searched_base", &base) {
+                Some((_, r)) if r.lr.is_some() => {
+                    // Chosen by an earlier compare: reuse it (and its result, below).
+                    c.spec.lr = r.lr.unwrap_or(c.spec.lr);
+                    c.batch = r.batch;
+                }
+                _ => {
+                    progress.note(&format!(
+                        "[{n}/{total}] searching the learning rate and batch size for {}",
+                        c.spec.model.name()
+                    ));
+                    let s =
+                        search::search(c.spec.model, c.spec.lr, c.threads, &train, args.interval)?;
+                    progress.note(&format!(
+                        "  chose {} ({:.1} J of short runs, counted in its configuration)",
+                        s.explanation, s.search_energy_j
+                    ));
+                    c.spec.lr = s.chosen_lr;
+                    c.batch = s.chosen_batch;
+                    profiling_j = Some(s.search_energy_j);
+                    searched = Some(s);
+                }
+            }
+        }
         let k = key(c, &dataset);
         // The kernel is part of the int8 key: a row measured with another kernel (another
         // machine, or a forced one) is measured again, not reused.
@@ -341,20 +398,11 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         let prev = earlier
             .find("compare_key", &k)
             .filter(|_| !c.int8 || prev8.is_some() || ckpt.exists());
-        let lookup = |k: &str| {
-            earlier
-                .find("compare_key", k)
-                .map(|(s, r)| (s.clone(), r.clone()))
-        };
         if let Some((prev, r)) = prev {
             let provenance = prev.provenance.unwrap_or(Provenance::Estimated);
             let mut row = Row::new(c, r, Some(prev.run_id.clone()), provenance, true);
             if c.transfer.is_none() {
-                let runs = repeat::planned(args, &row);
-                let more =
-                    repeat::run_more(c, runs, &lookup, &dataset, &train, &test, args, progress)
-                        .map_err(|e| in_config(&c.name, e))?;
-                repeat::aggregate(&mut row, &more);
+                repeat_into(c, &mut row, r.profiling_energy_j)?;
             }
             row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
             progress.note(&format!(
@@ -454,10 +502,7 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
             report.provenance,
             false,
         );
-        let runs = repeat::planned(args, &row);
-        let more = repeat::run_more(c, runs, &lookup, &dataset, &train, &test, args, progress)
-            .map_err(|e| in_config(&c.name, e))?;
-        repeat::aggregate(&mut row, &more);
+        repeat_into(c, &mut row, spec.profiling_energy_j)?;
         row.training_emissions_g = carbon_of(row.training_energy_j, row.training_duration_s);
         progress.note(&format!(
             "  accuracy {:.4}, training {:.1} J in {:.1} s ({}){}",
@@ -475,7 +520,9 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         rows.push(row);
         rows.extend(r8);
     }
-    Ok(choose(args, rows, choice, &resolved))
+    let mut c = choose(args, rows, choice, &resolved);
+    c.search_choice = searched;
+    Ok(c)
 }
 
 /// A configuration's error, saying which configuration.
@@ -544,6 +591,7 @@ pub fn choose(
         stopped_baseline_training_energy_j: stopped_baseline.map(|b| b.training_energy_j),
         saving_vs_stopped_baseline: saving_vs_stopped,
         settings_choice,
+        search_choice: None,
         region: resolved.region.clone(),
         intensity_source: resolved.source.clone(),
         intensity_g_per_kwh: resolved.intensity.g_per_kwh(),

@@ -45,17 +45,15 @@ pub fn key_of(first: &str, r: usize) -> String {
 }
 
 /// Runs 2..=`runs` of configuration `c` (seed `r − 1`, no checkpoint, no int8), each reused from
-/// an earlier compare where one stored it; returns their rows.
-#[allow(clippy::too_many_arguments)]
+/// an earlier compare where one stored it; returns their rows. `profiling_j`, the energy spent
+/// choosing the configuration's settings, is counted in every run as in the first.
 pub fn run_more(
     c: &Config,
     runs: usize,
+    profiling_j: Option<f64>,
     earlier: &dyn Fn(&str) -> Option<(RunSummary, JobResults)>,
-    dataset: &str,
-    train: &Dataset,
-    test: &Dataset,
-    args: &CompareOptions,
-    progress: &dyn Progress,
+    (dataset, train, test): (&str, &Dataset, &Dataset),
+    (args, progress): (&CompareOptions, &dyn Progress),
 ) -> Result<Vec<Row>> {
     let first = key(c, dataset);
     let mut out = Vec::new();
@@ -70,6 +68,7 @@ pub fn run_more(
         spec.seed = (r - 1) as u64;
         spec.save = None;
         spec.budget_j = args.budget_j;
+        spec.profiling_energy_j = profiling_j;
         let labels: BTreeMap<String, String> = [
             ("compare_key".to_string(), k),
             ("compare_config".to_string(), c.name.clone()),
