@@ -362,8 +362,9 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
             );
             extra.push(("compare_searched_base".into(), base.clone()));
             match earlier.find("compare_searched_base", &base) {
-                Some((_, r)) if r.lr.is_some() => {
-                    // Chosen by an earlier compare: reuse it (and its result, below).
+                Some((_, r)) if r.lr.is_some() && !args.full => {
+                    // Chosen by an earlier compare: reuse it (and its result, below); --full
+                    // searches again.
                     c.spec.lr = r.lr.unwrap_or(c.spec.lr);
                     c.batch = r.batch;
                 }
