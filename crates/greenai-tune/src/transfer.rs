@@ -305,7 +305,12 @@ pub fn run_transfer(
         stopped_by_budget_predicted_j: None,
         int8_kernel: (quantization != "none")
             .then(|| greenai_nn::int8::Kernel::active().name().to_string()),
-        int8_layers: None,
+        // Known when the frozen pass ran (and was quantized) in this job, not from a cache.
+        int8_layers: ready
+            .get()
+            .and_then(|m| m.quant.as_ref())
+            .and_then(|q| q.speed.as_ref())
+            .map(|s| s.int8_layers()),
         target_reached: None,
         energy_to_accuracy_j: None,
         lr: None,
