@@ -124,6 +124,17 @@ impl Checker {
         self.reached.is_some()
     }
 
+    /// Where the target was reached, in words.
+    pub fn describe(&self) -> String {
+        match self.reached {
+            Some(r) => format!(
+                "target accuracy {:.4} reached in epoch {} (step {}, held-out accuracy {:.4})",
+                self.target, r.epoch, r.step, r.accuracy
+            ),
+            None => format!("target accuracy {:.4} not reached", self.target),
+        }
+    }
+
     /// After a step of `epoch`: checks when one is due, and says whether to stop (the target is
     /// reached). `energy` is the job's energy so far.
     pub fn after_step(

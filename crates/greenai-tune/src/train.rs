@@ -413,8 +413,11 @@ pub fn run_train(
                 opt.lr
             );
         }
-        let val =
-            (!val_idx.is_empty()).then(|| runner.evaluate(&model.folded(), train, Some(val_idx)));
+        // A job stopped at its target mid-epoch has its answer: the whole validation set is not
+        // evaluated again (its cost would be spent after the target was reached).
+        let stopped_at_target = checker.as_ref().is_some_and(|c| c.reached());
+        let val = (!val_idx.is_empty() && !stopped_at_target)
+            .then(|| runner.evaluate(&model.folded(), train, Some(val_idx)));
         let m = meter.end_window("epoch")?;
         if let Some(path) = &args.save {
             let path = checkpoint_path(path, epoch);
@@ -452,14 +455,7 @@ pub fn run_train(
             .as_mut()
             .is_some_and(|c| c.at_epoch_end(epoch, val, &energy_now));
         if let Some(c) = checker.as_ref().filter(|_| reached) {
-            let r = c.report(Energy::ZERO);
-            progress.note(&format!(
-                "greenai: target accuracy {:.4} reached in epoch {epoch} (step {}, held-out \
-                 accuracy {:.4}): stopping",
-                r.target_accuracy,
-                r.step.unwrap_or(0),
-                r.check_accuracy.unwrap_or(f64::NAN)
-            ));
+            progress.note(&format!("greenai: {}: stopping", c.describe()));
             break;
         }
         if let (Some(budget), Some(f)) = (args.budget_j, forecast) {
