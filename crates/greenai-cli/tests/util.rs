@@ -59,3 +59,9 @@ pub fn write_subset(dir: &Path, split: greenai_nn::data::Split, n: usize, prefix
     )
     .unwrap();
 }
+
+/// A successful command's JSON output.
+pub fn json_of(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
