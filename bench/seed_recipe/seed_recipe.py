@@ -17,19 +17,7 @@ torch.set_num_threads(threads)
 torch.manual_seed(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_data import idx, norm  # noqa: E402
-
-nn = torch.nn
-
-
-class LightweightNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 16, 3, padding=1)
-        self.fc = nn.Linear(16 * 28 * 28, 10)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.conv(x)).flatten(1))
-
+from torch_models import LightweightNet  # noqa: E402
 
 xtr, ytr = norm(idx("train-images-idx3-ubyte")), torch.from_numpy(idx("train-labels-idx1-ubyte").astype(np.int64))
 xte, yte = norm(idx("t10k-images-idx3-ubyte")), torch.from_numpy(idx("t10k-labels-idx1-ubyte").astype(np.int64))
@@ -42,7 +30,7 @@ for _ in range(epochs):
     for i in range(0, len(xtr), 64):
         b = order[i: i + 64]
         opt.zero_grad()
-        nn.functional.cross_entropy(model(xtr[b]), ytr[b]).backward()
+        torch.nn.functional.cross_entropy(model(xtr[b]), ytr[b]).backward()
         opt.step()
 train_s = time.perf_counter() - t
 model.eval()

@@ -450,7 +450,6 @@ pub fn run_train(
         let energies: Vec<f64> = epochs_ms.iter().map(|m| m.energy.joules()).collect();
         // Resumed epochs are not measured here; the forecast covers the epochs this job runs.
         forecast = Forecast::from_epochs(&energies, args.epochs + 1 - first_epoch);
-        let energy_now = || job.energy_so_far();
         let reached = checker
             .as_mut()
             .is_some_and(|c| c.at_epoch_end(epoch, val, &energy_now));

@@ -102,9 +102,9 @@ fn print_table(c: &Comparison) {
     }
     if let Some(s) = &c.search_choice {
         out.push_str(&format!(
-            "\nmeasured learning rate and batch size for {}: {} (the search used {:.1} J, counted in \
-             its configuration)\n",
-            s.model, s.explanation, s.search_energy_j
+            "\nmeasured learning rate and batch size for {}: {} (the search used {:.1} J, {}, counted \
+             in its configuration)\n",
+            s.model, s.explanation, s.search_energy_j, s.provenance
         ));
     }
     match (&c.best, c.saving_ratio, c.baseline_training_energy_j) {

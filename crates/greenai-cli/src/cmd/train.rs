@@ -61,10 +61,11 @@ fn print_summary(r: &JobReport) {
             (e, Some(s), Some(step), Some(epoch)) if t.reached => {
                 eprintln!(
                 "  target accuracy {:.4} reached at step {step} (epoch {epoch}, held-out {:.4}): \
-                 {} and {s:.1} s to accuracy",
+                 {} ({}) and {s:.1} s to accuracy",
                 t.target_accuracy,
                 t.check_accuracy.unwrap_or(f64::NAN),
-                e.map_or("energy unmeasured".into(), |e| format!("{:.1}", Energy::from_joules(e)))
+                e.map_or("energy unmeasured".into(), |e| format!("{:.1}", Energy::from_joules(e))),
+                r.provenance
             )
             }
             _ => eprintln!(
@@ -73,11 +74,13 @@ fn print_summary(r: &JobReport) {
             ),
         }
         eprintln!(
-            "  {} checks of {} held-out images every {} steps: {:.2} J, {:.1} % of the training energy",
+            "  {} checks of {} held-out images every {} steps: {:.2} J ({}), {:.1} % of the training \
+             energy",
             t.checks,
             t.check_images,
             t.check_every,
             t.check_energy_j,
+            r.provenance,
             t.check_share * 100.0
         );
     }

@@ -6,8 +6,8 @@
 //! past i16's 32,767, so those libraries give up a bit (PyTorch's `reduce_range` quantizes
 //! activations to 7 bits on x86, oneDNN halves the weights). This kernel gives up nothing: the
 //! activations are widened to i16 once per call (a pass over the input, small beside the product)
-//! and the weights at packing ([`PackedWeights::wide`]), and `vpmaddwd` multiplies pairs of i16
-//! into i32 sums exactly. The work per multiply is the same as `vpmaddubsw` followed by the
+//! and the weights once, at their first use ([`PackedWeights::wide`]), and `vpmaddwd` multiplies
+//! pairs of i16 into i32 sums exactly. The work per multiply is the same as `vpmaddubsw` followed by the
 //! `vpmaddwd` that widens its pairs (one multiplier µop per 16 products either way), so exactness
 //! costs no throughput; it costs twice the weight bytes, which for these models stay in cache.
 
@@ -51,7 +51,7 @@ unsafe fn strip_of<const R: usize, const H: usize>(
 ) {
     let m16 = w.m16();
     let wb = w
-        .wide
+        .wide()
         .as_ptr()
         .wrapping_add(b * w.block_quads() * 4 * LANES);
     let (xp, cp) = (x16.as_ptr(), c.as_mut_ptr().wrapping_add(b * LANES));

@@ -154,15 +154,22 @@ impl Kernel {
 /// Weights `m × k`, `k` made of `segs` segments of `k / segs` inputs, in blocks: with `sq` quads
 /// per segment, `data[((b · segs + s) · sq + q) · 64 + lane · 4 + t] = w[b·16 + lane][s · k/segs +
 /// 4q + t]` (zero past the segment's end).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PackedWeights {
     pub m: usize,
     pub k: usize,
     pub segs: usize,
     pub data: Vec<i8>,
-    /// The same weights as i16 for the AVX2 kernel, each quad as two pairs:
-    /// `wide[base · 64 + p · 32 + lane · 2 + t] = data[base · 64 + lane · 4 + 2p + t]`.
-    pub wide: Vec<i16>,
+    /// The same weights as i16 for the AVX2 kernel ([`PackedWeights::wide`]), made at its first
+    /// use: twice the weights' bytes that no other kernel needs.
+    wide: std::sync::OnceLock<Vec<i16>>,
+}
+
+/// Equal weights are equal whether or not their i16 copy was made yet.
+impl PartialEq for PackedWeights {
+    fn eq(&self, other: &Self) -> bool {
+        (self.m, self.k, self.segs) == (other.m, other.k, other.segs) && self.data == other.data
+    }
 }
 
 impl PackedWeights {
@@ -182,7 +189,7 @@ impl PackedWeights {
             k,
             segs,
             data: Vec::new(),
-            wide: Vec::new(),
+            wide: std::sync::OnceLock::new(),
         };
         p.data = vec![0i8; m.div_ceil(LANES) * p.block_quads() * 4 * LANES];
         for o in 0..m {
@@ -191,22 +198,30 @@ impl PackedWeights {
                 p.data[at] = w[o * k + kk];
             }
         }
-        p.wide = vec![0i16; p.data.len()];
-        for (quad, wide) in p
-            .data
-            .chunks_exact(4 * LANES)
-            .zip(p.wide.chunks_exact_mut(4 * LANES))
-        {
-            for lane in 0..LANES {
-                for pair in 0..2 {
-                    for t in 0..2 {
-                        wide[pair * 2 * LANES + lane * 2 + t] =
-                            quad[lane * 4 + 2 * pair + t] as i16;
+        p
+    }
+
+    /// The weights as i16 for the AVX2 kernel, each quad as two pairs:
+    /// `wide[base · 64 + p · 32 + lane · 2 + t] = data[base · 64 + lane · 4 + 2p + t]`.
+    pub fn wide(&self) -> &[i16] {
+        self.wide.get_or_init(|| {
+            let mut wide = vec![0i16; self.data.len()];
+            for (quad, out) in self
+                .data
+                .chunks_exact(4 * LANES)
+                .zip(wide.chunks_exact_mut(4 * LANES))
+            {
+                for lane in 0..LANES {
+                    for pair in 0..2 {
+                        for t in 0..2 {
+                            out[pair * 2 * LANES + lane * 2 + t] =
+                                quad[lane * 4 + 2 * pair + t] as i16;
+                        }
                     }
                 }
             }
-        }
-        p
+            wide
+        })
     }
 
     /// Where weight `(o, kk)` is in `data`.
@@ -641,8 +656,9 @@ pub struct Requant<'a> {
     zero_half: f32,
     lo: f32,
     hi: f32,
-    /// The per-channel constants padded with zeros to a multiple of 8, for the AVX2 path.
-    padded: (Vec<f32>, Vec<i32>, Vec<f32>),
+    /// The per-channel constants padded with zeros to a multiple of 8, made for the AVX2 path at
+    /// its first use.
+    padded: std::sync::OnceLock<(Vec<f32>, Vec<i32>, Vec<f32>)>,
 }
 
 impl<'a> Requant<'a> {
@@ -654,21 +670,13 @@ impl<'a> Requant<'a> {
             Act::Relu => (next.1, 255),
             Act::Relu6 => (next.1, requantize_one(6.0, inv, zero_half, 0.5, 255.5)),
         };
-        let m8 = d.scale.len().div_ceil(8) * 8;
-        let pad = |v: &[f32]| {
-            let mut p = v.to_vec();
-            p.resize(m8, 0.0);
-            p
-        };
-        let mut corr = d.corr.to_vec();
-        corr.resize(m8, 0);
         Requant {
             d,
             inv,
             zero_half,
             lo: lo as f32 + 0.5,
             hi: hi as f32 + 0.5,
-            padded: (pad(d.scale), corr, pad(d.bias)),
+            padded: std::sync::OnceLock::new(),
         }
     }
 
@@ -712,11 +720,22 @@ impl<'a> Requant<'a> {
     /// The constants as the AVX2 path takes them.
     #[cfg(target_arch = "x86_64")]
     fn avx2_consts(&self) -> avx2::RequantConsts<'_> {
+        let padded = self.padded.get_or_init(|| {
+            let m8 = self.d.scale.len().div_ceil(8) * 8;
+            let pad = |v: &[f32]| {
+                let mut p = v.to_vec();
+                p.resize(m8, 0.0);
+                p
+            };
+            let mut corr = self.d.corr.to_vec();
+            corr.resize(m8, 0);
+            (pad(self.d.scale), corr, pad(self.d.bias))
+        });
         avx2::RequantConsts {
             m: self.d.scale.len(),
-            scale: &self.padded.0,
-            corr: &self.padded.1,
-            bias: &self.padded.2,
+            scale: &padded.0,
+            corr: &padded.1,
+            bias: &padded.2,
             inv: self.inv,
             zero_half: self.zero_half,
             lo: self.lo,

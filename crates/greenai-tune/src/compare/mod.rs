@@ -376,8 +376,8 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
                     let s =
                         search::search(c.spec.model, c.spec.lr, c.threads, &train, args.interval)?;
                     progress.note(&format!(
-                        "  chose {} ({:.1} J of short runs, counted in its configuration)",
-                        s.explanation, s.search_energy_j
+                        "  chose {} ({:.1} J of short runs, {}, counted in its configuration)",
+                        s.explanation, s.search_energy_j, s.provenance
                     ));
                     c.spec.lr = s.chosen_lr;
                     c.batch = s.chosen_batch;

@@ -9,7 +9,7 @@
 //! is in the energy column and breaks ties.
 
 use crate::error::{Result, TuneError};
-use greenai_meter::detect;
+use greenai_meter::{detect, Provenance};
 use greenai_nn::data::{shuffled, Dataset};
 use greenai_nn::models::ModelKind;
 use greenai_nn::optim::{Optimizer, OptimizerKind};
@@ -39,6 +39,8 @@ pub struct SearchChoice {
     pub chosen_lr: f32,
     pub chosen_batch: usize,
     pub search_energy_j: f64,
+    /// How the search's energy was known (the least certain of its windows).
+    pub provenance: Provenance,
     pub explanation: String,
 }
 
@@ -87,6 +89,7 @@ pub fn search(
         ));
     }
     let mut cands = Vec::new();
+    let mut provenance = Provenance::Measured;
     for (lr, batch) in candidates(base_lr) {
         let mut m = Model::new(model, train.rows, train.cols, train.classes().max(2), 0)?;
         let mut opt = Optimizer::new(OptimizerKind::Adam, &m.params, lr);
@@ -99,6 +102,7 @@ pub fn search(
         runner.train_epoch(&mut m, &mut opt, train, images, &mut |_| {});
         let accuracy = runner.evaluate(&m.folded(), train, Some(held));
         let w = meter.end_window("search")?;
+        provenance = provenance.max(w.provenance);
         cands.push(Candidate {
             lr,
             batch,
@@ -124,6 +128,7 @@ pub fn search(
         chosen_lr: c.lr,
         chosen_batch: c.batch,
         search_energy_j: spent,
+        provenance,
         candidates: cands,
     })
 }
