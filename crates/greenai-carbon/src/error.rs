@@ -17,6 +17,9 @@ pub enum CarbonError {
         line: usize,
         reason: String,
     },
+    /// A forecast that is not what its format says.
+    #[error("{origin}: {reason}")]
+    BadForecast { origin: String, reason: String },
 }
 
 pub type Result<T, E = CarbonError> = std::result::Result<T, E>;

@@ -4,12 +4,15 @@
 //!   its year and source; [`grid::lookup`] resolves `FR`, `US-CA`, `gcp:europe-west1`, …
 //! - [`series::IntensitySeries`]: a time-resolved intensity (history or forecast) integrated over
 //!   a run's energy series.
+//! - [`forecast`]: the JSON that forecast services return (Carbon Aware SDK, Electricity Maps,
+//!   WattTime, UK Carbon Intensity API), read into an [`series::IntensitySeries`].
 //! - [`footprint`]: pure arithmetic for PUE, heat reuse (ERF), embodied emissions and SCI.
 //!
 //! [`assess`] puts them together into a [`CarbonReport`], the fields every greenai report carries.
 
 pub mod error;
 pub mod footprint;
+pub mod forecast;
 pub mod grid;
 pub mod series;
 

@@ -31,6 +31,11 @@ pub struct IntensitySeries {
     pub source: String,
     /// `(unix seconds, average, marginal)`.
     points: Vec<(f64, CarbonIntensity, Option<CarbonIntensity>)>,
+    /// What the second column holds: average intensity, or (a marginal-only forecast such as
+    /// WattTime's MOER) marginal intensity standing in for it, which a report must say.
+    primary: Signal,
+    /// Where the last value stops holding, when the source says (a forecast's last interval).
+    end: Option<f64>,
 }
 
 /// Emissions integrated over an energy series.
@@ -43,50 +48,24 @@ pub struct Integrated {
     pub coverage: f64,
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 timestamp, or of a plain number.
+/// Seconds since the Unix epoch of an RFC 3339 timestamp (seconds optional, as the UK Carbon
+/// Intensity API writes them: `2026-11-28T14:00Z`), of a date and time without an offset (read as
+/// UTC), or of a plain number. Parsing is jiff's.
 pub fn parse_timestamp(s: &str) -> Option<f64> {
     let s = s.trim();
     if let Ok(v) = s.parse::<f64>() {
-        return Some(v);
+        return v.is_finite().then_some(v);
     }
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut frac = 0.0;
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
-        frac = format!("0.{}", &r[..digits]).parse().ok()?;
-        rest = &r[digits..];
-    }
-    let offset = match rest {
-        "" | "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
+    let ts = match s.parse::<jiff::Timestamp>() {
+        Ok(ts) => ts,
+        Err(_) => s
+            .parse::<jiff::civil::DateTime>()
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp(),
     };
-    let days = days_from_civil(y, mo as u32, d as u32);
-    Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset) as f64 + frac)
-}
-
-/// Howard Hinnant's `days_from_civil`.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(ts.as_nanosecond() as f64 / 1e9)
 }
 
 impl IntensitySeries {
@@ -99,11 +78,85 @@ impl IntensitySeries {
                 "{source}: the series is empty"
             )));
         }
+        if let Some(p) = points.iter().find(|p| !p.0.is_finite()) {
+            return Err(CarbonError::Invalid(format!(
+                "{source}: {} is not a time",
+                p.0
+            )));
+        }
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         Ok(IntensitySeries {
             source: source.to_string(),
             points,
+            primary: Signal::Average,
+            end: None,
         })
+    }
+
+    /// The same series, its values being marginal intensity (WattTime's MOER).
+    pub fn marginal_only(mut self) -> Self {
+        for p in &mut self.points {
+            p.2 = Some(p.1);
+        }
+        self.primary = Signal::Marginal;
+        self
+    }
+
+    /// The same series, its last value holding until `end` (unix seconds).
+    pub fn ending_at(mut self, end: f64) -> Self {
+        let last = self.points[self.points.len() - 1].0;
+        self.end = (end.is_finite() && end > last).then_some(end);
+        self
+    }
+
+    /// What the main column holds.
+    pub fn primary(&self) -> Signal {
+        self.primary
+    }
+
+    /// The first time the series covers.
+    pub fn start(&self) -> f64 {
+        self.points[0].0
+    }
+
+    /// Where the series stops: the end its source gave, else the last point plus the series' usual
+    /// step (the median gap), else the last point.
+    pub fn end(&self) -> f64 {
+        let last = self.points[self.points.len() - 1].0;
+        if let Some(e) = self.end {
+            return e;
+        }
+        let mut gaps: Vec<f64> = self.points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        if gaps.is_empty() {
+            return last;
+        }
+        gaps.sort_by(f64::total_cmp);
+        last + gaps[gaps.len() / 2]
+    }
+
+    /// `(unix seconds, gCO2e/kWh)` of each step, for `signal` (marginal falling back to average
+    /// where a point has none).
+    pub fn steps(&self, signal: Signal) -> Vec<(f64, f64)> {
+        self.points
+            .iter()
+            .map(|p| {
+                let v = match signal {
+                    Signal::Average => p.1,
+                    Signal::Marginal => p.2.unwrap_or(p.1),
+                };
+                (p.0, v.g_per_kwh())
+            })
+            .collect()
+    }
+
+    /// How many points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Never true: a series has at least one point.
+    pub fn is_empty(&self) -> bool {
+        false
     }
 
     /// Reads a CSV file (see the module documentation).

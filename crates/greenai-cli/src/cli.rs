@@ -40,6 +40,18 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Transfer learning: a frozen pretrained backbone's features, a new head trained on them.
     Transfer(TransferArgs),
+    /// The cleanest start (or set of windows) for a job before its deadline, from a forecast.
+    Plan(crate::cli_sched::PlanArgs),
+    /// Queue a command to run at its cleanest time before a deadline (`greenai scheduler` runs it).
+    Submit(crate::cli_sched::SubmitArgs),
+    /// List, show and cancel queued jobs.
+    Queue {
+        #[command(subcommand)]
+        command: crate::cli_sched::QueueCommand,
+    },
+    /// Run the queue: each job at its planned time, measured; interruptible ones paused while the
+    /// grid is dirty. Runs in the foreground (see deploy/greenai-scheduler.service).
+    Scheduler(crate::cli_sched::SchedulerArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]

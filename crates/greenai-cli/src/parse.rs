@@ -167,6 +167,23 @@ pub fn functional_unit(s: &str) -> Result<(String, f64), String> {
     Ok((name.to_string(), n))
 }
 
+/// A forecast format by name.
+pub fn forecast_format(s: &str) -> Result<greenai_carbon::forecast::ForecastFormat, String> {
+    greenai_carbon::forecast::ForecastFormat::from_name(s).ok_or_else(|| {
+        format!(
+            "{s:?} is not a forecast format: {}",
+            greenai_carbon::forecast::ForecastFormat::ALL
+                .map(|f| f.name())
+                .join(", ")
+        )
+    })
+}
+
+/// A network timeout in seconds.
+pub fn timeout(s: &str) -> Result<f64, String> {
+    within(s, 0.1, 600.0, "seconds")
+}
+
 /// `KEY=VALUE`, a non-empty key.
 pub fn label(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {

@@ -65,6 +65,36 @@ const MIGRATIONS: &[&str] = &[
         SELECT run_id, seq, elapsed_s, unix_s, total_power_w, energy_j, readings FROM samples;
     DROP TABLE samples;
     ALTER TABLE samples_v3 RENAME TO samples;",
+    // 4: the scheduler's queue ([`crate::queue`]): one row per submitted job, its plan, its
+    // process while it runs, and what scheduling saved once it ended.
+    "CREATE TABLE queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        cwd TEXT NOT NULL,
+        env TEXT NOT NULL,
+        submitted_unix_s REAL NOT NULL,
+        deadline_unix_s REAL NOT NULL,
+        duration_s REAL NOT NULL,
+        energy_j REAL,
+        interruptible INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        plan TEXT,
+        planned_g_per_kwh REAL,
+        pid INTEGER,
+        pid_start INTEGER,
+        started_unix_s REAL,
+        finished_unix_s REAL,
+        active TEXT NOT NULL DEFAULT '[]',
+        run_id TEXT,
+        exit_code INTEGER,
+        emissions_g REAL,
+        counterfactual_g REAL,
+        intensity_source TEXT,
+        note TEXT
+    );
+    CREATE INDEX queue_state ON queue (state);
+    CREATE INDEX queue_run ON queue (run_id);",
 ];
 
 /// A sample's readings as numbers: per component, its energy (J) and power (W) as little-endian
@@ -154,7 +184,7 @@ impl RunStatus {
 
 /// The run database.
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
 }
 

@@ -5,6 +5,7 @@
 //! - [`SampleWriter`] streams a running monitor's samples into it, a transaction a second, so
 //!   a greenai killed mid-run leaves everything up to its last second, and the run reads as
 //!   incomplete.
+//! - [`queue`]: the scheduler's jobs, their plans, processes and what scheduling saved.
 //! - [`RunReport`] is the record of a run: what `greenai run --json` prints, what the database
 //!   keeps, and what [`export`] writes as JSON or as CodeCarbon-compatible CSV.
 
@@ -14,6 +15,7 @@ pub mod export;
 pub mod host;
 mod open;
 pub mod openmetrics;
+pub mod queue;
 mod recording;
 mod report;
 pub mod series;

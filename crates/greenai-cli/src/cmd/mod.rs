@@ -5,7 +5,9 @@ mod compare;
 mod console;
 mod detect;
 mod exporter;
+mod plan;
 mod quantize;
+mod queue;
 mod report;
 mod run;
 mod runs;
@@ -21,6 +23,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Detect { json } => detect::detect(json),
         Command::Run(args) => run::run(args, &db),
+        Command::Plan(args) => plan::plan(args, &db),
+        Command::Submit(args) => queue::submit(args, &db),
+        Command::Queue { command } => queue::queue(command, &db),
+        Command::Scheduler(args) => queue::scheduler(args, &db),
         Command::Runs { command } => runs::runs(command, &db),
         Command::Train(args) => train::train(args, &db),
         Command::Eval(args) => train::eval(args, &db),

@@ -63,10 +63,21 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
         RunsCommand::Show { id, json } => {
             let id = store.resolve(&id)?;
             let report = store.report(&id)?;
+            // A run the scheduler started says what its scheduling saved.
+            let job = store.job_of_run(&id)?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
+                let mut v = serde_json::to_value(&report)?;
+                if let Some(j) = &job {
+                    v["scheduling"] = serde_json::to_value(j)?;
+                }
+                serde_json::to_writer_pretty(&mut out, &v)?;
                 writeln!(out)?;
             } else {
+                if let Some(j) = &job {
+                    for l in super::queue::describe(j) {
+                        writeln!(out, "  {l}")?;
+                    }
+                }
                 write!(out, "{}", render::report(&report))?;
                 let samples = store.samples(&id)?;
                 let power: Vec<f64> = samples
