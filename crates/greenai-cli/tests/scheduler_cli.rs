@@ -373,3 +373,63 @@ fn submit_refuses_what_cannot_be_met() {
     assert!(env.jobs().is_empty());
     let _ = Path::new("");
 }
+
+#[test]
+fn a_changed_forecast_moves_a_queued_job() {
+    let env = Env::new();
+    let server = forecast_server::start();
+    *server.shared.csv.lock().unwrap() = day_csv();
+    let url = format!("{}/greenai.csv", server.base);
+    // One hour by +10h: 06:00 on the first forecast.
+    let id = env.submit(&["--duration", "1h", "--deadline", "+10h", "--", "sleep", "1"]);
+    let sched = env.scheduler(&url, &["--exit-when-idle"]);
+    env.wait_until("planned", 10.0, |j| j[0]["plan"].is_array());
+    assert!((hours(&env.jobs()[0]["plan"][0][0]) - 6.0).abs() < 1e-6);
+    // The new forecast makes 04:00 the cleanest hour.
+    *server.shared.csv.lock().unwrap() = day_csv().replacen(
+        &format!("{},300\n", ORIGIN as i64 + 4 * 3600),
+        &format!("{},10\n", ORIGIN as i64 + 4 * 3600),
+        1,
+    );
+    let jobs = env.wait_until("run", 30.0, all_ended);
+    let log = sched.log();
+    assert!(log.contains("forecast changed"), "{log}");
+    let started = hours(&jobs[0]["active"][0][0]);
+    assert!((started - 4.0).abs() < 0.5, "started at {started}\n{log}");
+    assert_eq!(jobs[0]["id"], id);
+}
+
+#[test]
+fn the_systemd_unit_starts_a_scheduler_greenai_accepts() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/greenai-scheduler.service"
+    ))
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let env = Env::new();
+    let home = env.cwd.display().to_string();
+    let forecast = env.cwd.join(".local/share/greenai/forecast.csv");
+    std::fs::create_dir_all(forecast.parent().unwrap()).unwrap();
+    std::fs::write(&forecast, day_csv()).unwrap();
+    let words: Vec<String> = exec
+        .split_whitespace()
+        .map(|w| w.replace("%h", &home))
+        .collect();
+    assert!(words[0].ends_with("/greenai"), "{exec}");
+    assert_eq!(words[1], "scheduler");
+    let o = env
+        .cmd()
+        .args(&words[1..])
+        .arg("--exit-when-idle")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{exec}: {}", stderr(&o));
+    assert!(
+        unit.contains("KillMode=process"),
+        "stopping the service must not kill its jobs"
+    );
+}
