@@ -49,6 +49,15 @@ impl Env {
         }
     }
 
+    /// Starts the compressed clock again at ORIGIN (after slow set-up).
+    fn restart_clock(&mut self) {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        self.clock = format!("{ORIGIN},{real},3600");
+    }
+
     fn cmd(&self) -> Command {
         let mut c = greenai();
         c.env("GREENAI_DB", &self.db)
@@ -172,7 +181,8 @@ fn three_jobs_run_at_their_clean_hours_one_pausing_and_all_meet_their_deadlines(
         "sleep",
         "2",
     ]);
-    // C may pause: three hours of work (30 steps of a tenth of an hour) by +12h: 06, 08 and 10.
+    // C may pause: three hours expected (25 steps of a tenth of an hour, and their forks) by
+    // +12h: 06, 08 and 10.
     let c = env.submit(&[
         "--name",
         "c",
@@ -184,7 +194,7 @@ fn three_jobs_run_at_their_clean_hours_one_pausing_and_all_meet_their_deadlines(
         "--",
         "sh",
         "-c",
-        "i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done",
+        "i=0; while [ $i -lt 25 ]; do sleep 0.1; i=$((i+1)); done",
     ]);
     let sched = env.scheduler(&url, &["--max-jobs", "2", "--exit-when-idle"]);
     // Midway the service goes down: the scheduler keeps its last good forecast.
@@ -431,5 +441,89 @@ fn the_systemd_unit_starts_a_scheduler_greenai_accepts() {
     assert!(
         unit.contains("KillMode=process"),
         "stopping the service must not kill its jobs"
+    );
+}
+
+#[test]
+fn a_training_job_pauses_at_an_epoch_end_and_resumes_from_its_checkpoint() {
+    use greenai_nn::data::Split;
+    let mut env = Env::new();
+    util::write_subset(&env.cwd, Split::Train, 4000, "train");
+    util::write_subset(&env.cwd, Split::Test, 500, "t10k");
+    // Clean at 00 and 05–08, dirty between: four hours of expected work get [0, 1) and [5, 8).
+    let mut csv = String::from("timestamp,g_per_kwh\n");
+    for h in 0..24 {
+        let g = if h == 0 || (5..8).contains(&h) {
+            50
+        } else {
+            500
+        };
+        csv += &format!("{},{g}\n", ORIGIN as i64 + h * 3600);
+    }
+    let forecast = env.cwd.join("f.csv");
+    std::fs::write(&forecast, csv).unwrap();
+    let exe = env!("CARGO_BIN_EXE_greenai");
+    env.restart_clock();
+    let id = env.submit(&[
+        "--name",
+        "lenet",
+        "--duration",
+        "4h",
+        "--deadline",
+        "+12h",
+        "--interruptible",
+        "--",
+        exe,
+        "train",
+        "--model",
+        "lightweight",
+        "--epochs",
+        "20",
+        "--validation",
+        "0",
+        "--data",
+        ".",
+        "--save",
+        "ck.safetensors",
+        "--region",
+        "FR",
+    ]);
+    let sched = env.scheduler(&forecast.display().to_string(), &["--exit-when-idle"]);
+    let jobs = env.wait_until("trained", 60.0, all_ended);
+    let log = sched.log();
+    let j = &jobs[0];
+    assert_eq!(j["id"], id);
+    assert_eq!(j["state"], "done", "{j:#}\n{log}");
+    assert!(
+        log.contains(&format!("job {id} asked to pause at its next epoch end")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("job {id} paused at an epoch end")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("job {id} resumed from its checkpoint")),
+        "{log}"
+    );
+    // Two runs: the one that paused and the one that finished.
+    assert_eq!(j["prior_runs"].as_array().unwrap().len(), 1, "{j:#}");
+    assert!(j["prior_energy_j"].as_f64().unwrap() > 0.0);
+    let windows = j["active"].as_array().unwrap();
+    assert_eq!(windows.len(), 2, "{j:#}");
+    assert!(
+        hours(&windows[0][0]) < 0.5 && hours(&windows[0][1]) < 2.0,
+        "{j:#}"
+    );
+    assert!((hours(&windows[1][0]) - 5.0).abs() < 0.5, "{j:#}\n{log}");
+    let out = std::fs::read_to_string(env.cwd.join(format!("greenai-job-{id}.out"))).unwrap();
+    assert!(out.contains("pausing after epoch"), "{out}");
+    assert!(
+        out.contains("continue with --resume ck.safetensors"),
+        "{out}"
+    );
+    assert!(
+        j["emissions_g"].as_f64() < j["counterfactual_g"].as_f64(),
+        "{j:#}"
     );
 }

@@ -77,7 +77,7 @@ mod tests {
         let real = real_now();
         let c = Clock::parse(&format!("2026-11-30T00:00:00Z,{real},3600")).unwrap();
         let now = c.now();
-        let origin = 1_796_083_200.0; // 2026-11-30T00:00:00Z
+        let origin = 1_795_996_800.0; // 2026-11-30T00:00:00Z
         assert!(now >= origin && now < origin + 3600.0, "{now}");
         assert!(Clock::parse("1,2").is_err());
         assert!(Clock::parse("1,2,0").is_err());

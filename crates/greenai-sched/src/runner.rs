@@ -29,6 +29,48 @@ pub fn grams(g: f64) -> String {
     }
 }
 
+/// The exit status of a `greenai train` that paused at an epoch end as asked (EX_TEMPFAIL): its
+/// checkpoint continues it.
+pub const PAUSED_EXIT: u8 = 75;
+
+/// The checkpoint a `greenai train … --save PATH` command writes, when the scheduler can pause it
+/// at an epoch end and resume it with `--resume PATH` (not with `{epoch}` in PATH: which file to
+/// resume from would depend on the epoch).
+pub fn resumable_checkpoint(argv: &[String]) -> Option<String> {
+    let exe = Path::new(argv.first()?).file_name()?.to_str()?;
+    if exe != "greenai" || !argv.iter().any(|a| a == "train") {
+        return None;
+    }
+    let save = argv.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--save=")
+            .map(str::to_string)
+            .or_else(|| (a == "--save").then(|| argv.get(i + 1).cloned()).flatten())
+    })?;
+    (!save.contains("{epoch}")).then_some(save)
+}
+
+/// `argv` continuing from `checkpoint`: its `--resume` replaced or added.
+fn with_resume(argv: &[String], checkpoint: &str) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len() + 2);
+    let mut skip = false;
+    for a in argv {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--resume" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--resume=") {
+            continue;
+        }
+        out.push(a.clone());
+    }
+    out.extend(["--resume".to_string(), checkpoint.to_string()]);
+    out
+}
+
 /// The label that ties a run to its queued job.
 pub const QUEUE_LABEL: &str = "greenai.queue";
 
@@ -114,6 +156,8 @@ pub struct Scheduler<'a> {
     _lock: Lock,
     current: Current,
     children: HashMap<i64, Child>,
+    /// Jobs asked to pause at their next epoch end (SIGUSR1 sent), not yet ended.
+    asked: std::collections::HashSet<i64>,
     log: &'a mut dyn FnMut(&str),
 }
 
@@ -131,6 +175,7 @@ impl<'a> Scheduler<'a> {
                 fetched: None,
             },
             children: HashMap::new(),
+            asked: Default::default(),
             log,
         })
     }
@@ -249,6 +294,9 @@ impl<'a> Scheduler<'a> {
         let jobs = self.store.live_jobs()?;
         let mut running = 0;
         for j in &jobs {
+            if j.is_parked() {
+                continue;
+            }
             if j.state.has_process() {
                 if self.reap(j, now)? {
                     continue;
@@ -269,6 +317,23 @@ impl<'a> Scheduler<'a> {
             }
         }
         for j in &jobs {
+            if j.is_parked() {
+                // Resumed from its checkpoint in its next window, or when the deadline presses.
+                let left = j.duration_s - j.worked_s(now);
+                let must = left <= 0.0 || j.deadline_unix_s - now <= left;
+                let in_window = j
+                    .plan
+                    .as_ref()
+                    .is_some_and(|p| p.iter().any(|w| now >= w.0 && now < w.1));
+                if (must || in_window) && running < self.cfg.max_running {
+                    if let Some(ck) = resumable_checkpoint(&j.argv) {
+                        let argv = with_resume(&j.argv, &ck);
+                        self.start(j, &argv, now, JobState::Paused)?;
+                        running += 1;
+                    }
+                }
+                continue;
+            }
             if j.state != JobState::Queued {
                 continue;
             }
@@ -282,14 +347,21 @@ impl<'a> Scheduler<'a> {
                 && (now >= start || must)
                 && running < self.cfg.max_running
             {
-                self.start(&j, now)?;
+                self.start(&j, &j.argv, now, JobState::Queued)?;
                 running += 1;
             }
         }
         Ok(self.store.live_jobs()?.is_empty())
     }
 
-    fn start(&mut self, j: &QueuedJob, now: f64) -> Result<(), SchedError> {
+    /// Starts `argv` for `j` (its own, or continuing from a checkpoint), if it is still `from`.
+    fn start(
+        &mut self,
+        j: &QueuedJob,
+        argv: &[String],
+        now: f64,
+        from: JobState,
+    ) -> Result<(), SchedError> {
         let out = Path::new(&j.cwd).join(format!("greenai-job-{}.out", j.id));
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -306,7 +378,7 @@ impl<'a> Scheduler<'a> {
             .arg(format!("{QUEUE_LABEL}={}", j.id))
             .args(&self.cfg.run_args)
             .arg("--")
-            .args(&j.argv)
+            .args(argv)
             .current_dir(&j.cwd)
             .env_clear()
             .envs(j.env.iter().map(|(k, v)| (k, v)))
@@ -318,19 +390,25 @@ impl<'a> Scheduler<'a> {
             Ok(child) => {
                 let pid = child.id() as i64;
                 let ticks = process::start_ticks(pid).unwrap_or(0);
-                let active = [(now, f64::NAN)];
+                let mut active = j.active.clone();
+                active.push((now, f64::NAN));
                 if self.store.set_job_process(
                     j.id,
                     JobState::Running,
                     Some((pid, ticks)),
                     Some(now),
                     &active,
-                    &[JobState::Queued],
+                    &[from],
                 )? {
+                    let how = if from == JobState::Paused {
+                        "resumed from its checkpoint"
+                    } else {
+                        "started"
+                    };
                     self.say(format!(
-                        "job {} started (pid {pid}): {}",
+                        "job {} {how} (pid {pid}): {}",
                         j.id,
-                        j.argv.join(" ")
+                        argv.join(" ")
                     ));
                 } else {
                     // Cancelled between the read and the start.
@@ -371,6 +449,19 @@ impl<'a> Scheduler<'a> {
             .is_some_and(|p| p.iter().any(|w| now >= w.0 && now < w.1));
         let mut active = j.active.clone();
         match j.state {
+            JobState::Running
+                if !(must || in_window) && resumable_checkpoint(&j.argv).is_some() =>
+            {
+                // A training job stops at its next epoch end with a checkpoint (SIGUSR1 through
+                // `greenai run`); it is parked when it exits. Asked once.
+                let first = self.asked.insert(j.id);
+                let sent = first
+                    // SAFETY: kill has no memory effects.
+                    && unsafe { libc::kill(pid as libc::pid_t, libc::SIGUSR1) } == 0;
+                let id = j.id;
+                let msg = format!("job {id} asked to pause at its next epoch end");
+                sent.then(|| self.say(msg));
+            }
             JobState::Running if !(must || in_window) => {
                 if let Some(last) = active.last_mut().filter(|w| w.1.is_nan()) {
                     last.1 = now;
@@ -438,7 +529,23 @@ impl<'a> Scheduler<'a> {
         if let Some(last) = active.last_mut().filter(|w| w.1.is_nan()) {
             last.1 = now;
         }
-        let energy_j = run.as_ref().and_then(|r| r.energy_j);
+        self.asked.remove(&j.id);
+        let run_energy = run.as_ref().and_then(|r| r.energy_j);
+        if exit == Some(i64::from(PAUSED_EXIT))
+            && j.state != JobState::Cancelling
+            && resumable_checkpoint(&j.argv).is_some()
+        {
+            let rid = run.as_ref().map(|r| r.run_id.clone());
+            self.store
+                .park_job(j.id, &active, rid.as_deref(), run_energy.unwrap_or(0.0))?;
+            self.say(format!(
+                "job {} paused at an epoch end (run {}); its checkpoint resumes it",
+                j.id,
+                rid.as_deref().unwrap_or("?")
+            ));
+            return Ok(true);
+        }
+        let energy_j = run_energy.map(|e| e + j.prior_energy_j);
         let (emissions, counterfactual, source) = match (energy_j, self.forecast_any()) {
             (Some(e), Some(f)) => {
                 let kwh = e / 3.6e6;
@@ -497,5 +604,67 @@ impl<'a> Scheduler<'a> {
     /// job's emissions and its counterfactual is what matters).
     fn forecast_any(&self) -> Option<&Forecast> {
         self.current.forecast.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn only_a_greenai_train_that_saves_one_checkpoint_is_resumed_from_it() {
+        assert_eq!(
+            resumable_checkpoint(&argv("/usr/bin/greenai train --save ck.st --epochs 3")),
+            Some("ck.st".into())
+        );
+        assert_eq!(
+            resumable_checkpoint(&argv("greenai --db x train --save=ck.st")),
+            Some("ck.st".into())
+        );
+        assert_eq!(
+            resumable_checkpoint(&argv("greenai train --epochs 3")),
+            None
+        );
+        assert_eq!(
+            resumable_checkpoint(&argv("greenai train --save ck-{epoch}.st")),
+            None
+        );
+        assert_eq!(
+            resumable_checkpoint(&argv("python train.py --save ck.st")),
+            None
+        );
+        assert_eq!(
+            resumable_checkpoint(&argv("greenai eval --save ck.st")),
+            None
+        );
+        assert_eq!(
+            with_resume(&argv("greenai train --resume old.st --save ck.st"), "ck.st"),
+            argv("greenai train --save ck.st --resume ck.st")
+        );
+        assert_eq!(
+            with_resume(&argv("greenai train --resume=old.st --save ck.st"), "ck.st"),
+            argv("greenai train --save ck.st --resume ck.st")
+        );
+    }
+
+    #[test]
+    fn grams_read_as_people_read_them() {
+        assert_eq!(grams(0.0123), "12.30 mgCO2e");
+        assert_eq!(grams(12.3), "12.30 gCO2e");
+    }
+
+    #[test]
+    fn a_second_lock_on_one_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("g.sqlite");
+        let first = take_lock(&db).unwrap();
+        let e = take_lock(&db).err().unwrap();
+        assert!(matches!(e, SchedError::Locked { .. }), "{e}");
+        drop(first);
+        take_lock(&db).unwrap();
     }
 }

@@ -66,7 +66,8 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE samples;
     ALTER TABLE samples_v3 RENAME TO samples;",
     // 4: the scheduler's queue ([`crate::queue`]): one row per submitted job, its plan, its
-    // process while it runs, and what scheduling saved once it ended.
+    // process while it runs, and what scheduling saved once it ended. A job paused at an epoch
+    // boundary ends its run: the runs before the latest, and their energy, are `prior_*`.
     "CREATE TABLE queue (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL,
@@ -91,7 +92,9 @@ const MIGRATIONS: &[&str] = &[
         emissions_g REAL,
         counterfactual_g REAL,
         intensity_source TEXT,
-        note TEXT
+        note TEXT,
+        prior_runs TEXT NOT NULL DEFAULT '[]',
+        prior_energy_j REAL NOT NULL DEFAULT 0
     );
     CREATE INDEX queue_state ON queue (state);
     CREATE INDEX queue_run ON queue (run_id);",

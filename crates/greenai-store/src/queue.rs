@@ -118,9 +118,18 @@ pub struct QueuedJob {
     pub counterfactual_g: Option<f64>,
     pub intensity_source: Option<String>,
     pub note: Option<String>,
+    /// Runs of this job before the latest (a job paused at an epoch end and resumed).
+    pub prior_runs: Vec<String>,
+    /// Their energy, joules.
+    pub prior_energy_j: f64,
 }
 
 impl QueuedJob {
+    /// Paused with no process: it ended its run at a checkpoint and starts again to resume.
+    pub fn is_parked(&self) -> bool {
+        self.state == JobState::Paused && self.pid.is_none()
+    }
+
     /// Seconds of work done so far, up to `now` for an open window.
     pub fn worked_s(&self, now: f64) -> f64 {
         self.active
@@ -138,7 +147,8 @@ impl QueuedJob {
 
 const COLUMNS: &str = "id, name, argv, cwd, env, submitted_unix_s, deadline_unix_s, duration_s,
     energy_j, interruptible, state, plan, planned_g_per_kwh, pid, pid_start, started_unix_s,
-    finished_unix_s, active, run_id, exit_code, emissions_g, counterfactual_g, intensity_source, note";
+    finished_unix_s, active, run_id, exit_code, emissions_g, counterfactual_g, intensity_source, note,
+    prior_runs, prior_energy_j";
 
 fn windows_json(w: &[(f64, f64)]) -> String {
     // NaN (an open window) is not JSON: write it as null.
@@ -185,6 +195,8 @@ fn job_from(r: &Row) -> rusqlite::Result<QueuedJob> {
         counterfactual_g: r.get(21)?,
         intensity_source: r.get(22)?,
         note: r.get(23)?,
+        prior_runs: serde_json::from_str(&text(24)?).unwrap_or_default(),
+        prior_energy_j: r.get(25)?,
     })
 }
 
@@ -324,6 +336,33 @@ impl Store {
             )
             .map_err(StoreError::write)?;
         Ok(n == 1)
+    }
+
+    /// Parks a job whose run ended at a checkpoint: paused, no process, its run and energy kept.
+    pub fn park_job(
+        &self,
+        id: i64,
+        active: &[(f64, f64)],
+        run_id: Option<&str>,
+        energy_j: f64,
+    ) -> Result<()> {
+        let j = self.queued_job(id)?;
+        let mut runs = j.prior_runs;
+        runs.extend(run_id.map(str::to_string));
+        self.conn
+            .execute(
+                "UPDATE queue SET state = 'paused', pid = NULL, pid_start = NULL, active = ?2,
+                     prior_runs = ?3, prior_energy_j = prior_energy_j + ?4
+                 WHERE id = ?1 AND state IN ('running', 'paused')",
+                params![
+                    id,
+                    windows_json(active),
+                    serde_json::to_string(&runs).expect("strings serialise"),
+                    energy_j
+                ],
+            )
+            .map_err(StoreError::write)?;
+        Ok(())
     }
 
     /// Records how a job ended.

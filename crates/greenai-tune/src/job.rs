@@ -94,6 +94,10 @@ pub trait Progress: Sync {
     fn step(&self, _s: &Step) {}
     /// An epoch of `epochs` ended.
     fn epoch(&self, _r: &crate::train::EpochReport, _epochs: usize) {}
+    /// Whether the job should pause at the next epoch boundary (with a checkpoint to resume).
+    fn pause_requested(&self) -> bool {
+        false
+    }
 }
 
 /// Tells the user what a finished session warns of: a run not stored, samples lost, a carbon

@@ -73,6 +73,10 @@ pub struct TrainingReport {
     pub epochs: usize,
     pub epochs_run: usize,
     pub stopped_early: bool,
+    /// Set when the job paused at this epoch's end as asked ([`Progress::pause_requested`]):
+    /// `--resume` with its checkpoint continues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at_epoch: Option<usize>,
     pub best_epoch: Option<usize>,
     pub batch: usize,
     pub lr: f32,
@@ -360,6 +364,7 @@ pub fn run_train(
     let mut train_time = 0.0;
     let mut stopper = args.patience.map(|p| EarlyStopping::new(p, 1e-4));
     let mut stopped_early = false;
+    let mut paused_at_epoch: Option<usize> = None;
     let mut forecast: Option<Forecast> = None;
     let mut stopped_by_budget: Option<f64> = None;
     let mut trained_samples = 0usize;
@@ -457,6 +462,16 @@ pub fn run_train(
             progress.note(&format!("greenai: {}: stopping", c.describe()));
             break;
         }
+        // Asked to pause (the scheduler's SIGUSR1): the epoch's checkpoint is saved, so the job
+        // ends here and `--resume` continues it with nothing lost.
+        if epoch < args.epochs && args.save.is_some() && progress.pause_requested() {
+            progress.note(&format!(
+                "greenai: pausing after epoch {epoch} as asked; continue with --resume {}",
+                checkpoint_path(args.save.as_deref().expect("checked"), epoch).display()
+            ));
+            paused_at_epoch = Some(epoch);
+            break;
+        }
         if let (Some(budget), Some(f)) = (args.budget_j, forecast) {
             if f.exceeds(budget) && epoch < args.epochs {
                 progress.note(&format!(
@@ -549,6 +564,7 @@ pub fn run_train(
             epochs: args.epochs,
             epochs_run: per_epoch.len(),
             stopped_early,
+            paused_at_epoch,
             best_epoch: stopper.map(|s| s.best_epoch),
             batch: job_args.batch,
             lr: opt.lr,

@@ -4,7 +4,22 @@
 use greenai_tune::job::{Progress, Step};
 use greenai_tune::train::EpochReport;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Set by SIGUSR1 once [`pause_on_sigusr1`] is installed.
+static PAUSE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigusr1(_: libc::c_int) {
+    PAUSE.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGUSR1 ask the job to pause at its next epoch end (instead of ending the process).
+pub fn pause_on_sigusr1() {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGUSR1, on_sigusr1 as *const () as libc::sighandler_t);
+    }
+}
 
 pub struct Console {
     bar: Option<indicatif::ProgressBar>,
@@ -43,6 +58,10 @@ impl Drop for Console {
 }
 
 impl Progress for Console {
+    fn pause_requested(&self) -> bool {
+        PAUSE.load(Ordering::SeqCst)
+    }
+
     fn note(&self, line: &str) {
         match &self.bar {
             Some(b) => b.suspend(|| eprintln!("{line}")),

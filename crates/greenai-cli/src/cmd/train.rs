@@ -138,6 +138,8 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     };
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
     let (train, test) = load_sets(&dir)?;
+    // SIGUSR1 (the scheduler's, through `greenai run`) asks for a pause at the next epoch end.
+    super::console::pause_on_sigusr1();
     let console = Console::new(!args.job.json);
     let report = run_train(
         &spec,
@@ -150,7 +152,16 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     )?;
     drop(console);
     emit(&report, args.job.json)?;
-    Ok(ExitCode::SUCCESS)
+    let paused = report
+        .training
+        .as_ref()
+        .is_some_and(|t| t.paused_at_epoch.is_some());
+    // 75 (EX_TEMPFAIL): not finished, to be continued with --resume.
+    Ok(if paused {
+        ExitCode::from(greenai_sched::runner::PAUSED_EXIT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
