@@ -71,6 +71,17 @@ fn with_resume(argv: &[String], checkpoint: &str) -> Vec<String> {
     out
 }
 
+/// Whether an interruptible job should be running now: inside one of its planned windows, past
+/// its expected work (it is never paused again), or too close to its deadline to wait.
+fn should_run(j: &QueuedJob, now: f64) -> bool {
+    let left = j.duration_s - j.worked_s(now);
+    let must = left <= 0.0 || j.deadline_unix_s - now <= left;
+    must || j
+        .plan
+        .as_ref()
+        .is_some_and(|p| p.iter().any(|w| now >= w.0 && now < w.1))
+}
+
 /// The label that ties a run to its queued job.
 pub const QUEUE_LABEL: &str = "greenai.queue";
 
@@ -319,13 +330,7 @@ impl<'a> Scheduler<'a> {
         for j in &jobs {
             if j.is_parked() {
                 // Resumed from its checkpoint in its next window, or when the deadline presses.
-                let left = j.duration_s - j.worked_s(now);
-                let must = left <= 0.0 || j.deadline_unix_s - now <= left;
-                let in_window = j
-                    .plan
-                    .as_ref()
-                    .is_some_and(|p| p.iter().any(|w| now >= w.0 && now < w.1));
-                if (must || in_window) && running < self.cfg.max_running {
+                if should_run(j, now) && running < self.cfg.max_running {
                     if let Some(ck) = resumable_checkpoint(&j.argv) {
                         let argv = with_resume(&j.argv, &ck);
                         self.start(j, &argv, now, JobState::Paused)?;
@@ -439,19 +444,10 @@ impl<'a> Scheduler<'a> {
 
     fn pause_or_resume(&mut self, j: &QueuedJob, now: f64) -> Result<(), SchedError> {
         let Some(pid) = j.pid else { return Ok(()) };
-        let worked = j.worked_s(now);
-        let left = j.duration_s - worked;
-        // Past its expected work, or too close to the deadline to wait: it runs.
-        let must = left <= 0.0 || j.deadline_unix_s - now <= left;
-        let in_window = j
-            .plan
-            .as_ref()
-            .is_some_and(|p| p.iter().any(|w| now >= w.0 && now < w.1));
+        let run = should_run(j, now);
         let mut active = j.active.clone();
         match j.state {
-            JobState::Running
-                if !(must || in_window) && resumable_checkpoint(&j.argv).is_some() =>
-            {
+            JobState::Running if !run && resumable_checkpoint(&j.argv).is_some() => {
                 // A training job stops at its next epoch end with a checkpoint (SIGUSR1 through
                 // `greenai run`); it is parked when it exits. Asked once.
                 let first = self.asked.insert(j.id);
@@ -462,7 +458,7 @@ impl<'a> Scheduler<'a> {
                 let msg = format!("job {id} asked to pause at its next epoch end");
                 sent.then(|| self.say(msg));
             }
-            JobState::Running if !(must || in_window) => {
+            JobState::Running if !run => {
                 if let Some(last) = active.last_mut().filter(|w| w.1.is_nan()) {
                     last.1 = now;
                 }
@@ -481,7 +477,7 @@ impl<'a> Scheduler<'a> {
                     ));
                 }
             }
-            JobState::Paused if must || in_window => {
+            JobState::Paused if run => {
                 active.push((now, f64::NAN));
                 if self.store.set_job_process(
                     j.id,
