@@ -100,6 +100,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX queue_run ON queue (run_id);",
 ];
 
+/// The schema version this greenai writes (how many migrations it knows).
+pub fn latest_schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// A sample's readings as numbers: per component, its energy (J) and power (W) as little-endian
 /// f64, NaN standing for no reading.
 pub(crate) fn pack_readings(readings: &[(Option<f64>, Option<f64>)]) -> Vec<u8> {

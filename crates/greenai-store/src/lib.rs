@@ -23,7 +23,7 @@ mod session;
 pub mod timefmt;
 mod writer;
 
-pub use db::{default_path, RunStatus, RunSummary, SampleSink, Store};
+pub use db::{default_path, latest_schema_version, RunStatus, RunSummary, SampleSink, Store};
 pub use error::{Result, StoreError};
 pub use recording::{command_line, Finished, Recording, FLUSH_EVERY};
 pub use report::{new_run_id, ComponentReport, HostInfo, RunReport, RunStart};

@@ -76,7 +76,10 @@ fn a_new_file_is_migrated_once_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/runs.sqlite");
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        greenai_store::latest_schema_version()
+    );
     s.begin_run(&start("a")).unwrap();
     drop(s);
     let s = Store::open(&path).unwrap();
@@ -104,7 +107,10 @@ fn a_newer_schema_is_refused_not_reset() {
     }
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 3")
+        .execute_batch(&format!(
+            "PRAGMA user_version = {}",
+            greenai_store::latest_schema_version()
+        ))
         .unwrap();
     assert_eq!(Store::open(&path).unwrap().runs().unwrap().len(), 1);
 }
@@ -237,7 +243,10 @@ fn a_version_1_database_is_migrated_in_place_keeping_its_runs() {
     .unwrap();
     drop(c);
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        greenai_store::latest_schema_version()
+    );
     let r = s.report("old").unwrap();
     assert_eq!(r.command, "true");
     assert!(r.carbon.is_none(), "no settings were recorded for it");
@@ -334,7 +343,10 @@ fn a_version_2_database_keeps_its_text_samples_readable() {
     }
     drop(c);
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        greenai_store::latest_schema_version()
+    );
     let old = s.report("old").unwrap();
     assert!(!old.complete);
     assert!((old.energy_j - 240.0).abs() < 1e-9, "{}", old.energy_j);
