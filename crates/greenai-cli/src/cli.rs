@@ -52,6 +52,12 @@ pub enum Command {
     /// Run the queue: each job at its planned time, measured; interruptible ones paused while the
     /// grid is dirty. Runs in the foreground (see deploy/greenai-scheduler.service).
     Scheduler(crate::cli_sched::SchedulerArgs),
+    /// Power knobs (RAPL limits, cpufreq, GPU power limits): show, set, and restore what greenai
+    /// changed.
+    Power {
+        #[command(subcommand)]
+        command: crate::cli_power::PowerCommand,
+    },
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -505,6 +511,14 @@ pub struct RunArgs {
     /// Also serve OpenMetrics at ADDR while the command runs (a bare port binds 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub prometheus: Option<String>,
+    /// Cap every CPU package's long-term RAPL power limit at WATTS while the command runs
+    /// (journaled, restored afterwards).
+    #[arg(long, value_name = "WATTS")]
+    pub power_limit: Option<String>,
+    /// Cap the CPU frequency (2.4GHz, 2400MHz, or kHz) while the command runs (restored
+    /// afterwards).
+    #[arg(long, value_name = "FREQ")]
+    pub cpu_max_freq: Option<String>,
     /// The command and its arguments, after `--`.
     #[arg(
         required = true,

@@ -180,14 +180,26 @@ pub const CALIBRATION_IMAGES: usize = 256;
 /// `frozen` with BatchNorm folded and quantized per channel, its activation ranges calibrated
 /// (min-max) on the first [`CALIBRATION_IMAGES`] of `train`.
 pub fn quantized_frozen(frozen: &Model, train: &Dataset, size: usize) -> Model {
+    quantized_frozen_with(frozen, train, size, crate::model::SpeedRule::KeepFaster)
+}
+
+/// [`quantized_frozen`] under a given speed rule (tests use every layer: timing must not decide
+/// what they check).
+pub fn quantized_frozen_with(
+    frozen: &Model,
+    train: &Dataset,
+    size: usize,
+    rule: crate::model::SpeedRule,
+) -> Model {
     let which: Vec<usize> = (0..CALIBRATION_IMAGES.min(train.len())).collect();
     let mut x = Vec::new();
     to_rgb(train, &which, size, &mut x);
-    frozen.quantized(
+    frozen.quantized_with(
         crate::quantize::WeightScheme::PerChannel,
         crate::quantize::ActivationRange::MinMax,
         &x,
         which.len(),
+        rule,
     )
 }
 
@@ -234,7 +246,9 @@ mod tests {
         };
         let train = tiny_set(20);
         let (frozen, _) = efficientnet::split(&backbone, 32, 0, 2, 0).unwrap();
-        let q = quantized_frozen(&frozen, &train, 32);
+        // Every layer int8: whether int8 is faster on this CPU (and under this load) must not
+        // decide what the test checks.
+        let q = quantized_frozen_with(&frozen, &train, 32, crate::model::SpeedRule::EveryLayer);
         assert!(q.quant.as_ref().unwrap().layers.iter().flatten().count() > 40);
         let which: Vec<usize> = (0..8).collect();
         let a = features(&frozen, &train, &which, 32, 1);

@@ -98,6 +98,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX queue_state ON queue (state);
     CREATE INDEX queue_run ON queue (run_id);",
+    // 5: the power journal ([`crate::power`]): every knob change, written before it is made, closed
+    // when restored; what a killed greenai left changed is found here on the next start.
+    "CREATE TABLE power_journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        knob TEXT NOT NULL,
+        original TEXT NOT NULL,
+        files TEXT NOT NULL,
+        applied TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        pid_start INTEGER NOT NULL,
+        changed_unix_s REAL NOT NULL,
+        restored_unix_s REAL
+    );
+    CREATE INDEX power_pending ON power_journal (restored_unix_s);",
 ];
 
 /// The schema version this greenai writes (how many migrations it knows).

@@ -5,6 +5,7 @@
 //! - [`SampleWriter`] streams a running monitor's samples into it, a transaction a second, so
 //!   a greenai killed mid-run leaves everything up to its last second, and the run reads as
 //!   incomplete.
+//! - [`power`]: the power journal, where every knob change waits until it is restored.
 //! - [`queue`]: the scheduler's jobs, their plans, processes and what scheduling saved.
 //! - [`RunReport`] is the record of a run: what `greenai run --json` prints, what the database
 //!   keeps, and what [`export`] writes as JSON or as CodeCarbon-compatible CSV.
@@ -15,6 +16,7 @@ pub mod export;
 pub mod host;
 mod open;
 pub mod openmetrics;
+pub mod power;
 pub mod queue;
 mod recording;
 mod report;

@@ -6,6 +6,7 @@ mod console;
 mod detect;
 mod exporter;
 mod plan;
+mod power;
 mod quantize;
 mod queue;
 mod report;
@@ -22,13 +23,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = cli.db.unwrap_or_else(greenai_store::default_path);
     match cli.command {
         Command::Detect { json } => detect::detect(json),
-        Command::Run(args) => run::run(args, &db),
+        Command::Run(args) => {
+            power::recover_left_changes(&db);
+            run::run(args, &db)
+        }
+        Command::Power { command } => power::power(command, &db),
         Command::Plan(args) => plan::plan(args, &db),
         Command::Submit(args) => queue::submit(args, &db),
         Command::Queue { command } => queue::queue(command, &db),
         Command::Scheduler(args) => queue::scheduler(args, &db),
         Command::Runs { command } => runs::runs(command, &db),
-        Command::Train(args) => train::train(args, &db),
+        Command::Train(args) => {
+            power::recover_left_changes(&db);
+            train::train(args, &db)
+        }
         Command::Eval(args) => train::eval(args, &db),
         Command::Predict(args) => train::predict(args, &db),
         Command::Compare(args) => compare::compare(args, &db),

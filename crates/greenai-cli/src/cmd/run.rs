@@ -96,6 +96,12 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
     opts.argv = args.command.clone();
     opts.labels = args.labels.iter().cloned().collect::<BTreeMap<_, _>>();
     opts.interval = args.interval;
+    // Caps are set (journaled first) before the command starts and put back when `guard` drops.
+    let _guard = super::power::caps(
+        args.power_limit.as_deref(),
+        args.cpu_max_freq.as_deref(),
+        db,
+    )?;
     let session = Session::start(opts)?;
     for w in session.sensor_warnings() {
         eprintln!("greenai: warning: {w}");
