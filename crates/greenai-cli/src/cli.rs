@@ -309,6 +309,18 @@ pub struct TrainArgs {
     /// work, 174 steps at batch 64).
     #[arg(long, value_name = "N", requires = "target_accuracy", value_parser = crate::parse::steps)]
     pub check_every: Option<u64>,
+    /// Tune a power knob while training (a package's RAPL limit, else the CPU frequency ceiling):
+    /// a few hundred steps at each candidate setting, the least Zeus cost kept for the rest of
+    /// the job, everything restored at its end. Says so and runs at the default where no knob
+    /// is writable.
+    #[arg(long)]
+    pub power_tune: bool,
+    /// η of the cost η·E + (1 − η)·P_max·T: 1 minds energy only, 0 time only.
+    #[arg(long, default_value = "0.5", requires = "power_tune", value_parser = crate::parse::fraction)]
+    pub power_eta: f64,
+    /// Steps measured at each setting.
+    #[arg(long, default_value = "300", requires = "power_tune", value_parser = crate::parse::steps)]
+    pub power_tune_steps: u64,
     /// Save a checkpoint (safetensors) after every epoch; `{epoch}` in PATH keeps one per epoch.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,

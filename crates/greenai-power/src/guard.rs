@@ -144,6 +144,19 @@ impl Guard {
         Ok(())
     }
 
+    /// Sets again a knob this guard already changed (by id).
+    pub fn set_again(&mut self, id: &str, v: &Setting) -> Result<()> {
+        let a = self
+            .applied
+            .iter_mut()
+            .find(|a| a.knob.id() == id)
+            .ok_or_else(|| {
+                PowerError::Unavailable(format!("{id} was not changed by this guard"))
+            })?;
+        a.knob.set(v)?;
+        self.journal.update_applied(a.id, v).map_err(PowerError::Io)
+    }
+
     /// The ids of the knobs this guard changed.
     pub fn changed(&self) -> Vec<String> {
         self.applied.iter().map(|a| a.knob.id()).collect()

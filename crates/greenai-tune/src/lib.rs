@@ -14,6 +14,8 @@
 //!   epochs (as carbontracker does), and whether it fits a budget.
 //! - [`settings::choose`]: the thread count and batch size that minimise Zeus's cost
 //!   `η·E + (1 − η)·P_max·T` over short profiling runs.
+//! - [`power_tune::choose`]: the power-knob setting with the least Zeus cost, from a few hundred
+//!   steps at each ([`power_tune::PowerTuner`] drives it from the training loop).
 //! - [`least_energy_meeting`]: the cheapest configuration that reaches a target accuracy.
 
 pub mod budget;
@@ -21,6 +23,7 @@ pub mod compare;
 mod error;
 pub mod job;
 pub mod pareto;
+pub mod power_tune;
 pub mod quantize;
 pub mod settings;
 pub mod target;

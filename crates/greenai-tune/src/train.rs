@@ -97,6 +97,9 @@ pub struct TrainingReport {
     /// Energy and time to `--target-accuracy`, when one was set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<crate::target::TargetReport>,
+    /// What `--power-tune` measured and chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_tune: Option<crate::power_tune::PowerTuneReport>,
     pub per_epoch: Vec<EpochReport>,
 }
 
@@ -238,6 +241,40 @@ pub struct TrainSpec {
     pub profiling_energy_j: Option<f64>,
     /// Stop when this accuracy is reached on held-out images (energy to accuracy).
     pub target: Option<crate::target::TargetSpec>,
+    /// Tune a power knob while training (Zeus's cost with this η, this many steps a setting).
+    pub power_tune: Option<PowerTuneSpec>,
+}
+
+/// `--power-tune`: η of the cost, and the steps measured at each setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerTuneSpec {
+    pub eta: f64,
+    pub steps: usize,
+}
+
+/// The power tuner `--power-tune` asks for, or the report that says why there is none. The
+/// changes are journaled in the run database, so tuning needs one.
+fn power_tuner(
+    spec: &TrainSpec,
+    job: &JobSettings,
+) -> Result<(
+    Option<crate::power_tune::PowerTuner>,
+    Option<crate::power_tune::PowerTuneReport>,
+)> {
+    let Some(p) = spec.power_tune else {
+        return Ok((None, None));
+    };
+    let Some(db) = &job.db else {
+        invalid!("--power-tune journals every change in the run database: drop --no-store");
+    };
+    let journal = greenai_store::power::PowerJournal::open(db)?;
+    let (knobs, notes) = greenai_power::discover(&greenai_meter::sysfs::sysfs_root(), false);
+    Ok(
+        match crate::power_tune::PowerTuner::new(knobs, &notes, Box::new(journal), p.eta, p.steps) {
+            Ok(t) => (Some(t), None),
+            Err(r) => (None, Some(*r)),
+        },
+    )
 }
 
 /// The learning-rate schedule of a training job.
@@ -365,6 +402,13 @@ pub fn run_train(
     let mut stopper = args.patience.map(|p| EarlyStopping::new(p, 1e-4));
     let mut stopped_early = false;
     let mut paused_at_epoch: Option<usize> = None;
+    let (mut tuner, mut tune_report) = power_tuner(args, job_args)?;
+    if let Some(r) = &tune_report {
+        progress.note(&format!(
+            "greenai: power tuning: {}",
+            r.reason.as_deref().unwrap_or("not possible")
+        ));
+    }
     let mut forecast: Option<Forecast> = None;
     let mut stopped_by_budget: Option<f64> = None;
     let mut trained_samples = 0usize;
@@ -388,6 +432,13 @@ pub fn run_train(
                 let energy = (s.samples % (job_args.batch * 20) < job_args.batch)
                     .then(|| job.energy_so_far())
                     .flatten();
+                if let Some(t) = tuner.as_mut() {
+                    let done = trained_samples + s.samples;
+                    let read = || job.energy_so_far().map(|e| e.joules());
+                    if let Some(note) = t.after_step(done, &read) {
+                        progress.note(&note);
+                    }
+                }
                 progress.step(&Step {
                     epoch,
                     epochs: args.epochs,
@@ -497,6 +548,9 @@ pub fn run_train(
             }
         }
     }
+    if let Some(t) = tuner.as_mut() {
+        tune_report = Some(t.report());
+    }
     let folded = model.folded();
     meter.begin_window("eval")?;
     let t = Instant::now();
@@ -565,6 +619,7 @@ pub fn run_train(
             epochs_run: per_epoch.len(),
             stopped_early,
             paused_at_epoch,
+            power_tune: tune_report,
             best_epoch: stopper.map(|s| s.best_epoch),
             batch: job_args.batch,
             lr: opt.lr,

@@ -135,6 +135,12 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
             check_every: args.check_every,
             check_images: None,
         }),
+        power_tune: args
+            .power_tune
+            .then_some(greenai_tune::train::PowerTuneSpec {
+                eta: args.power_eta,
+                steps: args.power_tune_steps as usize,
+            }),
     };
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
     let (train, test) = load_sets(&dir)?;

@@ -64,6 +64,7 @@ pub fn spec(model: ModelKind, epochs: usize, lr: f32, schedule: ScheduleKind) ->
         budget_j: None,
         profiling_energy_j: None,
         target: None,
+        power_tune: None,
     }
 }
 
