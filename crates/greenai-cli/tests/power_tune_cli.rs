@@ -12,12 +12,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use util::{json_of, stderr};
 
-/// The model: power ∝ f⁴ (voltage falling with frequency), no static part, so energy per sample,
-/// ∝ L/f ∝ L^¾, falls as the limit does: the lowest candidate wins on energy (about 12 % below the
-/// next), the default on time. Stopping and continuing the job costs it more than the model's
-/// share of time at low limits; the margins allow for that.
+/// No static power in the model: all of it follows the limit.
 const STATIC_W: f64 = 0.0;
 const MAX_W: f64 = 95.0;
+
+/// The tests time training: one at a time, or they slow each other and blur the measurements.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -43,9 +47,17 @@ fn sysfs(root: &Path) {
     );
 }
 
-/// The model: at limit L the CPU runs at a share d = (L/M)^¼ of full speed drawing L watts; the
-/// counter advances by L·dt and the job runs d of each 10 ms.
-fn power_model(root: PathBuf, pid: i32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+/// The model: at limit L the CPU runs at a share d = (L/M)^k of full speed drawing L watts; the
+/// counter advances by L·dt and the job runs d of each 10 ms. With k = ¼ (power ∝ f⁴, voltage
+/// falling with frequency) energy per sample, ∝ L^¾, falls with the limit by 13–16 % a candidate:
+/// the lowest wins on energy, by more than this VM's noise. Time per sample differs by only 4–6 %
+/// a candidate there, inside the noise, so the time-only choice is checked with k = 1.
+fn power_model(
+    root: PathBuf,
+    pid: i32,
+    exponent: f64,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let z = root.join("class/powercap/intel-rapl:0");
         let mut counter = std::fs::OpenOptions::new()
@@ -61,7 +73,7 @@ fn power_model(root: PathBuf, pid: i32, stop: Arc<AtomicBool>) -> std::thread::J
                 .map_or(MAX_W, |u| u / 1e6);
             let d = ((limit_w - STATIC_W) / (MAX_W - STATIC_W))
                 .clamp(0.05, 1.0)
-                .powf(0.25);
+                .powf(exponent);
             let period = Duration::from_millis(10);
             // SAFETY: signals to the test's own child.
             unsafe { libc::kill(pid, libc::SIGCONT) };
@@ -82,7 +94,7 @@ fn power_model(root: PathBuf, pid: i32, stop: Arc<AtomicBool>) -> std::thread::J
     })
 }
 
-fn tune(eta: &str) -> (serde_json::Value, String, String) {
+fn tune(eta: &str, exponent: f64) -> (serde_json::Value, String, String) {
     let dir = tempfile::tempdir().unwrap();
     util::write_subset(dir.path(), Split::Train, 6000, "train");
     util::write_subset(dir.path(), Split::Test, 200, "t10k");
@@ -96,11 +108,19 @@ fn tune(eta: &str) -> (serde_json::Value, String, String) {
             "--model",
             "cnn",
             "--epochs",
-            "6",
+            "8",
             "--validation",
             "0",
         ])
-        .args(["--batch", "32", "--interval", "0.02", "--power-tune"])
+        .args([
+            "--batch",
+            "32",
+            "--threads",
+            "1",
+            "--interval",
+            "0.02",
+            "--power-tune",
+        ])
         .args(["--power-tune-steps", "250", "--power-eta", eta])
         .args(["--json", "--region", "FR", "--data"])
         .arg(dir.path())
@@ -109,7 +129,7 @@ fn tune(eta: &str) -> (serde_json::Value, String, String) {
         .spawn()
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let model = power_model(root.clone(), child.id() as i32, Arc::clone(&stop));
+    let model = power_model(root.clone(), child.id() as i32, exponent, Arc::clone(&stop));
     let o = child.wait_with_output().unwrap();
     stop.store(true, Ordering::SeqCst);
     model.join().unwrap();
@@ -123,7 +143,8 @@ fn tune(eta: &str) -> (serde_json::Value, String, String) {
 
 #[test]
 fn energy_first_tuning_takes_the_lowest_limit_time_first_keeps_the_default_and_both_restore() {
-    let (v, err, limit) = tune("1");
+    let _one = serial();
+    let (v, err, limit) = tune("1", 0.25);
     let t = &v["training"]["power_tune"];
     assert_eq!(t["knob"], "powercap:intel-rapl:0:long_term", "{t:#}");
     let trials = t["trials"].as_array().unwrap();
@@ -132,15 +153,13 @@ fn energy_first_tuning_takes_the_lowest_limit_time_first_keeps_the_default_and_b
     assert_eq!(t["chosen"], 35.75, "{t:#}");
     assert!(t["energy_saving"].as_f64().unwrap() > 0.05, "{t:#}");
     assert!(
-        t["time_saving"].as_f64().unwrap() < 0.0,
-        "slower at a lower limit: {t:#}"
-    );
-    assert!(
         err.contains("power tuning chose powercap:intel-rapl:0:long_term = 35.75 W"),
         "{err}"
     );
     assert_eq!(limit, "65000000", "restored after the job");
-    let (v, _, limit) = tune("0");
+    // Time only, on a model where speed follows the limit (d = L/M): the default is fastest by
+    // 15 % or more, well beyond this VM's noise in time per sample (about 10 %).
+    let (v, _, limit) = tune("0", 1.0);
     assert_eq!(
         v["training"]["power_tune"]["chosen"], 65.0,
         "{:#}",
@@ -151,6 +170,7 @@ fn energy_first_tuning_takes_the_lowest_limit_time_first_keeps_the_default_and_b
 
 #[test]
 fn without_a_writable_knob_it_says_so_and_trains_at_the_default() {
+    let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     util::write_subset(dir.path(), Split::Train, 500, "train");
     util::write_subset(dir.path(), Split::Test, 100, "t10k");
@@ -202,4 +222,49 @@ fn without_a_writable_knob_it_says_so_and_trains_at_the_default() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("drop --no-store"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_tuning_job_ended_by_a_signal_restores_the_limit_as_it_dies() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    util::write_subset(dir.path(), Split::Train, 6000, "train");
+    util::write_subset(dir.path(), Split::Test, 100, "t10k");
+    let root = dir.path().join("sys");
+    sysfs(&root);
+    let limit = root.join("class/powercap/intel-rapl:0/constraint_0_power_limit_uw");
+    let mut child = util::greenai()
+        .env("GREENAI_SYSFS_ROOT", &root)
+        .env("GREENAI_DB", dir.path().join("g.sqlite"))
+        .args([
+            "train",
+            "--model",
+            "cnn",
+            "--epochs",
+            "20",
+            "--validation",
+            "0",
+        ])
+        .args(["--power-tune", "--power-tune-steps", "20", "--data"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::fs::read_to_string(&limit).unwrap().trim() == "65000000" {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the tuner never changed the limit"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: a signal to the test's own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGTERM)
+    );
+    // Restored by the dying process itself, before any later greenai starts.
+    assert_eq!(std::fs::read_to_string(&limit).unwrap().trim(), "65000000");
 }

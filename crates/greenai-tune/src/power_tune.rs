@@ -10,7 +10,7 @@ use std::time::Instant;
 
 /// Candidate settings as shares of the current value (the default first, the baseline).
 pub const SHARES: [f64; 4] = [1.0, 0.85, 0.7, 0.55];
-/// Steps measured at each candidate, by default.
+/// Steps measured at each candidate, by default (after a warm-up of half as many).
 pub const STEPS_PER_CANDIDATE: usize = 300;
 /// The first share of each candidate's steps is not measured: the hardware settles.
 const SETTLE: f64 = 0.2;
@@ -39,6 +39,10 @@ pub struct PowerTuneReport {
     pub p_max_w: Option<f64>,
     pub trials: Vec<Trial>,
     pub default: Option<f64>,
+    /// The default is measured first and last: how much its time per sample moved in between
+    /// (relative), a measure of the machine's drift and noise over the profiling.
+    #[serde(default)]
+    pub default_drift: Option<f64>,
     pub chosen: Option<f64>,
     /// Energy per sample at the chosen setting against the default: `1 − chosen / default`.
     pub energy_saving: Option<f64>,
@@ -56,11 +60,46 @@ impl PowerTuneReport {
             p_max_w: None,
             trials: Vec::new(),
             default: None,
+            default_drift: None,
             chosen: None,
             energy_saving: None,
             time_saving: None,
         }
     }
+}
+
+/// Which knobs the tuner turns, in order of preference: a package's long-term RAPL limit, else
+/// the CPU frequency ceiling.
+fn rank(k: &dyn Knob) -> Option<usize> {
+    let id = k.id();
+    if id.starts_with("powercap:") && id.ends_with(":long_term") && k.label().starts_with("package")
+    {
+        Some(0)
+    } else if id == "cpufreq:max_freq" {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// `Ok` where this machine has a power knob the tuner could turn (`$GREENAI_SYSFS_ROOT`), else why
+/// not.
+pub fn tunable() -> Result<(), String> {
+    let (knobs, notes) = greenai_power::discover(&greenai_meter::sysfs::sysfs_root(), false);
+    let fits = |k: &dyn Knob| rank(k).is_some();
+    if knobs
+        .iter()
+        .any(|k| fits(k.as_ref()) && k.access() == Access::Writable)
+    {
+        return Ok(());
+    }
+    let mut why: Vec<String> = knobs
+        .iter()
+        .filter(|k| fits(k.as_ref()))
+        .map(|k| format!("{} is read-only", k.id()))
+        .collect();
+    why.extend(notes);
+    Err(format!("no writable power knob ({})", why.join("; ")))
 }
 
 /// Chooses among measured trials: the least cost, the default on a tie. Pure.
@@ -96,6 +135,9 @@ pub struct PowerTuner {
     eta: f64,
     current: usize,
     steps_here: usize,
+    /// Steps before the first measurement: a job's first steps run slower (allocation, caches),
+    /// which would count against the default, measured first.
+    warmup: usize,
     start: Option<Window>,
     trials: Vec<Trial>,
     done: bool,
@@ -111,35 +153,22 @@ impl PowerTuner {
         eta: f64,
         steps: usize,
     ) -> Result<PowerTuner, Box<PowerTuneReport>> {
-        let is_pkg = |k: &dyn Knob| {
-            k.id().starts_with("powercap:")
-                && k.id().ends_with(":long_term")
-                && k.label().starts_with("package")
-        };
         let mut read_only = Vec::new();
+        let mut ranked: Vec<(usize, &Box<dyn Knob>)> = knobs
+            .iter()
+            .filter_map(|k| Some((rank(k.as_ref())?, k)))
+            .collect();
+        ranked.sort_by_key(|r| r.0);
         let mut pick = None;
-        for want_pkg in [true, false] {
-            for k in &knobs {
-                let fits = if want_pkg {
-                    is_pkg(k.as_ref())
-                } else {
-                    k.id() == "cpufreq:max_freq"
-                };
-                if !fits {
-                    continue;
+        for (_, k) in ranked {
+            match k.access() {
+                Access::Writable => {
+                    pick = Some(k.id());
+                    break;
                 }
-                match k.access() {
-                    Access::Writable => {
-                        pick = Some(k.id());
-                        break;
-                    }
-                    Access::ReadOnly { reason, fix } => {
-                        read_only.push(format!("{} is read-only ({reason}; {fix})", k.id()))
-                    }
+                Access::ReadOnly { reason, fix } => {
+                    read_only.push(format!("{} is read-only ({reason}; {fix})", k.id()))
                 }
-            }
-            if pick.is_some() {
-                break;
             }
         }
         let Some(id) = pick else {
@@ -178,6 +207,11 @@ impl PowerTuner {
         };
         let mut candidates: Vec<f64> = SHARES.iter().map(|s| (now * s).max(min)).collect();
         candidates.dedup();
+        if candidates.len() > 1 {
+            // The default is measured again last: its two measurements are merged, and how far
+            // they differ is reported (drift, or noise).
+            candidates.push(candidates[0]);
+        }
         Ok(PowerTuner {
             guard: Guard::new(journal),
             unit: knob.unit().symbol().to_string(),
@@ -190,6 +224,7 @@ impl PowerTuner {
             eta,
             current: 0,
             steps_here: 0,
+            warmup: steps.max(10) / 2,
             start: None,
             trials: Vec::new(),
             done: false,
@@ -212,6 +247,10 @@ impl PowerTuner {
         energy_j: &dyn Fn() -> Option<f64>,
     ) -> Option<String> {
         if self.done {
+            return None;
+        }
+        if self.warmup > 0 {
+            self.warmup -= 1;
             return None;
         }
         self.steps_here += 1;
@@ -260,13 +299,32 @@ impl PowerTuner {
         }
     }
 
+    /// The trials, those of one setting merged (weighted by samples), in the order first measured.
+    fn merged(&self) -> Vec<Trial> {
+        let mut out: Vec<Trial> = Vec::new();
+        for t in &self.trials {
+            match out.iter_mut().find(|m| m.value == t.value) {
+                Some(m) => {
+                    let n = (m.samples + t.samples) as f64;
+                    let w = |a: f64, b: f64| (a * m.samples as f64 + b * t.samples as f64) / n;
+                    m.joules_per_sample = w(m.joules_per_sample, t.joules_per_sample);
+                    m.seconds_per_sample = w(m.seconds_per_sample, t.seconds_per_sample);
+                    m.samples += t.samples;
+                }
+                None => out.push(t.clone()),
+            }
+        }
+        out
+    }
+
     fn finish(&mut self) -> String {
         self.done = true;
         let p_max = self.p_max();
-        let Some(best) = choose(&mut self.trials, self.eta, p_max) else {
+        let mut trials = self.merged();
+        let Some(best) = choose(&mut trials, self.eta, p_max) else {
             return "greenai: power tuning measured nothing (no energy readings): the default setting stays".into();
         };
-        let v = self.trials[best].value;
+        let v = trials[best].value;
         if let Err(e) = self.apply(v) {
             return format!("greenai: power tuning could not apply its choice: {e}");
         }
@@ -287,9 +345,16 @@ impl PowerTuner {
     /// What was measured and chosen (so far, if the job ended while profiling).
     pub fn report(&mut self) -> PowerTuneReport {
         let p_max = self.p_max();
-        let best = choose(&mut self.trials, self.eta, p_max);
-        let default = self.trials.first().cloned();
-        let chosen = best.map(|b| self.trials[b].clone());
+        let mut trials = self.merged();
+        let best = choose(&mut trials, self.eta, p_max);
+        let default = trials.first().cloned();
+        let chosen = best.map(|b| trials[b].clone());
+        let first = self.candidates[0];
+        let d: Vec<&Trial> = self.trials.iter().filter(|t| t.value == first).collect();
+        let default_drift = (d.len() == 2).then(|| {
+            let (a, b) = (d[0].seconds_per_sample, d[1].seconds_per_sample);
+            (b - a) / (0.5 * (a + b)).max(1e-12)
+        });
         let ratio = |a: f64, b: f64| if b > 0.0 { Some(1.0 - a / b) } else { None };
         PowerTuneReport {
             knob: Some(self.knob_id.clone()),
@@ -299,7 +364,8 @@ impl PowerTuner {
             }),
             eta: self.eta,
             p_max_w: (p_max > 0.0).then_some(p_max),
-            trials: self.trials.clone(),
+            trials,
+            default_drift,
             default: Some(self.candidates[0]),
             chosen: chosen.as_ref().map(|c| c.value),
             energy_saving: chosen

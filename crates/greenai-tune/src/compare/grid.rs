@@ -120,7 +120,12 @@ pub const BASELINE: &str = "baseline";
 pub const BASELINE_TO_TARGET: &str = "baseline-to-target";
 
 /// The default grid (a few minutes on 2 cores) or the whole one.
-pub fn grid(full: bool) -> Vec<Config> {
+/// The power-tuned configuration's name (in the grid only where a power knob is writable).
+pub const POWER_TUNED: &str = "lenet-1ep-power-tuned";
+
+/// The grid; `power_tunable` adds LeNet-5 with `--power-tune` (η 0.5), which only a machine with
+/// a writable power knob can run as more than a copy of `lenet-1ep`.
+pub fn grid(full: bool, power_tunable: bool) -> Vec<Config> {
     use ModelKind::*;
     use ScheduleKind::{Constant, Cosine};
     let mut g = vec![
@@ -166,6 +171,20 @@ pub fn grid(full: bool) -> Vec<Config> {
         config("cnn-1ep", spec(Cnn, 1, 1e-3, Cosine), 2, 64),
         transfer_config(),
     ];
+    if power_tunable {
+        g.push(config(
+            POWER_TUNED,
+            TrainSpec {
+                power_tune: Some(crate::train::PowerTuneSpec {
+                    eta: 0.5,
+                    steps: crate::power_tune::STEPS_PER_CANDIDATE,
+                }),
+                ..spec(Lenet, 1, 5e-3, Cosine)
+            },
+            2,
+            64,
+        ));
+    }
     if full {
         g.extend([
             config(
@@ -213,6 +232,9 @@ pub fn key(c: &Config, dataset: &str) -> String {
             t.seed
         );
     }
+    let power = s.power_tune.map_or(String::new(), |p| {
+        format!(";power_tune={};steps={}", p.eta, p.steps)
+    });
     let target = s.target.map_or(String::new(), |t| {
         format!(
             ";target={};check_images={:?};check_every={:?}",
@@ -220,7 +242,7 @@ pub fn key(c: &Config, dataset: &str) -> String {
         )
     });
     format!(
-        "v{GRID_VERSION};{};{};{};epochs={};lr={};{};{:?};batch={};threads={};validation={};seed={}{target};data={dataset}",
+        "v{GRID_VERSION};{};{};{};epochs={};lr={};{};{:?};batch={};threads={};validation={};seed={}{target}{power};data={dataset}",
         c.name,
         s.model.name(),
         s.precision.name(),

@@ -250,7 +250,14 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
     } else {
         Earlier::load(&store)?
     };
-    let mut grid = grid(args.full);
+    let tunable = crate::power_tune::tunable();
+    if let Err(why) = &tunable {
+        progress.note(&format!(
+            "greenai: {} is not in the grid: {why}",
+            grid::POWER_TUNED
+        ));
+    }
+    let mut grid = grid(args.full, tunable.is_ok());
     let total_rows = grid.len() + grid.iter().filter(|c| c.int8).count();
     // A tenth of a small training set is held out when it has fewer than 50,000 images. Every
     // configuration but the seed's recipe as written stops at the target: checked on up to
