@@ -58,6 +58,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cli_power::PowerCommand,
     },
+    /// A job's, node's or label's energy and emissions across a cluster, from Prometheus.
+    Fleet(crate::cli_fleet::FleetArgs),
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]

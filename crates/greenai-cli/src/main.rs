@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod cli;
+mod cli_fleet;
 mod cli_power;
 mod cli_sched;
 mod cmd;

@@ -14,6 +14,7 @@
 
 pub mod accounting;
 mod accumulator;
+pub mod cgroup;
 mod component;
 pub mod detect;
 mod error;

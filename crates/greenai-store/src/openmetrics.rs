@@ -68,6 +68,20 @@ pub fn render(
     latest: Option<&Sample>,
     format: Format,
 ) -> String {
+    render_with_jobs(components, energy, latest, None, format)
+}
+
+/// [`render`], and the node's energy split among its jobs ([`greenai_meter::cgroup::Ledger`]):
+/// `greenai_job_energy_joules_total` and `greenai_job_power_watts` per job with its labels, and
+/// `greenai_unattributed_energy_joules_total` for the rest (idle, system work), so that the jobs
+/// and the rest add up to the node's counted energy. Their provenance is the machine total's.
+pub fn render_with_jobs(
+    components: &[Component],
+    energy: &[Option<Energy>],
+    latest: Option<&Sample>,
+    jobs: Option<&greenai_meter::cgroup::Ledger>,
+    format: Format,
+) -> String {
     let mut s = String::new();
     let labels = |c: &Component| {
         format!(
@@ -152,6 +166,62 @@ pub fn render(
             s,
             "greenai_machine_power_watts{{provenance=\"{provenance}\"}} {}",
             sample.total_power.watts()
+        );
+    }
+    if let Some(l) = jobs {
+        family(
+            &mut s,
+            f,
+            "greenai_job_energy_joules",
+            "counter",
+            "joules",
+            "The node's energy attributed to each job by its cgroup's share of CPU time.",
+        );
+        let job_labels = |id: &str, labels: &std::collections::BTreeMap<String, String>| {
+            // Not `job`: Prometheus keeps that label for its own scrape job.
+            let mut out = format!("greenai_job=\"{}\"", label(id));
+            for (k, v) in labels {
+                let _ = write!(out, ",{k}=\"{}\"", label(v));
+            }
+            let _ = write!(out, ",provenance=\"{provenance}\"");
+            out
+        };
+        for (id, j) in &l.jobs {
+            let _ = writeln!(
+                s,
+                "greenai_job_energy_joules_total{{{}}} {}",
+                job_labels(id, &j.labels),
+                j.energy_j
+            );
+        }
+        family(
+            &mut s,
+            f,
+            "greenai_job_power_watts",
+            "gauge",
+            "watts",
+            "Each job's attributed power over the last interval.",
+        );
+        for (id, j) in &l.jobs {
+            let _ = writeln!(
+                s,
+                "greenai_job_power_watts{{{}}} {}",
+                job_labels(id, &j.labels),
+                j.power_w
+            );
+        }
+        family(
+            &mut s,
+            f,
+            "greenai_unattributed_energy_joules",
+            "counter",
+            "joules",
+            "The node's energy no job's CPU time accounts for: idle and system work.",
+        );
+        let _ = writeln!(
+            s,
+            "greenai_unattributed_energy_joules_total{{provenance=\"{provenance}\"}} {}",
+            l.unattributed_j
         );
     }
     if f == Format::OpenMetrics {

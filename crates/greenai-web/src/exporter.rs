@@ -22,6 +22,8 @@ pub trait Metrics: Send + Sync + 'static {
 pub struct MonitorMetrics {
     pub monitor: Arc<Monitor>,
     pub window: String,
+    /// The node's energy split among its jobs, where the exporter attributes it.
+    pub jobs: Option<Arc<std::sync::Mutex<greenai_meter::cgroup::Ledger>>>,
 }
 
 impl Metrics for MonitorMetrics {
@@ -32,7 +34,11 @@ impl Metrics for MonitorMetrics {
             .window_components(&self.window)
             .unwrap_or_else(|| vec![None; comps.len()]);
         let latest = self.monitor.latest();
-        openmetrics::render(&comps, &energy, latest.as_ref(), format)
+        let jobs = self
+            .jobs
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        openmetrics::render_with_jobs(&comps, &energy, latest.as_ref(), jobs.as_ref(), format)
     }
 }
 

@@ -2,11 +2,12 @@
 //! --prometheus` while its command runs.
 
 use anyhow::Context;
+use greenai_meter::cgroup::{self, Ledger};
 use greenai_meter::{detect, Monitor};
 use greenai_web::{Limits, MonitorMetrics};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const WINDOW: &str = "exporter";
@@ -40,10 +41,16 @@ pub fn bind(addr: &str) -> anyhow::Result<TcpListener> {
 
 /// Answers scrapes until the process ends: `GET /metrics` gets `window`'s energy so far
 /// (greenai-web's server: concurrent, bounded, with deadlines).
-pub fn serve(listener: TcpListener, monitor: Arc<Monitor>, window: &str) {
+pub fn serve(
+    listener: TcpListener,
+    monitor: Arc<Monitor>,
+    window: &str,
+    jobs: Option<Arc<Mutex<Ledger>>>,
+) {
     let metrics = Arc::new(MonitorMetrics {
         monitor,
         window: window.to_string(),
+        jobs,
     });
     if let Err(e) = greenai_web::serve(listener, metrics, Limits::default()) {
         eprintln!("greenai: warning: the metrics server stopped: {e}");
@@ -64,6 +71,48 @@ pub fn exporter(listen: &str, interval: Duration) -> anyhow::Result<ExitCode> {
         "greenai: serving metrics (Prometheus text, or OpenMetrics on request) on http://{}/metrics (Ctrl-C stops)",
         listener.local_addr()?
     );
-    serve(listener, monitor, WINDOW);
+    let jobs = attribute_jobs(Arc::clone(&monitor), interval);
+    serve(listener, monitor, WINDOW, jobs);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Splits the node's energy among the jobs of the cgroup tree (`<sysfs>/fs/cgroup`) every
+/// interval, in a thread of its own; `None` (said) where there is no cgroup v2 root with
+/// `cpu.stat`. The job list is rescanned every ten intervals; usages are read every interval.
+fn attribute_jobs(monitor: Arc<Monitor>, interval: Duration) -> Option<Arc<Mutex<Ledger>>> {
+    let root = greenai_meter::sysfs::sysfs_root().join("fs/cgroup");
+    if cgroup::usage_usec(&root).is_none() {
+        eprintln!(
+            "greenai: no cgroup v2 root with cpu.stat at {}: the node's energy is not split among jobs",
+            root.display()
+        );
+        return None;
+    }
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let out = Arc::clone(&ledger);
+    std::thread::spawn(move || {
+        let mut jobs = Vec::new();
+        let mut last = std::time::Instant::now();
+        for tick in 0u64.. {
+            if tick % 10 == 0 {
+                jobs = cgroup::scan(&root);
+            }
+            let node_j = monitor.window_energy(WINDOW).map(|e| e.joules());
+            let node_usage = cgroup::usage_usec(&root);
+            let usages: Vec<(cgroup::JobCgroup, u64)> = jobs
+                .iter()
+                .filter_map(|j| Some((j.clone(), cgroup::usage_usec(&j.path)?)))
+                .collect();
+            let dt = last.elapsed().as_secs_f64();
+            last = std::time::Instant::now();
+            if let (Some(e), Some(u)) = (node_j, node_usage) {
+                ledger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .update(e, u, &usages, dt);
+            }
+            std::thread::sleep(interval);
+        }
+    });
+    Some(out)
 }

@@ -5,6 +5,7 @@ mod compare;
 mod console;
 mod detect;
 mod exporter;
+mod fleet;
 mod plan;
 mod power;
 mod quantize;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             power::recover_left_changes(&db);
             run::run(args, &db)
         }
+        Command::Fleet(args) => fleet::fleet(args),
         Command::Power { command } => power::power(command, &db),
         Command::Plan(args) => plan::plan(args, &db),
         Command::Submit(args) => queue::submit(args, &db),

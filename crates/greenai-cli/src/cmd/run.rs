@@ -94,7 +94,10 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let mut opts = SessionOptions::new(&args.project, args.carbon.settings(), Some(db));
     opts.argv = args.command.clone();
-    opts.labels = args.labels.iter().cloned().collect::<BTreeMap<_, _>>();
+    // The job it runs in (Slurm, a Kubernetes pod), then the user's labels, which win.
+    let mut labels = greenai_fleet::identity::current();
+    labels.extend(args.labels.iter().cloned());
+    opts.labels = labels.into_iter().collect::<BTreeMap<_, _>>();
     opts.interval = args.interval;
     // Caps are set (journaled first) before the command starts and put back when `guard` drops.
     let _guard = super::power::caps(
@@ -139,7 +142,9 @@ pub fn run(args: RunArgs, db: &Path) -> anyhow::Result<ExitCode> {
             eprintln!("greenai: serving metrics on http://{addr}/metrics while the command runs");
         }
         let monitor = Arc::clone(&monitor);
-        std::thread::spawn(move || super::exporter::serve(listener, monitor, Session::WINDOW));
+        std::thread::spawn(move || {
+            super::exporter::serve(listener, monitor, Session::WINDOW, None)
+        });
     }
 
     let done = Arc::new(AtomicBool::new(false));
