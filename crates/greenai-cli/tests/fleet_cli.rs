@@ -361,3 +361,73 @@ fn an_unreachable_or_wrong_server_is_a_one_line_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("say what to total"), "{}", stderr(&o));
 }
+
+/// Every metric the deployment files name is one greenai exports or a recording rule makes.
+#[test]
+fn the_dashboard_and_scripts_name_only_what_exists() {
+    let exported = [
+        "greenai_energy_joules_total",
+        "greenai_power_watts",
+        "greenai_machine_energy_joules_total",
+        "greenai_machine_power_watts",
+        "greenai_job_energy_joules_total",
+        "greenai_job_power_watts",
+        "greenai_unattributed_energy_joules_total",
+    ];
+    let rules = std::fs::read_to_string(deploy("prometheus/greenai-rules.yml")).unwrap();
+    let recorded: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- record: "))
+        .collect();
+    assert_eq!(recorded.len(), 5);
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy("grafana/greenai.json")).unwrap())
+            .unwrap();
+    let mut exprs: Vec<String> = Vec::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            exprs.push(t["expr"].as_str().unwrap().to_string());
+        }
+    }
+    exprs.extend(
+        rules
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("expr: ").map(str::to_string)),
+    );
+    for e in &exprs {
+        for word in e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
+            if word.starts_with("greenai") {
+                // `greenai_job` is the job label (not `job`: Prometheus keeps that one).
+                assert!(
+                    exported.contains(&word) || recorded.contains(&word) || word == "greenai_job",
+                    "{word} in {e:?} is neither exported nor recorded"
+                );
+            }
+        }
+    }
+    for script in ["slurm/prolog.sh", "slurm/epilog.sh"] {
+        let o = Command::new("sh")
+            .arg("-n")
+            .arg(deploy(script))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{script}: {}", stderr(&o));
+    }
+    // The DaemonSet's and the systemd unit's exporter flags are ones greenai takes.
+    let ds = std::fs::read_to_string(deploy("kubernetes/greenai-exporter.yaml")).unwrap();
+    assert!(ds.contains(r#"args: ["exporter", "--listen", "0.0.0.0:9875", "--interval", "1"]"#));
+    let unit = std::fs::read_to_string(deploy("greenai-exporter.service")).unwrap();
+    assert!(unit.contains("greenai exporter --listen 0.0.0.0:9875 --interval 1"));
+    let o = util::greenai()
+        .args([
+            "exporter",
+            "--listen",
+            "0.0.0.0:9875",
+            "--interval",
+            "1",
+            "--help",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
