@@ -175,7 +175,7 @@ fn fleet_totals_a_job_across_two_nodes_within_two_percent_of_the_truth() {
                     "--listen",
                     &format!("127.0.0.1:{port}"),
                     "--interval",
-                    "0.2",
+                    "0.05",
                 ])
                 .stderr(Stdio::null())
                 .spawn()

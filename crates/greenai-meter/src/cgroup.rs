@@ -109,6 +109,16 @@ impl Ledger {
     /// counter must not go back).
     pub fn update(&mut self, node_j: f64, node_usage: u64, jobs: &[(JobCgroup, u64)], dt_s: f64) {
         let de = self.last_node_j.map_or(0.0, |l| (node_j - l).max(0.0));
+        // No new energy reading since the last split (the meter samples on its own clock): keep
+        // the CPU baselines, so that the next reading is split by the CPU time of the same span
+        // (consuming CPU time with no energy beside it would split the next reading by a share
+        // measured over a different span).
+        if self.last_node_j.is_some()
+            && de == 0.0
+            && jobs.iter().all(|(cg, _)| self.jobs.contains_key(&cg.id))
+        {
+            return;
+        }
         let dtotal = self.last_total.map_or(0, |l| node_usage.saturating_sub(l));
         self.last_node_j = Some(node_j);
         self.last_total = Some(node_usage);
@@ -184,6 +194,22 @@ mod tests {
                 "slurm/42",
                 "slurm/43"
             ]
+        );
+    }
+
+    #[test]
+    fn an_interval_without_a_new_energy_reading_keeps_its_cpu_time_for_the_next() {
+        let mut l = Ledger::default();
+        let a = cg("a");
+        l.update(0.0, 0, &[(a.clone(), 0)], 1.0);
+        // No new reading: nothing split, the CPU time kept.
+        l.update(0.0, 1_000_000, &[(a.clone(), 100_000)], 1.0);
+        // The next reading covers both intervals; a's share of them is 0.5 s of 2 s.
+        l.update(100.0, 2_000_000, &[(a.clone(), 1_000_000)], 1.0);
+        assert!(
+            (l.jobs["a"].energy_j - 50.0).abs() < 1e-9,
+            "{}",
+            l.jobs["a"].energy_j
         );
     }
 
