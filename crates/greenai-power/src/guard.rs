@@ -97,32 +97,12 @@ impl Guard {
             a.knob.set(v)?;
             return self.journal.update_applied(a.id, v).map_err(PowerError::Io);
         }
-        let unit = knob.unit();
-        knob.range()?.check(&id, v, unit)?;
-        if let crate::knob::Access::ReadOnly { reason, fix } = knob.access() {
-            return Err(PowerError::PermissionDenied {
-                what: format!("{id} ({reason})"),
-                fix,
-            });
-        }
-        let original = knob.read()?;
-        let mut files = Vec::new();
-        for f in knob.files() {
-            files.push((f.clone(), crate::knob::read_text(&f)?));
-        }
-        let (pid, pid_start) = me();
+        let change = prepare(knob.as_ref(), v, Owner::Job)?;
         let jid = self
             .journal
-            .record(&Change {
-                knob_id: id.clone(),
-                original: original.clone(),
-                files: files.clone(),
-                applied: v.clone(),
-                owner: Owner::Job,
-                pid,
-                pid_start,
-            })
+            .record(&change)
             .map_err(|e| PowerError::Io(format!("journaling the change of {id}: {e}")))?;
+        let (original, files) = (change.original, change.files);
         let slots: Vec<usize> = files
             .iter()
             .filter_map(|(p, t)| crate::signal::register(p, t.as_bytes()))
@@ -246,13 +226,9 @@ pub fn recover(
     Ok(out)
 }
 
-/// Records a deliberate change (`greenai power set`): made now, undone only by
-/// `greenai power restore`.
-pub fn set_manually(
-    journal: &mut dyn Journal,
-    knob: &mut dyn Knob,
-    v: &Setting,
-) -> Result<Setting> {
+/// Checks `v` against the knob's range and access and captures what restores it: the journal
+/// entry of a change, before it is made.
+fn prepare(knob: &dyn Knob, v: &Setting, owner: Owner) -> Result<Change> {
     let id = knob.id();
     knob.range()?.check(&id, v, knob.unit())?;
     if let crate::knob::Access::ReadOnly { reason, fix } = knob.access() {
@@ -267,17 +243,29 @@ pub fn set_manually(
         files.push((f.clone(), crate::knob::read_text(&f)?));
     }
     let (pid, pid_start) = me();
+    Ok(Change {
+        knob_id: id,
+        original,
+        files,
+        applied: v.clone(),
+        owner,
+        pid,
+        pid_start,
+    })
+}
+
+/// Records a deliberate change (`greenai power set`): made now, undone only by
+/// `greenai power restore`.
+pub fn set_manually(
+    journal: &mut dyn Journal,
+    knob: &mut dyn Knob,
+    v: &Setting,
+) -> Result<Setting> {
+    let change = prepare(knob, v, Owner::Manual)?;
     journal
-        .record(&Change {
-            knob_id: id.clone(),
-            original: original.clone(),
-            files,
-            applied: v.clone(),
-            owner: Owner::Manual,
-            pid,
-            pid_start,
-        })
-        .map_err(|e| PowerError::Io(format!("journaling the change of {id}: {e}")))?;
+        .record(&change)
+        .map_err(|e| PowerError::Io(format!("journaling the change of {}: {e}", change.knob_id)))?;
+    let original = change.original;
     knob.write(v)?;
     Ok(original)
 }
