@@ -68,6 +68,28 @@ impl PowerTuneReport {
     }
 }
 
+/// The power tuner `--power-tune` asks for, or the report that says why there is none. The
+/// changes are journaled in the run database, so tuning needs one.
+pub(crate) fn for_job(
+    spec: &crate::train::TrainSpec,
+    job: &crate::job::JobSettings,
+) -> crate::Result<(Option<PowerTuner>, Option<PowerTuneReport>)> {
+    let Some(p) = spec.power_tune else {
+        return Ok((None, None));
+    };
+    let Some(db) = &job.db else {
+        crate::invalid!("--power-tune journals every change in the run database: drop --no-store");
+    };
+    let journal = greenai_store::power::PowerJournal::open(db)?;
+    let (knobs, notes) = greenai_power::discover(&greenai_meter::sysfs::sysfs_root(), false);
+    Ok(
+        match PowerTuner::new(knobs, &notes, Box::new(journal), p.eta, p.steps) {
+            Ok(t) => (Some(t), None),
+            Err(r) => (None, Some(*r)),
+        },
+    )
+}
+
 /// Which knobs the tuner turns, in order of preference: a package's long-term RAPL limit, else
 /// the CPU frequency ceiling.
 fn rank(k: &dyn Knob) -> Option<usize> {

@@ -252,31 +252,6 @@ pub struct PowerTuneSpec {
     pub steps: usize,
 }
 
-/// The power tuner `--power-tune` asks for, or the report that says why there is none. The
-/// changes are journaled in the run database, so tuning needs one.
-fn power_tuner(
-    spec: &TrainSpec,
-    job: &JobSettings,
-) -> Result<(
-    Option<crate::power_tune::PowerTuner>,
-    Option<crate::power_tune::PowerTuneReport>,
-)> {
-    let Some(p) = spec.power_tune else {
-        return Ok((None, None));
-    };
-    let Some(db) = &job.db else {
-        invalid!("--power-tune journals every change in the run database: drop --no-store");
-    };
-    let journal = greenai_store::power::PowerJournal::open(db)?;
-    let (knobs, notes) = greenai_power::discover(&greenai_meter::sysfs::sysfs_root(), false);
-    Ok(
-        match crate::power_tune::PowerTuner::new(knobs, &notes, Box::new(journal), p.eta, p.steps) {
-            Ok(t) => (Some(t), None),
-            Err(r) => (None, Some(*r)),
-        },
-    )
-}
-
 /// The learning-rate schedule of a training job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleKind {
@@ -402,7 +377,7 @@ pub fn run_train(
     let mut stopper = args.patience.map(|p| EarlyStopping::new(p, 1e-4));
     let mut stopped_early = false;
     let mut paused_at_epoch: Option<usize> = None;
-    let (mut tuner, mut tune_report) = power_tuner(args, job_args)?;
+    let (mut tuner, mut tune_report) = crate::power_tune::for_job(args, job_args)?;
     if let Some(r) = &tune_report {
         progress.note(&format!(
             "greenai: power tuning: {}",

@@ -214,6 +214,16 @@ pub fn grid(full: bool, power_tunable: bool) -> Vec<Config> {
     g
 }
 
+/// [`grid`] on this machine: the power-tuned configuration where a power knob is writable, and a
+/// note saying why not elsewhere.
+pub fn for_this_machine(full: bool, progress: &dyn crate::job::Progress) -> Vec<Config> {
+    let tunable = crate::power_tune::tunable();
+    if let Err(why) = &tunable {
+        progress.note(&format!("greenai: {POWER_TUNED} is not in the grid: {why}"));
+    }
+    grid(full, tunable.is_ok())
+}
+
 /// What identifies a configuration's result in the database.
 pub fn key(c: &Config, dataset: &str) -> String {
     let s = &c.spec;

@@ -250,14 +250,7 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
     } else {
         Earlier::load(&store)?
     };
-    let tunable = crate::power_tune::tunable();
-    if let Err(why) = &tunable {
-        progress.note(&format!(
-            "greenai: {} is not in the grid: {why}",
-            grid::POWER_TUNED
-        ));
-    }
-    let mut grid = grid(args.full, tunable.is_ok());
+    let mut grid = grid::for_this_machine(args.full, progress);
     let total_rows = grid.len() + grid.iter().filter(|c| c.int8).count();
     // A tenth of a small training set is held out when it has fewer than 50,000 images. Every
     // configuration but the seed's recipe as written stops at the target: checked on up to
