@@ -113,6 +113,12 @@ pub enum RunsCommand {
         /// Run ids (or unique prefixes); all runs when none is given.
         ids: Vec<String>,
     },
+    /// Add runs measured elsewhere (`runs export --format json` of another node's database, as
+    /// the tasks of a Slurm job array write them); runs already here are skipped.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -322,3 +322,85 @@ fn a_full_disk_mid_run_loses_no_recorded_data_and_keeps_the_exit_status() {
     let shown = json_of(with_db(&db).args(["runs", "show", "--json", second]));
     assert!(shown["samples"].as_u64().unwrap() > 10 || shown["energy_j"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn runs_exported_on_one_node_import_into_another_database_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("node-a.sqlite"),
+        dir.path().join("main.sqlite"),
+    );
+    for i in 0..2 {
+        let o = greenai()
+            .env("GREENAI_DB", &a)
+            .args(["run", "--label", &format!("task={i}"), "--", "true"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = greenai()
+        .env("GREENAI_DB", &a)
+        .args(["runs", "export", "--format", "json"])
+        .output()
+        .unwrap();
+    let file = dir.path().join("node-a.json");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let o = greenai()
+        .env("GREENAI_DB", &b)
+        .args(["runs", "import"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("imported 2 run(s); 0 already here"),
+        "{}",
+        stdout(&o)
+    );
+    let o = greenai()
+        .env("GREENAI_DB", &b)
+        .args(["runs", "import"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("imported 0 run(s); 2 already here"),
+        "{}",
+        stdout(&o)
+    );
+    let exported = greenai()
+        .env("GREENAI_DB", &b)
+        .args(["runs", "export", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&exported.stdout).unwrap();
+    let mut tasks: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["labels"]["task"].as_str().unwrap().to_string())
+        .collect();
+    tasks.sort();
+    assert_eq!(tasks, ["0", "1"]);
+    let list = greenai()
+        .env("GREENAI_DB", &b)
+        .args(["runs", "list"])
+        .output()
+        .unwrap();
+    assert!(stdout(&list).contains("complete"), "{}", stdout(&list));
+    // Not a report: one line, exit 2, nothing added.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"[{"hello": 1}]"#).unwrap();
+    let o = greenai()
+        .env("GREENAI_DB", &b)
+        .args(["runs", "import"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("entry 0 is not a greenai run report"),
+        "{}",
+        stderr(&o)
+    );
+}

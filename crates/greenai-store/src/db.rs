@@ -317,6 +317,36 @@ impl Store {
             .map_err(StoreError::write)
     }
 
+    /// Adds a finished run measured elsewhere (another node's database, exported as JSON): its
+    /// report, labels and results, without its power series, which stays where it was measured.
+    /// Returns `false`, changing nothing, when a run with its id is here already.
+    pub fn import_report(&self, r: &RunReport) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO runs (id, project_name, command, argv, labels, started_unix_s,
+                     interval_s, host, components, missing, greenai_pid, complete, exit_code,
+                     duration_s, energy_j, report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '[]', '[]', 0, 1, ?9, ?10, ?11, ?12)",
+                params![
+                    r.run_id,
+                    r.project_name,
+                    r.command,
+                    json(&r.argv),
+                    json(&r.labels),
+                    r.started_unix_s,
+                    r.interval_s,
+                    json(&r.host),
+                    r.exit_code,
+                    r.duration_s,
+                    r.energy_j,
+                    json(r)
+                ],
+            )
+            .map_err(StoreError::write)?;
+        Ok(n == 1)
+    }
+
     /// Records a run as started (and incomplete until [`Store::finish_run`]).
     pub fn begin_run(&self, r: &RunStart) -> Result<()> {
         self.conn
