@@ -1,5 +1,5 @@
 //! Which job greenai is measuring: Slurm's variables, Kubernetes' cgroup path and downward-API
-//! variables. The labels are stored with the run (`greenai run`) and name the job's series.
+//! variables (the cgroup names read by `greenai_meter::cgroup`'s rules, the exporter's own). The labels are stored with the run (`greenai run`) and name the job's series.
 
 use std::collections::BTreeMap;
 
@@ -36,14 +36,8 @@ pub fn job_labels(env: &dyn Fn(&str) -> Option<String>, cgroup: &str) -> BTreeMa
         .or_else(|| cgroup.lines().next().and_then(|l| l.splitn(3, ':').nth(2)))
         .unwrap_or("");
     for part in path.split('/') {
-        if let Some(i) = part.rfind("pod") {
-            let uid: String = part[i + 3..]
-                .chars()
-                .take_while(|c| c.is_ascii_hexdigit() || *c == '_' || *c == '-')
-                .collect();
-            if uid.len() == 36 {
-                out.insert("k8s_pod_uid".into(), uid.replace('_', "-"));
-            }
+        if let Some(uid) = greenai_meter::cgroup::pod_uid(part) {
+            out.insert("k8s_pod_uid".into(), uid);
         }
         // `cri-containerd-<id>.scope`, `docker-<id>.scope`, `crio-<id>.scope`, or a bare id.
         let id = part
@@ -56,10 +50,7 @@ pub fn job_labels(env: &dyn Fn(&str) -> Option<String>, cgroup: &str) -> BTreeMa
         {
             out.insert("k8s_container_id".into(), id.to_string());
         }
-        if let Some(job) = part
-            .strip_prefix("job_")
-            .filter(|j| j.chars().all(|c| c.is_ascii_digit()) && !j.is_empty())
-        {
+        if let Some(job) = greenai_meter::cgroup::slurm_job(part) {
             out.entry("slurm_job_id".into())
                 .or_insert_with(|| job.to_string());
         }

@@ -20,28 +20,33 @@ pub struct JobCgroup {
     pub path: PathBuf,
 }
 
+/// The Slurm job id a cgroup directory name stands for (`job_<digits>`).
+pub fn slurm_job(name: &str) -> Option<&str> {
+    name.strip_prefix("job_")
+        .filter(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The Kubernetes pod uid a cgroup directory name holds (`…pod<uid>…`; systemd writes `_` for
+/// `-`), normalised to the API's spelling.
+pub fn pod_uid(name: &str) -> Option<String> {
+    let i = name.rfind("pod")?;
+    let uid: String = name[i + 3..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '_' || *c == '-')
+        .collect();
+    // A pod uid is a UUID: 32 hex digits and 4 separators.
+    (uid.len() == 36).then(|| uid.replace('_', "-"))
+}
+
 fn job_of(name: &str, path: &Path) -> Option<JobCgroup> {
-    if let Some(id) = name
-        .strip_prefix("job_")
-        .filter(|i| i.chars().all(|c| c.is_ascii_digit()) && !i.is_empty())
-    {
+    if let Some(id) = slurm_job(name) {
         return Some(JobCgroup {
             id: format!("slurm/{id}"),
             labels: BTreeMap::from([("slurm_job_id".to_string(), id.to_string())]),
             path: path.to_path_buf(),
         });
     }
-    let i = name.rfind("pod")?;
-    let rest = &name[i + 3..];
-    let uid: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_hexdigit() || *c == '_' || *c == '-')
-        .collect();
-    // A pod uid is a UUID: 32 hex digits and 4 separators (systemd writes `_` for `-`).
-    if uid.len() != 36 {
-        return None;
-    }
-    let uid = uid.replace('_', "-");
+    let uid = pod_uid(name)?;
     Some(JobCgroup {
         id: format!("k8s/{uid}"),
         labels: BTreeMap::from([("k8s_pod_uid".to_string(), uid)]),

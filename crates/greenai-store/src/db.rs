@@ -414,17 +414,27 @@ impl Store {
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<RunSummary>> {
+        self.runs_where("1", [])
+    }
+
+    /// The runs whose label `key` is `value`, oldest first (one query, not a read of every run).
+    pub fn runs_labelled(&self, key: &str, value: &str) -> Result<Vec<RunSummary>> {
+        let path = format!("$.\"{}\"", key.replace('"', "\\\""));
+        self.runs_where("json_extract(labels, ?1) = ?2", [path.as_str(), value])
+    }
+
+    fn runs_where<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<RunSummary>> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT id, project_name, command, started_unix_s, duration_s, energy_j, exit_code,
                         complete, greenai_pid, json_extract(report, '$.provenance'), labels,
                         json_extract(report, '$.results')
-                 FROM runs ORDER BY started_unix_s, id",
-            )
+                 FROM runs WHERE {filter} ORDER BY started_unix_s, id"
+            ))
             .map_err(StoreError::write)?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(params, |r| {
                 let complete: bool = r.get(7)?;
                 let pid: i64 = r.get(8)?;
                 Ok(RunSummary {

@@ -392,11 +392,7 @@ impl Store {
 
     /// The run whose label `key` is `value`, the latest if several.
     pub fn run_labelled(&self, key: &str, value: &str) -> Result<Option<crate::RunSummary>> {
-        Ok(self
-            .runs()?
-            .into_iter()
-            .rev()
-            .find(|r| r.labels.get(key).map(String::as_str) == Some(value)))
+        Ok(self.runs_labelled(key, value)?.pop())
     }
 }
 
