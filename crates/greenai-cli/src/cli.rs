@@ -276,6 +276,7 @@ impl JobArgs {
                 .unwrap_or(std::path::Path::new("."))
                 .to_path_buf(),
             carbon: self.carbon.settings(),
+            labels: greenai_fleet::identity::current(),
         }
     }
 }
@@ -378,6 +379,28 @@ pub struct CompareArgs {
     /// Print the comparison as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Only these configurations (their names in the table, comma-separated).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Run the grid as a Slurm job array (one configuration per task, measured on its node into
+    /// a node-local database), import the tasks' runs and build the table from them.
+    #[arg(long)]
+    pub slurm: bool,
+    /// With --slurm: an sbatch option for the array, repeatable (--slurm-arg=--partition=gpu).
+    #[arg(
+        long = "slurm-arg",
+        value_name = "OPTION",
+        allow_hyphen_values = true,
+        requires = "slurm"
+    )]
+    pub slurm_args: Vec<String>,
+    /// With --slurm: a directory every node can write, for the batch script, the tasks' logs and
+    /// their runs (default: greenai-slurm/compare-TIME in the current directory).
+    #[arg(long, value_name = "DIR", requires = "slurm")]
+    pub slurm_dir: Option<PathBuf>,
+    /// With --slurm: at most N tasks at once.
+    #[arg(long, value_name = "N", requires = "slurm", value_parser = clap::value_parser!(u32).range(1..))]
+    pub slurm_max_parallel: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,7 +5,13 @@
 //! - [`prom`]: the Prometheus HTTP API (Prometheus, Thanos, VictoriaMetrics).
 //! - [`energy`]: a job's, node's or label's energy over a time range across the nodes that
 //!   exported it, with each node's grid and PUE applied.
+//! - [`slurm`]: greenai commands as a Slurm job array, each task on a node-local database, its
+//!   runs exported to a shared directory.
+//! - [`compare`]: `greenai compare --slurm`, the grid as such an array, its runs imported and the
+//!   table built from them.
 
+pub mod compare;
 pub mod energy;
 pub mod identity;
 pub mod prom;
+pub mod slurm;

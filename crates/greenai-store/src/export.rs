@@ -190,6 +190,32 @@ pub fn write_csv(out: &mut dyn Write, reports: &[RunReport]) -> io::Result<()> {
     w.flush()
 }
 
+/// The reports of a `runs export --format json` file (an array), or of one report: what
+/// [`crate::Store::import_report`] takes. A file that is not one is refused, saying which entry.
+pub fn read_json(path: &std::path::Path) -> Result<Vec<RunReport>, crate::StoreError> {
+    let invalid = crate::StoreError::Invalid;
+    let text = greenai_meter::sysfs::read_bounded(path, 256 << 20)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| invalid(format!("{} is not JSON: {e}", path.display())))?;
+    let items = match v {
+        serde_json::Value::Array(a) => a,
+        one => vec![one],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::from_value(item).map_err(|e| {
+                invalid(format!(
+                    "{}: entry {i} is not a greenai run report ({e}; write it with `greenai runs export --format json`)",
+                    path.display()
+                ))
+            })
+        })
+        .collect()
+}
+
 pub fn write_json(out: &mut dyn Write, reports: &[RunReport]) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, reports)?;
     writeln!(out)

@@ -27,6 +27,9 @@ pub struct JobSettings {
     /// Where jobs keep their files (feature caches, compare's checkpoints): beside the database.
     pub state_dir: PathBuf,
     pub carbon: CarbonSettings,
+    /// The job's identity (Slurm's job, step and array task, a Kubernetes pod, `--label`),
+    /// added to every run the job records; a job's own labels win over these.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl JobSettings {
@@ -58,7 +61,8 @@ impl JobSettings {
     pub fn start(&self, labels: BTreeMap<String, String>) -> Result<Session> {
         self.check()?;
         let mut opts = SessionOptions::new(&self.project, self.carbon.clone(), self.db.as_deref());
-        opts.labels = labels;
+        opts.labels = self.labels.clone();
+        opts.labels.extend(labels);
         opts.interval = self.interval;
         Ok(Session::start(opts)?)
     }

@@ -436,6 +436,7 @@ mod tests {
                     region: Some("FR".into()),
                     ..Default::default()
                 },
+                labels: Default::default(),
             };
             Fixture {
                 db,

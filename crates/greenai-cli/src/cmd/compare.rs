@@ -4,6 +4,8 @@
 use super::console::Console;
 use crate::cli::CompareArgs;
 use anyhow::Context;
+use greenai_fleet::compare::{compare_on_array, ArraySettings};
+use greenai_fleet::slurm::Sbatch;
 use greenai_tune::compare::{run_compare, CompareOptions, Comparison};
 use std::io::Write;
 use std::path::Path;
@@ -21,8 +23,39 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
         carbon: args.carbon.settings(),
         db: db.to_path_buf(),
         repeat: args.repeat,
+        only: args.only.clone(),
+        collect_only: false,
+        labels: greenai_fleet::identity::current(),
     };
-    let comparison = run_compare(&opts, &Console::new(false))?;
+    let console = Console::new(false);
+    let (comparison, failed) = if args.slurm {
+        let out = compare_on_array(&opts, &array_settings(&args)?, &Sbatch, &console)?;
+        let failed: Vec<String> = out
+            .failed()
+            .map(|t| {
+                let why = match t.exit_code {
+                    Some(c) => format!("exited {c}"),
+                    None => "ended without an exit status (killed, or never ran)".into(),
+                };
+                format!(
+                    "task {} ({}) {why}: {} (log: {})",
+                    t.index,
+                    t.name,
+                    t.last_log_line().unwrap_or_default(),
+                    t.log.display()
+                )
+            })
+            .collect();
+        if let Some(id) = &out.job_id {
+            eprintln!(
+                "greenai compare: job array {id}: {} run(s) imported, {} already here",
+                out.imported, out.already_here
+            );
+        }
+        (out.comparison, failed)
+    } else {
+        (run_compare(&opts, &console)?, Vec::new())
+    };
     print_table(&comparison);
     if let Some(w) = &comparison.carbon_warning {
         eprintln!("greenai: warning: {w}");
@@ -39,7 +72,38 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &comparison)?;
         writeln!(out)?;
     }
+    if !comparison.missing.is_empty() {
+        eprintln!(
+            "greenai: not in the table (no stored result): {}",
+            comparison.missing.join(", ")
+        );
+    }
+    if !failed.is_empty() {
+        for f in &failed {
+            eprintln!("greenai: {f}");
+        }
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the array's files go (absolute: the tasks run elsewhere) and which greenai they run.
+fn array_settings(args: &CompareArgs) -> anyhow::Result<ArraySettings> {
+    let dir = match &args.slurm_dir {
+        Some(d) => d.clone(),
+        None => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
+            Path::new("greenai-slurm").join(format!("compare-{t}"))
+        }
+    };
+    Ok(ArraySettings {
+        dir: std::path::absolute(&dir).with_context(|| format!("--slurm-dir {}", dir.display()))?,
+        greenai: std::env::current_exe().context("finding this greenai's path for the tasks")?,
+        sbatch_args: args.slurm_args.clone(),
+        max_parallel: args.slurm_max_parallel.map(|n| n as usize),
+    })
 }
 
 fn print_table(c: &Comparison) {

@@ -103,7 +103,7 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
         RunsCommand::Import { files } => {
             let (mut added, mut skipped) = (0, 0);
             for f in &files {
-                for r in read_reports(f)? {
+                for r in export::read_json(f)? {
                     if store.import_report(&r)? {
                         added += 1;
                     } else {
@@ -125,29 +125,4 @@ pub fn runs(cmd: RunsCommand, db: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The reports of a `runs export --format json` file (an array), or of one report.
-fn read_reports(path: &std::path::Path) -> anyhow::Result<Vec<greenai_store::RunReport>> {
-    use anyhow::Context;
-    let text = greenai_meter::sysfs::read_bounded(path, 256 << 20)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let items = match v {
-        serde_json::Value::Array(a) => a,
-        one => vec![one],
-    };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            serde_json::from_value(item).with_context(|| {
-                format!(
-                    "{}: entry {i} is not a greenai run report (write it with `greenai runs export --format json`)",
-                    path.display()
-                )
-            })
-        })
-        .collect()
 }

@@ -42,6 +42,7 @@ impl Config {
             db: Some(args.db.clone()),
             state_dir: super::state_dir(&args.db),
             carbon: args.carbon.clone(),
+            labels: args.labels.clone(),
         }
     }
 }

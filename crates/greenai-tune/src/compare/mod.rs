@@ -4,12 +4,14 @@
 //! accuracy against energy. The binary's `compare` turns flags into [`CompareOptions`] and the
 //! [`Comparison`] into a table and a report.
 
+mod choose;
 mod grid;
 mod int8;
 mod profile;
 pub mod repeat;
 pub mod search;
 
+pub use choose::choose;
 pub use grid::{grid, key, Config, BASELINE, BASELINE_TO_TARGET, GRID_VERSION};
 pub use profile::{profile_settings, ProfileRow, SettingsChoice};
 
@@ -19,7 +21,6 @@ use crate::job::Progress;
 use crate::target::{with_margin, TargetSpec};
 use crate::train::{load_sets, run_train, JobResults};
 use crate::transfer::{run_transfer, weights_path};
-use crate::{least_energy_meeting, pareto, Outcome};
 use greenai_carbon::CarbonSettings;
 use greenai_meter::Provenance;
 use greenai_nn::data::bundled_mnist_dir;
@@ -50,6 +51,14 @@ pub struct CompareOptions {
     pub db: PathBuf,
     /// Runs of every configuration; `None` for the default (see [`repeat`]).
     pub repeat: Option<usize>,
+    /// Only these configurations (by name); all of the grid when empty.
+    pub only: Vec<String>,
+    /// Build the table from the runs already in the database (imported from a Slurm array's
+    /// tasks, say) and train nothing: a configuration without a stored result is listed in
+    /// [`Comparison::missing`].
+    pub collect_only: bool,
+    /// The job's identity (Slurm, Kubernetes), added to every run's labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 fn one() -> usize {
@@ -138,6 +147,9 @@ pub struct Comparison {
     /// Set when the intensity is a fallback (no region given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carbon_warning: Option<String>,
+    /// Configurations the table lacks: collected from a Slurm array whose task did not store them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 impl Row {
@@ -189,6 +201,27 @@ pub fn state_dir(db: &Path) -> PathBuf {
     db.parent().unwrap_or(Path::new(".")).to_path_buf()
 }
 
+/// The configurations `args` selects on this machine (the grid, less those `--only` leaves out);
+/// an unknown name in `--only` is refused, naming the grid.
+pub fn selected(args: &CompareOptions, progress: &dyn Progress) -> Result<Vec<Config>> {
+    let mut grid = grid::for_this_machine(args.full, progress);
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|n| !grid.iter().any(|c| &c.name == *n))
+    {
+        let names: Vec<&str> = grid.iter().map(|c| c.name.as_str()).collect();
+        invalid!(
+            "--only {unknown}: no such configuration in this grid ({})",
+            names.join(", ")
+        );
+    }
+    if !args.only.is_empty() {
+        grid.retain(|c| args.only.contains(&c.name));
+    }
+    Ok(grid)
+}
+
 /// Runs stored by earlier comparisons, with their typed results, oldest first.
 struct Earlier(Vec<(RunSummary, JobResults)>);
 
@@ -205,6 +238,15 @@ impl Earlier {
                 })
                 .collect(),
         ))
+    }
+
+    /// The newest run whose label `label` starts with `prefix`.
+    fn find_prefix(&self, label: &str, prefix: &str) -> Option<(&RunSummary, &JobResults)> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(r, _)| r.labels.get(label).is_some_and(|v| v.starts_with(prefix)))
+            .map(|(r, res)| (r, res))
     }
 
     /// The newest run whose label `label` is `value`.
@@ -250,7 +292,8 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
     } else {
         Earlier::load(&store)?
     };
-    let mut grid = grid::for_this_machine(args.full, progress);
+    let mut grid = selected(args, progress)?;
+    let mut missing: Vec<String> = Vec::new();
     let total_rows = grid.len() + grid.iter().filter(|c| c.int8).count();
     // A tenth of a small training set is held out when it has fewer than 50,000 images. Every
     // configuration but the seed's recipe as written stops at the target: checked on up to
@@ -322,6 +365,9 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
                 // Settings chosen by an earlier compare: reuse them (and its result, below).
                 c.threads = r.threads;
                 c.batch = r.batch;
+            } else if args.collect_only {
+                missing.push(c.name.clone());
+                continue;
             } else {
                 let ch = match &choice {
                     Some(ch) => ch.clone(),
@@ -362,11 +408,15 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
             );
             extra.push(("compare_searched_base".into(), base.clone()));
             match earlier.find("compare_searched_base", &base) {
-                Some((_, r)) if r.lr.is_some() && !args.full => {
+                Some((_, r)) if r.lr.is_some() && (!args.full || args.collect_only) => {
                     // Chosen by an earlier compare: reuse it (and its result, below); --full
                     // searches again.
                     c.spec.lr = r.lr.unwrap_or(c.spec.lr);
                     c.batch = r.batch;
+                }
+                _ if args.collect_only => {
+                    missing.push(c.name.clone());
+                    continue;
                 }
                 _ => {
                     progress.note(&format!(
@@ -395,10 +445,15 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         );
         let job = c.job_settings(args);
         let ckpt = int8::checkpoint_path(&job.state_dir, &c.name, &k);
-        let prev8 = earlier.find("compare_key", &k8);
+        // Collected from other nodes, the int8 row is whatever kernel their CPU ran.
+        let prev8 = if args.collect_only {
+            earlier.find_prefix("compare_key", &format!("{k};int8=per-channel;kernel="))
+        } else {
+            earlier.find("compare_key", &k8)
+        };
         let prev = earlier
             .find("compare_key", &k)
-            .filter(|_| !c.int8 || prev8.is_some() || ckpt.exists());
+            .filter(|_| !c.int8 || prev8.is_some() || ckpt.exists() || args.collect_only);
         if let Some((prev, r)) = prev {
             let provenance = prev.provenance.unwrap_or(Provenance::Estimated);
             let mut row = Row::new(c, r, Some(prev.run_id.clone()), provenance, true);
@@ -410,14 +465,20 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
                 "[{n}/{total}] {}: reused run {} (accuracy {:.4}, {:.1} J)",
                 c.name, prev.run_id, row.accuracy, row.training_energy_j
             ));
-            let r8 = c
-                .int8
+            if c.int8 && prev8.is_none() && args.collect_only {
+                missing.push(format!("{}-int8", c.name));
+            }
+            let r8 = (c.int8 && (prev8.is_some() || !args.collect_only))
                 .then(|| {
                     int8::int8_variant(c, &row, &ckpt, &k8, prev8, &train, &test, args, progress)
                 })
                 .transpose()?;
             rows.push(row);
             rows.extend(r8);
+            continue;
+        }
+        if args.collect_only {
+            missing.push(c.name.clone());
             continue;
         }
         let labels: BTreeMap<String, String> = [
@@ -521,121 +582,21 @@ pub fn run_compare(args: &CompareOptions, progress: &dyn Progress) -> Result<Com
         rows.push(row);
         rows.extend(r8);
     }
+    if !missing.is_empty() {
+        progress.note(&format!(
+            "greenai compare: no stored result for {}: not in the table",
+            missing.join(", ")
+        ));
+    }
     let mut c = choose(args, rows, choice, &resolved);
     c.search_choice = searched;
+    c.missing = missing;
     Ok(c)
 }
 
 /// A configuration's error, saying which configuration.
 fn in_config(name: &str, e: TuneError) -> TuneError {
     TuneError::Invalid(format!("configuration {name}: {e}"))
-}
-
-/// Marks the Pareto front and picks the configuration with the least training energy that meets
-/// the target; budget-stopped configurations did not finish and take no part.
-pub fn choose(
-    args: &CompareOptions,
-    mut rows: Vec<Row>,
-    settings_choice: Option<SettingsChoice>,
-    resolved: &greenai_carbon::Resolved,
-) -> Comparison {
-    let outcomes: Vec<Outcome> = rows
-        .iter()
-        .map(|r| Outcome {
-            accuracy: if r.stopped_by_budget_predicted_j.is_some() {
-                f64::NAN
-            } else {
-                r.accuracy
-            },
-            energy_j: r.training_energy_j,
-        })
-        .collect();
-    for i in pareto::front(&outcomes) {
-        rows[i].pareto = true;
-    }
-    let best = least_energy_meeting(&outcomes, args.target_accuracy);
-    repeat::mark_ties(&mut rows, best, args.target_accuracy);
-    let baseline = rows
-        .iter()
-        .find(|r| r.config == BASELINE && r.stopped_by_budget_predicted_j.is_none());
-    let saving = match (best, baseline) {
-        (Some(b), Some(base)) if rows[b].training_energy_j > 0.0 => {
-            Some(base.training_energy_j / rows[b].training_energy_j)
-        }
-        _ => None,
-    };
-    let saving_range = match (best, baseline) {
-        (Some(b), Some(base)) if saving.is_some() => repeat::saving_range(base, &rows[b]),
-        _ => None,
-    };
-    // The same recipe under the stopping rule: what the better configuration saves beyond what
-    // stopping at the target saves.
-    let stopped_baseline = rows.iter().find(|r| {
-        r.config == BASELINE_TO_TARGET
-            && r.stopped_by_budget_predicted_j.is_none()
-            && r.accuracy >= args.target_accuracy
-    });
-    let saving_vs_stopped = match (best, stopped_baseline) {
-        (Some(b), Some(base)) if rows[b].training_energy_j > 0.0 => {
-            Some(base.training_energy_j / rows[b].training_energy_j)
-        }
-        _ => None,
-    };
-    Comparison {
-        target_accuracy: args.target_accuracy,
-        budget_j: args.budget_j,
-        eta: args.eta,
-        best: best.map(|b| rows[b].config.clone()),
-        baseline_training_energy_j: baseline.map(|b| b.training_energy_j),
-        saving_ratio: saving,
-        saving_range,
-        stopped_baseline_training_energy_j: stopped_baseline.map(|b| b.training_energy_j),
-        saving_vs_stopped_baseline: saving_vs_stopped,
-        settings_choice,
-        search_choice: None,
-        region: resolved.region.clone(),
-        intensity_source: resolved.source.clone(),
-        intensity_g_per_kwh: resolved.intensity.g_per_kwh(),
-        carbon_warning: resolved.warning.clone(),
-        rows,
-    }
-}
-
-impl Comparison {
-    /// What the table's last column says about a row.
-    pub fn notes(&self, r: &Row) -> Vec<String> {
-        let mut notes = Vec::new();
-        if Some(&r.config) == self.best.as_ref() {
-            notes.push("best".to_string());
-        }
-        if r.tie {
-            notes.push("tie with best".into());
-        }
-        if r.pareto {
-            notes.push("pareto".into());
-        }
-        if let Some((lo, hi)) = r.training_energy_range_j.filter(|_| r.runs > 1) {
-            notes.push(format!("median of {} runs, {lo:.1}–{hi:.1} J", r.runs));
-        }
-        if let Some(p) = r.stopped_by_budget_predicted_j {
-            notes.push(format!("stopped: predicted {p:.0} J > budget"));
-        }
-        match r.target_reached {
-            Some(true) => notes.push("stopped at target".into()),
-            Some(false) => notes.push("target not reached".into()),
-            None => {}
-        }
-        if let Some(k) = &r.int8_kernel {
-            notes.push(format!("{k} kernel"));
-        }
-        if let Some((int8, of)) = r.int8_layers {
-            notes.push(format!("{int8}/{of} layers int8"));
-        }
-        if r.reused {
-            notes.push("reused".into());
-        }
-        notes
-    }
 }
 
 #[cfg(test)]
@@ -654,6 +615,9 @@ pub(crate) mod tests {
             carbon: CarbonSettings::default(),
             db: PathBuf::from("unused.sqlite"),
             repeat: None,
+            only: Vec::new(),
+            collect_only: false,
+            labels: BTreeMap::new(),
         }
     }
 
@@ -673,7 +637,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn row(name: &str, accuracy: f64, training_j: f64) -> Row {
+    pub(crate) fn row(name: &str, accuracy: f64, training_j: f64) -> Row {
         let c = grid::config(
             name,
             grid::spec(
@@ -692,76 +656,6 @@ pub(crate) mod tests {
             Provenance::Estimated,
             false,
         )
-    }
-
-    /// The cheapest row at the target is best, the saving is the baseline's energy over it, the
-    /// front holds exactly the rows nothing beats on both axes, and a budget-stopped row (cheap,
-    /// accurate, unfinished) is neither best nor on the front.
-    #[test]
-    fn choose_picks_the_cheapest_finished_row_at_the_target() {
-        let mut stopped = row("stopped", 0.99, 1.0);
-        stopped.stopped_by_budget_predicted_j = Some(500.0);
-        let rows = vec![
-            row(BASELINE, 0.985, 400.0),
-            row("cheap-but-weak", 0.95, 10.0),
-            row("good", 0.981, 50.0),
-            row("better", 0.99, 80.0),
-            row("dominated", 0.97, 90.0),
-            stopped,
-        ];
-        let resolved = CarbonSettings::default().resolve().unwrap();
-        let c = choose(&options(), rows, None, &resolved);
-        assert_eq!(c.best.as_deref(), Some("good"));
-        assert_eq!(c.saving_ratio, Some(400.0 / 50.0));
-        assert_eq!(c.baseline_training_energy_j, Some(400.0));
-        let front: Vec<&str> = c
-            .rows
-            .iter()
-            .filter(|r| r.pareto)
-            .map(|r| r.config.as_str())
-            .collect();
-        assert_eq!(front, ["cheap-but-weak", "good", "better"]);
-        assert_eq!(c.notes(&c.rows[2]), ["best", "pareto"]);
-        assert!(c.notes(&c.rows[5])[0].starts_with("stopped: predicted 500 J"));
-    }
-
-    /// The two savings are told apart: against the seed's recipe as written, and against the same
-    /// recipe stopped at the target (only when that met the target); a row's stopping is noted.
-    #[test]
-    fn the_saving_against_the_stopped_baseline_is_its_own() {
-        let mut stopped_base = row(BASELINE_TO_TARGET, 0.983, 160.0);
-        stopped_base.target_reached = Some(true);
-        let mut good = row("good", 0.981, 40.0);
-        good.target_reached = Some(true);
-        let mut weak = row("weak", 0.975, 30.0);
-        weak.target_reached = Some(false);
-        let rows = vec![
-            row(BASELINE, 0.985, 400.0),
-            stopped_base.clone(),
-            good,
-            weak,
-        ];
-        let resolved = CarbonSettings::default().resolve().unwrap();
-        let c = choose(&options(), rows, None, &resolved);
-        assert_eq!(c.best.as_deref(), Some("good"));
-        assert_eq!(c.saving_ratio, Some(10.0));
-        assert_eq!(c.saving_vs_stopped_baseline, Some(4.0));
-        assert_eq!(c.stopped_baseline_training_energy_j, Some(160.0));
-        assert!(c
-            .notes(&c.rows[2])
-            .contains(&"stopped at target".to_string()));
-        assert!(c
-            .notes(&c.rows[3])
-            .contains(&"target not reached".to_string()));
-        // A stopped baseline below the target gives no second saving.
-        stopped_base.accuracy = 0.97;
-        let rows = vec![
-            row(BASELINE, 0.985, 400.0),
-            stopped_base,
-            row("good", 0.981, 40.0),
-        ];
-        let c = choose(&options(), rows, None, &resolved);
-        assert_eq!(c.saving_vs_stopped_baseline, None);
     }
 
     /// A stored result reads back as the row it was: profiling energy counted in, the provenance

@@ -64,6 +64,10 @@ pub fn run_more(
             out.push(Row::new(c, &res, Some(prev.run_id), provenance, true));
             continue;
         }
+        if args.collect_only {
+            // Collecting: a run the tasks did not store is not made up here.
+            continue;
+        }
         let mut spec = c.spec.clone();
         spec.seed = (r - 1) as u64;
         spec.save = None;
