@@ -90,6 +90,17 @@ fn attribute_jobs(monitor: Arc<Monitor>, interval: Duration) -> Option<Arc<Mutex
     }
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let out = Arc::clone(&ledger);
+    // The GPUs the monitor measures are split by their processes' use (NVML's host pids, mapped
+    // to jobs through the host's /proc).
+    let components = monitor.components();
+    let mut gpus = components
+        .iter()
+        .any(|c| c.kind == greenai_meter::ComponentKind::Gpu)
+        .then(|| {
+            let lib = greenai_meter::sensors::nvml::NvmlLibrary::load().ok()?;
+            cgroup::gpu::GpuShares::open(&lib, std::path::Path::new("/proc"), &root).ok()
+        })
+        .flatten();
     std::thread::spawn(move || {
         let mut jobs = Vec::new();
         let mut last = std::time::Instant::now();
@@ -105,11 +116,21 @@ fn attribute_jobs(monitor: Arc<Monitor>, interval: Duration) -> Option<Arc<Mutex
                 .collect();
             let dt = last.elapsed().as_secs_f64();
             last = std::time::Instant::now();
+            let gpu_energy = match &mut gpus {
+                Some(g) => {
+                    let energies = monitor.window_components(WINDOW).unwrap_or_default();
+                    g.energies(&components, &energies, &jobs)
+                }
+                None => Vec::new(),
+            };
             if let (Some(e), Some(u)) = (node_j, node_usage) {
-                ledger
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .update(e, u, &usages, dt);
+                ledger.lock().unwrap_or_else(|p| p.into_inner()).update(
+                    e,
+                    u,
+                    &usages,
+                    dt,
+                    &gpu_energy,
+                );
             }
             std::thread::sleep(interval);
         }
