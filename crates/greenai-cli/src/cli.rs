@@ -90,6 +90,13 @@ pub enum Command {
         #[arg(long, default_value = "1", value_parser = crate::parse::interval)]
         interval: Duration,
     },
+    /// Serve the dashboard over the run database (runs, one run, live, comparisons, queue) and
+    /// its JSON API, until interrupted.
+    Serve {
+        /// Address to listen on; a bare port binds 127.0.0.1 (port 0: any free one).
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -113,6 +113,36 @@ const MIGRATIONS: &[&str] = &[
         restored_unix_s REAL
     );
     CREATE INDEX power_pending ON power_journal (restored_unix_s);",
+    // 6: indexes for the dashboard's sorted, filtered pages of runs ([`crate::browse`]).
+    "CREATE INDEX runs_energy ON runs (energy_j);
+    CREATE INDEX runs_duration ON runs (duration_s);
+    CREATE INDEX runs_project ON runs (project_name, started_unix_s);
+    CREATE INDEX runs_command ON runs (command, started_unix_s);",
+    // 7: each run's labels as rows, kept by triggers, so that a label finds its runs by an index
+    // rather than by reading every run's JSON; and the samples' total power in an index of its
+    // own, so that a long run's power envelope is read without its readings.
+    "CREATE TABLE run_labels (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (key, value, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_labels_run ON run_labels (run_id);
+    CREATE INDEX samples_power ON samples (run_id, seq, total_power_w);
+    INSERT OR IGNORE INTO run_labels SELECT runs.id, j.key, j.value
+        FROM runs, json_each(CASE WHEN json_valid(runs.labels) THEN runs.labels ELSE '{}' END) j;
+    CREATE TRIGGER run_labels_insert AFTER INSERT ON runs BEGIN
+        INSERT OR IGNORE INTO run_labels SELECT NEW.id, key, value
+            FROM json_each(CASE WHEN json_valid(NEW.labels) THEN NEW.labels ELSE '{}' END);
+    END;
+    CREATE TRIGGER run_labels_update AFTER UPDATE OF labels ON runs BEGIN
+        DELETE FROM run_labels WHERE run_id = OLD.id;
+        INSERT OR IGNORE INTO run_labels SELECT NEW.id, key, value
+            FROM json_each(CASE WHEN json_valid(NEW.labels) THEN NEW.labels ELSE '{}' END);
+    END;
+    CREATE TRIGGER run_labels_delete AFTER DELETE ON runs BEGIN
+        DELETE FROM run_labels WHERE run_id = OLD.id;
+    END;",
 ];
 
 /// The schema version this greenai writes (how many migrations it knows).
@@ -253,7 +283,7 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
         .map_err(|e| StoreError::Transient(format!("a stored {what} is unreadable: {e}")))
 }
 
-fn pid_alive(pid: i64) -> bool {
+pub(crate) fn pid_alive(pid: i64) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     pid > 0
         && (unsafe { libc::kill(pid as i32, 0) } == 0
@@ -285,6 +315,12 @@ impl Store {
             Err(StoreError::Unavailable { .. }) | Err(StoreError::Transient(_)) => {}
             other => return other,
         }
+        Store::open_read_only(path)
+    }
+
+    /// Opens the database at `path` without any right to change it (the dashboard's
+    /// connections); its schema must be this greenai's.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
         let conn = crate::open::open_read_only(path)?;
         let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -419,18 +455,30 @@ impl Store {
 
     /// The runs whose label `key` is `value`, oldest first (one query, not a read of every run).
     pub fn runs_labelled(&self, key: &str, value: &str) -> Result<Vec<RunSummary>> {
-        let path = format!("$.\"{}\"", key.replace('"', "\\\""));
-        self.runs_where("json_extract(labels, ?1) = ?2", [path.as_str(), value])
+        self.runs_where(
+            "id IN (SELECT run_id FROM run_labels WHERE key = ?1 AND value = ?2)",
+            [key, value],
+        )
     }
 
     fn runs_where<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<RunSummary>> {
+        self.runs_query(filter, "ORDER BY started_unix_s, id", params)
+    }
+
+    /// The runs matching `filter`, in the order and window `tail` says (`ORDER BY … LIMIT …`).
+    pub(crate) fn runs_query<P: rusqlite::Params>(
+        &self,
+        filter: &str,
+        tail: &str,
+        params: P,
+    ) -> Result<Vec<RunSummary>> {
         let mut stmt = self
             .conn
             .prepare(&format!(
                 "SELECT id, project_name, command, started_unix_s, duration_s, energy_j, exit_code,
                         complete, greenai_pid, json_extract(report, '$.provenance'), labels,
                         json_extract(report, '$.results')
-                 FROM runs WHERE {filter} ORDER BY started_unix_s, id"
+                 FROM runs WHERE {filter} {tail}"
             ))
             .map_err(StoreError::write)?;
         let rows = stmt
@@ -504,15 +552,29 @@ impl Store {
 
     /// A run's stored samples, in order.
     pub fn samples(&self, run_id: &str) -> Result<Vec<StoredSample>> {
+        self.samples_query(run_id, "ORDER BY seq", &[])
+    }
+
+    /// A run's samples that `tail` selects (`AND seq % ?2 = 0 ORDER BY seq`, with `more` as its
+    /// parameters from `?2`).
+    pub(crate) fn samples_query(
+        &self,
+        run_id: &str,
+        tail: &str,
+        more: &[i64],
+    ) -> Result<Vec<StoredSample>> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT seq, elapsed_s, unix_s, total_power_w, energy_j, readings, readings_json
-                 FROM samples WHERE run_id = ?1 ORDER BY seq",
-            )
+                 FROM samples WHERE run_id = ?1 {tail}"
+            ))
             .map_err(StoreError::write)?;
+        let params: Vec<rusqlite::types::Value> = std::iter::once(run_id.to_string().into())
+            .chain(more.iter().map(|&v| v.into()))
+            .collect();
         let rows = stmt
-            .query_map([run_id], |r| {
+            .query_map(rusqlite::params_from_iter(params), |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, f64>(1)?,

@@ -10,6 +10,7 @@
 //! - [`RunReport`] is the record of a run: what `greenai run --json` prints, what the database
 //!   keeps, and what [`export`] writes as JSON or as CodeCarbon-compatible CSV.
 
+pub mod browse;
 mod db;
 mod error;
 pub mod export;

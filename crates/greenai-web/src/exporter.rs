@@ -7,10 +7,9 @@ use axum::routing::get;
 use axum::Router;
 use greenai_meter::Monitor;
 use greenai_store::openmetrics::{self, Format};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use crate::server::Limits;
 
 /// What a scrape shows, rendered in the format asked for.
 pub trait Metrics: Send + Sync + 'static {
@@ -39,30 +38,6 @@ impl Metrics for MonitorMetrics {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()).clone());
         openmetrics::render_with_jobs(&comps, &energy, latest.as_ref(), jobs.as_ref(), format)
-    }
-}
-
-/// How much one client may take.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Connections served at once; a connection past this is closed at once.
-    pub connections: usize,
-    /// Time a client has to send a request's headers.
-    pub header_timeout: Duration,
-    /// Time a connection may stay open, requests and keep-alive together.
-    pub connection_timeout: Duration,
-    /// The buffer for a request's headers (hyper's minimum is 8 KiB).
-    pub max_header_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            connections: 64,
-            header_timeout: Duration::from_secs(2),
-            connection_timeout: Duration::from_secs(30),
-            max_header_bytes: 16 * 1024,
-        }
     }
 }
 
@@ -96,45 +71,5 @@ pub fn serve(
     m: Arc<dyn Metrics>,
     limits: Limits,
 ) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(accept_loop(listener, m, limits))
-}
-
-async fn accept_loop(
-    listener: std::net::TcpListener,
-    m: Arc<dyn Metrics>,
-    limits: Limits,
-) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
-    let app = router(m);
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
-            // A client that went away before its accept, or a full descriptor table: go on.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            drop(stream); // over the bound: closed now, not queued behind slow clients
-            continue;
-        };
-        let service = TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                // A client may shut its side once its request is sent; it still gets the answer.
-                .half_close(true)
-                .max_buf_size(limits.max_header_bytes.max(8192))
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(limits.connection_timeout, conn).await;
-        });
-    }
+    crate::server::serve(listener, router(m), limits)
 }

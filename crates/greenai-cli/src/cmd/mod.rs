@@ -13,6 +13,7 @@ mod queue;
 mod report;
 mod run;
 mod runs;
+mod serve;
 mod train;
 mod transfer;
 
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quantize(args) => quantize::quantize(args, &db),
         Command::Transfer(args) => transfer::transfer(args, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
+        Command::Serve { listen } => serve::serve(&listen, &db),
         Command::Carbon {
             command,
             energy_kwh,
