@@ -60,6 +60,11 @@ pub enum Command {
     },
     /// A job's, node's or label's energy and emissions across a cluster, from Prometheus.
     Fleet(crate::cli_fleet::FleetArgs),
+    /// Recommendation: matrix factorisation on ratings (MovieLens-100K by default).
+    Recommend {
+        #[command(subcommand)]
+        command: crate::cli_recommend::RecommendCommand,
+    },
     /// List, show and export recorded runs.
     Runs {
         #[command(subcommand)]
@@ -243,15 +248,9 @@ pub enum ScheduleName {
     Constant,
 }
 
-/// Where a job's run is recorded, and how it is metered.
+/// Where a job's run is recorded, how it is metered, and how it is printed.
 #[derive(Debug, clap::Args)]
-pub struct JobArgs {
-    /// Threads for the forward and backward passes.
-    #[arg(long, default_value = "2", value_parser = crate::parse::threads)]
-    pub threads: usize,
-    /// Images per batch.
-    #[arg(long, default_value = "64", value_parser = crate::parse::batch)]
-    pub batch: usize,
+pub struct RecordArgs {
     /// Sampling interval of the meter, in seconds.
     #[arg(long, default_value = "0.1", value_parser = crate::parse::interval)]
     pub interval: Duration,
@@ -268,13 +267,18 @@ pub struct JobArgs {
     pub json: bool,
 }
 
-impl JobArgs {
-    /// How the job runs and where it is recorded: the database unless `--no-store`; its files
-    /// (feature caches) beside the database either way.
-    pub fn settings(&self, db: &std::path::Path) -> greenai_tune::job::JobSettings {
+impl RecordArgs {
+    /// How a job of `threads` and `batch` runs and where it is recorded: the database unless
+    /// `--no-store`; its files (feature caches) beside the database either way.
+    pub fn settings(
+        &self,
+        db: &std::path::Path,
+        threads: usize,
+        batch: usize,
+    ) -> greenai_tune::job::JobSettings {
         greenai_tune::job::JobSettings {
-            threads: self.threads,
-            batch: self.batch,
+            threads,
+            batch,
             interval: self.interval,
             project: self.project.clone(),
             db: (!self.no_store).then(|| db.to_path_buf()),
@@ -285,6 +289,25 @@ impl JobArgs {
             carbon: self.carbon.settings(),
             labels: greenai_fleet::identity::current(),
         }
+    }
+}
+
+/// A training or evaluation job's threads and batch size, and its record.
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// Threads for the forward and backward passes.
+    #[arg(long, default_value = "2", value_parser = crate::parse::threads)]
+    pub threads: usize,
+    /// Images per batch.
+    #[arg(long, default_value = "64", value_parser = crate::parse::batch)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+impl JobArgs {
+    pub fn settings(&self, db: &std::path::Path) -> greenai_tune::job::JobSettings {
+        self.record.settings(db, self.threads, self.batch)
     }
 }
 

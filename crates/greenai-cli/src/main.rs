@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod cli;
 mod cli_fleet;
 mod cli_power;
+mod cli_recommend;
 mod cli_sched;
 mod cmd;
 mod parse;

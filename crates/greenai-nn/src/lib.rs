@@ -14,7 +14,8 @@
 //!   safetensors.
 //! - The techniques: [`precision`] (bf16/f16 mixed precision), [`quantize`] (int8: the quantizer
 //!   and its executor, over the kernels per instruction set in [`int8`]), [`transfer`] (the
-//!   engine side of transfer learning) with [`efficientnet`]'s pretrained weights.
+//!   engine side of transfer learning) with [`efficientnet`]'s pretrained weights, and
+//!   [`recommend`] (ratings and matrix factorisation).
 //!
 //! Modules depend downwards only: kernels and backend, then the graph, then int8 and quantize,
 //! then the models and [`model`], then checkpoints, EfficientNet's loader, training and transfer.
@@ -33,6 +34,7 @@ pub mod optim;
 pub mod params;
 pub mod precision;
 pub mod quantize;
+pub mod recommend;
 pub mod rng;
 pub mod train;
 pub mod transfer;

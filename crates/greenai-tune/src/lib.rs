@@ -25,6 +25,7 @@ pub mod job;
 pub mod pareto;
 pub mod power_tune;
 pub mod quantize;
+pub mod recommend;
 pub mod settings;
 pub mod target;
 pub mod train;

@@ -10,6 +10,7 @@ mod plan;
 mod power;
 mod quantize;
 mod queue;
+mod recommend;
 mod report;
 mod run;
 mod runs;
@@ -47,6 +48,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transfer(args) => transfer::transfer(args, &db),
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Serve { listen } => serve::serve(&listen, &db),
+        Command::Recommend { command } => recommend::recommend(command, &db),
         Command::Carbon {
             command,
             energy_kwh,

@@ -77,7 +77,7 @@ pub fn quantize(args: QuantizeArgs, db: &Path) -> anyhow::Result<ExitCode> {
     if r.all_f32 {
         eprintln!("  int8 was slower than f32 as a whole here: the model stays f32");
     }
-    if args.job.json {
+    if args.job.record.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &r)?;
         writeln!(out)?;

@@ -146,7 +146,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let (train, test) = load_sets(&dir)?;
     // SIGUSR1 (the scheduler's, through `greenai run`) asks for a pause at the next epoch end.
     super::console::pause_on_sigusr1();
-    let console = Console::new(!args.job.json);
+    let console = Console::new(!args.job.record.json);
     let report = run_train(
         &spec,
         &dir.display().to_string(),
@@ -157,7 +157,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         &console,
     )?;
     drop(console);
-    emit(&report, args.job.json)?;
+    emit(&report, args.job.record.json)?;
     let paused = report
         .training
         .as_ref()
@@ -178,7 +178,7 @@ pub fn eval(args: EvalArgs, db: &Path) -> anyhow::Result<ExitCode> {
         &args.job.settings(db),
         &Console::new(false),
     )?;
-    emit(&report, args.job.json)?;
+    emit(&report, args.job.record.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -207,7 +207,7 @@ pub fn predict(args: PredictArgs, db: &Path) -> anyhow::Result<ExitCode> {
         _ => eprintln!("{}: no image to classify", report.model),
     }
     let mut out = std::io::stdout().lock();
-    if args.job.json {
+    if args.job.record.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {

@@ -72,7 +72,7 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         r.energy_j,
         r.provenance
     );
-    if args.job.json {
+    if args.job.record.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &r)?;
         writeln!(out)?;
