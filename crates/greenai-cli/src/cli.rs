@@ -409,6 +409,13 @@ pub struct CompareArgs {
     /// Print the comparison as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+    /// What the grid is for: MNIST classification, or recommendation on a ratings file
+    /// (MovieLens-100K by default; --data FILE).
+    #[arg(long, value_enum, default_value = "mnist")]
+    pub task: CompareTask,
+    /// With --task recommend: the RMSE a configuration must reach.
+    #[arg(long, value_name = "RMSE", default_value = "0.934")]
+    pub target_rmse: f64,
     /// Only these configurations (their names in the table, comma-separated).
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub only: Vec<String>,
@@ -431,6 +438,12 @@ pub struct CompareArgs {
     /// With --slurm: at most N tasks at once.
     #[arg(long, value_name = "N", requires = "slurm", value_parser = clap::value_parser!(u32).range(1..))]
     pub slurm_max_parallel: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareTask {
+    Mnist,
+    Recommend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -217,3 +217,51 @@ fn movielens_rmse_targets() {
         assert!(rmse <= target, "{model}: RMSE {rmse} > {target}");
     }
 }
+
+/// `compare --task recommend`: every configuration of the grid a recorded run, the best the
+/// cheapest at the target RMSE, and a second compare reusing every result.
+#[test]
+fn compare_runs_the_recommendation_grid_and_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("u.data");
+    write_synthetic(&data);
+    let db = dir.path().join("g.sqlite");
+    let compare = || {
+        greenai()
+            .env("GREENAI_DB", &db)
+            .args([
+                "compare",
+                "--task",
+                "recommend",
+                "--target-rmse",
+                "0.7",
+                "--json",
+            ])
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let v = json_of(&compare());
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    assert!(rows
+        .iter()
+        .all(|r| r["reused"] == false && r["run_id"].is_string()));
+    let best = v["best"].as_str().expect("a 0.7 target is reachable here");
+    let cheapest = rows
+        .iter()
+        .filter(|r| r["rmse"].as_f64().unwrap() <= 0.7)
+        .map(|r| r["training_energy_j"].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
+    let best_row = rows.iter().find(|r| r["config"] == best).unwrap();
+    assert_eq!(best_row["training_energy_j"].as_f64().unwrap(), cheapest);
+    assert_eq!(best_row["pareto"], true);
+    let again = json_of(&compare());
+    assert!(again["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["reused"] == true));
+    assert_eq!(again["best"], v["best"]);
+}

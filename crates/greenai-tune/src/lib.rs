@@ -26,6 +26,7 @@ pub mod pareto;
 pub mod power_tune;
 pub mod quantize;
 pub mod recommend;
+pub mod recommend_grid;
 pub mod settings;
 pub mod target;
 pub mod train;

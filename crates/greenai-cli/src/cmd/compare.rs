@@ -2,7 +2,7 @@
 //! the report and the JSON out.
 
 use super::console::Console;
-use crate::cli::CompareArgs;
+use crate::cli::{CompareArgs, CompareTask};
 use anyhow::Context;
 use greenai_fleet::compare::{compare_on_array, ArraySettings};
 use greenai_fleet::slurm::Sbatch;
@@ -12,6 +12,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    if args.task == CompareTask::Recommend {
+        return super::recommend::compare(&args, db);
+    }
     let opts = CompareOptions {
         target_accuracy: args.target_accuracy,
         budget_j: args.budget_j,

@@ -44,15 +44,106 @@ pub fn recommend(cmd: RecommendCommand, db: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn train(args: RecommendTrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
-    let path = args.data.clone().unwrap_or_else(movielens_path);
-    if args.data.is_none() && !path.exists() {
+/// The ratings file given, else MovieLens-100K where the fetch script puts it.
+fn ratings_path(data: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let path = data.clone().unwrap_or_else(movielens_path);
+    if data.is_none() && !path.exists() {
         bail!(
             "MovieLens-100K is not here ({}): `python3 scripts/fetch_movielens.py` downloads it \
              (PyPI recbole; its licence forbids committing it), or give --data FILE",
             path.display()
         );
     }
+    Ok(path)
+}
+
+/// `greenai compare --task recommend`: the recommendation grid.
+pub fn compare(args: &crate::cli::CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    if args.slurm || !args.only.is_empty() || args.report.is_some() {
+        bail!("--task recommend takes neither --slurm, --only nor --report yet");
+    }
+    let path = ratings_path(&args.data)?;
+    let ratings = greenai_nn::recommend::data::read(&path)?;
+    let job = greenai_tune::job::JobSettings {
+        threads: 1,
+        batch: 1,
+        interval: args.interval,
+        project: "compare".into(),
+        db: Some(db.to_path_buf()),
+        state_dir: db.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        carbon: args.carbon.settings(),
+        labels: greenai_fleet::identity::current(),
+    };
+    let c = greenai_tune::recommend_grid::run_grid(
+        &ratings,
+        &path.display().to_string(),
+        args.target_rmse,
+        5,
+        args.fresh,
+        &job,
+        &Console::new(false),
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &c)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "\n{:<24} {:<6} {:>7} {:>7} {:>7} {:>11} {:>13} {:<10}",
+        "configuration",
+        "model",
+        "factors",
+        "RMSE",
+        "MAE",
+        "training J",
+        "J/1k predict",
+        "provenance"
+    )?;
+    for r in &c.rows {
+        let mut notes = Vec::new();
+        if Some(&r.config) == c.best.as_ref() {
+            notes.push("best");
+        }
+        if r.pareto {
+            notes.push("pareto");
+        }
+        if r.reused {
+            notes.push("reused");
+        }
+        writeln!(
+            out,
+            "{:<24} {:<6} {:>7} {:>7.4} {:>7.4} {:>11.1} {:>13.4} {:<10} {}",
+            r.config,
+            r.model,
+            r.factors,
+            r.rmse,
+            r.mae,
+            r.training_energy_j,
+            r.joules_per_1000_predictions,
+            r.provenance.to_string(),
+            notes.join(", ")
+        )?;
+    }
+    match (&c.best, c.saving_ratio) {
+        (Some(b), Some(s)) => writeln!(
+            out,
+            "\nleast training energy at RMSE ≤ {}: {b}, {s:.1}× less than Surprise's settings",
+            c.target_rmse
+        )?,
+        (Some(b), None) => writeln!(
+            out,
+            "\nleast training energy at RMSE ≤ {}: {b}",
+            c.target_rmse
+        )?,
+        _ => writeln!(out, "\nno configuration reaches RMSE {}", c.target_rmse)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train(args: RecommendTrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    let path = ratings_path(&args.data)?;
     let base = match args.model {
         RecModel::Svd => MfConfig::svd(),
         RecModel::Svdpp => MfConfig::svdpp(),
