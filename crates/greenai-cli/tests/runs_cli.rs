@@ -320,7 +320,9 @@ fn a_full_disk_mid_run_loses_no_recorded_data_and_keeps_the_exit_status() {
     assert_eq!(runs[0]["status"], "complete");
     let second = runs[1]["run_id"].as_str().unwrap();
     let shown = json_of(with_db(&db).args(["runs", "show", "--json", second]));
-    assert!(shown["samples"].as_u64().unwrap() > 10 || shown["energy_j"].as_f64().unwrap() > 0.0);
+    // The samples written before the disk filled are read back, and its energy from them.
+    assert!(shown["samples"].as_u64().unwrap() > 10, "{shown}");
+    assert!(shown["energy_j"].as_f64().unwrap() > 0.0, "{shown}");
 }
 
 #[test]

@@ -18,9 +18,11 @@ pub fn fresh_db() -> PathBuf {
 pub fn greenai() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_greenai"));
     c.env("GREENAI_DB", fresh_db());
-    // Tests see no real GPU and no real sysfs unless they say so.
+    // Tests see no real GPU and no real sysfs unless they say so: discovery is hermetic (a
+    // fixture root, NVML not loaded), whatever GPUs the machine has and however
+    // CUDA_VISIBLE_DEVICES is set.
     c.env("GREENAI_SYSFS_ROOT", fixtures().join("empty-sysfs"));
-    c.env_remove("CUDA_VISIBLE_DEVICES");
+    c.env("GREENAI_NVML", "off");
     c
 }
 

@@ -24,12 +24,13 @@ pub struct DiscoverOptions {
 }
 
 impl DiscoverOptions {
-    /// The real machine: `$GREENAI_SYSFS_ROOT` (or `/sys`), `/proc`, NVML, `CUDA_VISIBLE_DEVICES`.
+    /// The real machine: `$GREENAI_SYSFS_ROOT` (or `/sys`), `/proc`, NVML unless
+    /// `GREENAI_NVML=off` (tests that must not touch a real driver set it), `CUDA_VISIBLE_DEVICES`.
     pub fn from_env() -> Self {
         DiscoverOptions {
             sysfs_root: crate::sysfs::sysfs_root(),
             proc_root: PathBuf::from("/proc"),
-            nvml: true,
+            nvml: std::env::var("GREENAI_NVML").map_or(true, |v| v != "off"),
             gpu_library: None,
             cuda_visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
         }
@@ -154,6 +155,13 @@ pub fn discover(mut opts: DiscoverOptions) -> Discovery {
             sensors.push(Box::new(s));
         }
         Err(e) => interfaces.push(status_of("hwmon", &e)),
+    }
+    if !opts.nvml && opts.gpu_library.is_none() {
+        missing.push(Missing {
+            kind: ComponentKind::Gpu,
+            sensor: "nvml".into(),
+            reason: "NVIDIA GPUs not looked for (GREENAI_NVML=off)".into(),
+        });
     }
     if opts.nvml || opts.gpu_library.is_some() {
         let opened = match opts.gpu_library.take() {

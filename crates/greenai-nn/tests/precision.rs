@@ -44,8 +44,16 @@ fn bf16_and_f16_training_match_f32_accuracy() {
                 "{kind:?} {p:?}: {acc} against f32 {f32_acc}"
             );
             if p == Precision::F16 {
-                // The scaler started at 2^16 and had to back off at least once, never to zero.
-                assert!(scaler.scale > 0.0 && scaler.scale.is_finite());
+                // The scaler (from 2^16; its back-off and growth are unit-tested in
+                // precision.rs) loses under 1 % of the steps to overflow and stays finite:
+                // measured, these models never overflow at 2^16, so no back-off happens here.
+                let steps = samples as u64 / 64;
+                assert!(
+                    scaler.skipped * 100 < steps,
+                    "{kind:?}: {} of {steps} steps skipped",
+                    scaler.skipped
+                );
+                assert!(scaler.scale >= 1.0 && scaler.scale.is_finite());
             }
         }
     }
