@@ -7,6 +7,7 @@ mod util;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,16 +36,30 @@ fn serve(db: &Path) -> (Kill, String) {
 }
 
 /// chromedriver on a free port, and a headless Chromium session through it.
-async fn browser() -> (Kill, Client) {
+/// A process group stopped (SIGKILL to the group, then the leader reaped) when dropped.
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the process group this test started.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+async fn browser() -> (Group, Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let port = util::free_port();
+    // chromedriver and the Chromium it starts in a process group of their own, all stopped when
+    // the test ends (passed or failed).
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("chromedriver is missing: apt-get install chromium chromium-driver");
-    let driver = Kill(driver);
+    let driver = Group(driver);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -272,23 +287,38 @@ async fn the_dashboard_shows_runs_comparisons_and_a_live_run() {
     }
     let link = link.expect("the running run is listed on /live");
     c.goto(&format!("{url}{link}")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (s1, e1) = (
-        text(&c, "#live-samples").await,
-        text(&c, "#live-energy").await,
-    );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (s2, e2) = (
-        text(&c, "#live-samples").await,
-        text(&c, "#live-energy").await,
-    );
-    let n1: u64 = s1.trim().parse().unwrap_or(0);
-    let n2: u64 = s2.trim().parse().unwrap_or(0);
+    // The figures as the first events fill them, then until they move (each with a deadline).
+    let samples = |t: String| t.trim().parse::<u64>().unwrap_or(0);
+    let mut first = (0, String::new());
+    for _ in 0..100 {
+        first = (
+            samples(text(&c, "#live-samples").await),
+            text(&c, "#live-energy").await,
+        );
+        if first.0 > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut second = first.clone();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        second = (
+            samples(text(&c, "#live-samples").await),
+            text(&c, "#live-energy").await,
+        );
+        if second.0 > first.0 && second.1 != first.1 {
+            break;
+        }
+    }
     check(
         &c,
         "live",
-        n2 > n1 && e1 != e2,
-        format!("samples {s1} then {s2}, energy {e1} then {e2}"),
+        first.0 > 0 && second.0 > first.0 && second.1 != first.1,
+        format!(
+            "samples {} then {}, energy {} then {}",
+            first.0, second.0, first.1, second.1
+        ),
     )
     .await;
     let drawn: usize = c

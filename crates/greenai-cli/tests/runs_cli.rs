@@ -198,6 +198,18 @@ fn scrape(addr: &str) -> String {
     body
 }
 
+/// Scrapes `addr` until `ok` holds of the body, for up to ten seconds; the last body either way.
+fn scrape_until(addr: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = scrape(addr);
+        if ok(&body) || std::time::Instant::now() > deadline {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Reads stderr until greenai says where it serves, returning the address.
 fn served_at(child: &mut std::process::Child) -> String {
     let err = child.stderr.take().unwrap();
@@ -214,15 +226,20 @@ fn served_at(child: &mut std::process::Child) -> String {
 
 #[test]
 fn the_exporter_serves_openmetrics_on_loopback() {
-    let mut e = greenai()
-        .args(["exporter", "--listen", "127.0.0.1:0", "--interval", "0.05"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = served_at(&mut e);
+    // Stopped when the test ends, passed or failed.
+    let mut e = Kill(
+        greenai()
+            .args(["exporter", "--listen", "127.0.0.1:0", "--interval", "0.05"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = served_at(&mut e.0);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    std::thread::sleep(Duration::from_millis(200));
-    let first = scrape(&addr);
+    // The first sample's metrics, once there.
+    let first = scrape_until(&addr, |b| {
+        b.contains("greenai_energy_joules_total{component=\"cpu-package-est\"")
+    });
     assert!(first.starts_with("HTTP/1.1 200 OK"), "{first}");
     assert!(first.contains("application/openmetrics-text"), "{first}");
     assert!(first.contains("greenai_energy_joules_total{component=\"cpu-package-est\",kind=\"cpu_package\",provenance=\"estimated\""), "{first}");
@@ -236,11 +253,8 @@ fn the_exporter_serves_openmetrics_on_loopback() {
             .parse()
             .unwrap()
     };
-    std::thread::sleep(Duration::from_millis(300));
-    let second = scrape(&addr);
+    let second = scrape_until(&addr, |b| total(b) > total(&first));
     assert!(total(&second) > total(&first), "a counter grows");
-    e.kill().unwrap();
-    e.wait().unwrap();
 }
 
 #[test]
@@ -261,8 +275,9 @@ fn run_serves_metrics_while_its_command_runs() {
         .spawn()
         .unwrap();
     let addr = served_at(&mut g);
-    std::thread::sleep(Duration::from_millis(200));
-    let body = scrape(&addr);
+    let body = scrape_until(&addr, |b| {
+        b.contains("greenai_machine_power_watts{provenance=")
+    });
     assert!(
         body.contains("greenai_machine_power_watts{provenance="),
         "{body}"
