@@ -93,17 +93,11 @@ fn pages_are_filtered_sorted_and_counted() {
     assert!(s.run_status("nope").is_err());
 }
 
-/// A long run's series comes back in at most the points asked for, each point's range holding
-/// its span's powers, the first and last samples' times kept; a short one comes back whole.
-#[test]
-fn a_long_series_is_cut_down_to_its_points() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("g.sqlite");
-    let s = Store::open(&path).unwrap();
-    s.begin_run(&start("long")).unwrap();
-    let mut sink = SampleSink::open(&path, "long").unwrap();
-    // 20,000 samples; the total power climbs 0, 1, 2, ... W.
-    let batch: Vec<(Sample, Option<Energy>)> = (0..20_000u32)
+/// Run `id` with `n` samples whose total power climbs 0, 1, 2, ... W.
+fn ramp(s: &Store, path: &std::path::Path, id: &str, n: u32) {
+    s.begin_run(&start(id)).unwrap();
+    let mut sink = SampleSink::open(path, id).unwrap();
+    let batch: Vec<(Sample, Option<Energy>)> = (0..n)
         .map(|i| {
             let mut smp = sample(i);
             smp.total_power = greenai_units::Power::from_watts(i as f64);
@@ -111,6 +105,16 @@ fn a_long_series_is_cut_down_to_its_points() {
         })
         .collect();
     sink.write(&batch).unwrap();
+}
+
+/// A long run's series comes back in at most the points asked for, each point's range holding
+/// its span's powers, the first and last samples' times kept; a short one comes back whole.
+#[test]
+fn a_long_series_is_cut_down_to_its_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite");
+    let s = Store::open(&path).unwrap();
+    ramp(&s, &path, "long", 20_000);
     let pts = s.series_points("long", 600).unwrap();
     assert!(pts.len() <= 600 && pts.len() > 500, "{}", pts.len());
     assert_eq!(pts[0].elapsed_s, 0.0);
@@ -125,17 +129,8 @@ fn a_long_series_is_cut_down_to_its_points() {
     assert_eq!(last.max_w, 19_999.0);
     assert_eq!(s.latest_sample("long").unwrap().unwrap().seq, 19_999);
     // Past ENVELOPE_SAMPLES the range comes from an even subsample: inside each span's powers.
-    s.begin_run(&start("longer")).unwrap();
-    let mut sink = SampleSink::open(&path, "longer").unwrap();
     let n = 120_000u32;
-    let batch: Vec<(Sample, Option<Energy>)> = (0..n)
-        .map(|i| {
-            let mut smp = sample(i);
-            smp.total_power = greenai_units::Power::from_watts(i as f64);
-            (smp, None)
-        })
-        .collect();
-    sink.write(&batch).unwrap();
+    ramp(&s, &path, "longer", n);
     let pts = s.series_points("longer", 600).unwrap();
     let step = (n as usize).div_ceil(600) as f64;
     assert!(pts.len() <= 600);

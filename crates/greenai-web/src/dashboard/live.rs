@@ -101,11 +101,14 @@ const SCRIPT: &str = r#"
   function draw() {
     if (!chart || pts.length < 2) return;
     var line = chart.querySelector('polyline[data-series="total"]');
+    var d = function (k) { return parseFloat(chart.getAttribute('data-' + k)); };
+    var left = d('left'), top = d('top'), width = d('width'), height = d('height');
     var x0 = pts[0][0], x1 = pts[pts.length - 1][0], y1 = 0;
     pts.forEach(function (p) { if (p[1] > y1) y1 = p[1]; });
     y1 = y1 * 1.05 || 1; if (x1 <= x0) x1 = x0 + 1;
     line.setAttribute('points', pts.map(function (p) {
-      return (64 + (p[0] - x0) / (x1 - x0) * 820).toFixed(1) + ',' + (280 - p[1] / y1 * 264).toFixed(1);
+      return (left + (p[0] - x0) / (x1 - x0) * width).toFixed(1) + ',' +
+        (top + height - p[1] / y1 * height).toFixed(1);
     }).join(' '));
     line.setAttribute('data-points', pts.length);
   }

@@ -2,8 +2,9 @@
 //! accuracy against energy. Each plotted series and point carries `data-` attributes (its name,
 //! its points), so that scripts, tests and screen readers can read what is drawn.
 //!
-//! Hand-written rather than plotters (which the HTML report uses): the live page appends points
-//! to a polyline from script, and that needs the chart's scale in attributes on the page.
+//! Hand-written rather than plotters (which the HTML report uses): the live page redraws a
+//! polyline from script, and reads the plot area from the chart's `data-left`, `data-top`,
+//! `data-width` and `data-height` rather than repeating this file's layout.
 
 use maud::{html, Markup};
 
@@ -93,6 +94,7 @@ pub fn lines(id: &str, series: &[Series], x_label: &str, y_label: &str) -> Marku
     html! {
         svg id=(id) viewBox=(format!("0 0 {W} {H}")) width=(W) height=(H) role="img"
             data-x0=(s.x.0) data-x1=(s.x.1) data-y0=(s.y.0) data-y1=(s.y.1)
+            data-left=(LEFT) data-top=(TOP) data-width=(W - LEFT - RIGHT) data-height=(H - TOP - BOTTOM)
             aria-label=(format!("{y_label} against {x_label}")) {
             (axes(s, x_label, y_label))
             @for (i, line) in series.iter().enumerate() {
