@@ -18,12 +18,6 @@ pub struct Ratings {
     pub triples: Vec<(u32, u32, f32)>,
 }
 
-impl Ratings {
-    pub fn user_index(&self, id: &str) -> Option<u32> {
-        self.users.iter().position(|u| u == id).map(|i| i as u32)
-    }
-}
-
 /// Files larger than this are refused (MovieLens-25M's ratings are 680 MB).
 const MAX_BYTES: u64 = 2 << 30;
 

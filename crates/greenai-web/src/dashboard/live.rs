@@ -136,7 +136,10 @@ pub async fn page(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Re
             " · " span #live-status { (t.status) } }
         div #live data-events=(format!("/api/runs/{id}/live")) {
             dl {
-                dt { "power now" } dd.big #live-power { (t.power_w.map(|p| format!("{p:.1} W")).unwrap_or("—".into())) }
+                dt { "power now" } dd.big {
+                    span #live-power { (t.power_w.map(|p| format!("{p:.1} W")).unwrap_or("—".into())) }
+                    (layout::provenance(Some(r.provenance)))
+                }
                 dt { "energy so far" } dd.big {
                     span #live-energy { (t.energy_j.map(|e| format!("{e:.1} J")).unwrap_or("—".into())) }
                     (layout::provenance(Some(r.provenance)))

@@ -28,14 +28,26 @@ pub struct SeriesBody {
     pub points: Vec<SeriesPoint>,
 }
 
-async fn series(d: &Arc<Dashboard>, id: String, points: usize) -> Result<SeriesBody, Fail> {
+/// The series of run `id`, its components named from `report` when the caller has it already.
+async fn series(
+    d: &Arc<Dashboard>,
+    id: String,
+    points: usize,
+    report: Option<&RunReport>,
+) -> Result<SeriesBody, Fail> {
     let rid = id.clone();
-    let (report, points) = d
-        .read(move |s| Ok((s.report(&rid)?, s.series_points(&rid, points)?)))
-        .await?;
+    let components = match report {
+        Some(r) => r.components.iter().map(|c| c.name.clone()).collect(),
+        None => {
+            let rid = id.clone();
+            let r = d.read(move |s| s.report(&rid)).await?;
+            r.components.iter().map(|c| c.name.clone()).collect()
+        }
+    };
+    let points = d.read(move |s| s.series_points(&rid, points)).await?;
     Ok(SeriesBody {
         run_id: id,
-        components: report.components.iter().map(|c| c.name.clone()).collect(),
+        components,
         points,
     })
 }
@@ -55,7 +67,7 @@ pub async fn series_api(
 ) -> Result<Json<SeriesBody>, ApiFail> {
     let id = run_id(&id)?;
     Ok(Json(
-        series(&d, id, q.points.unwrap_or(CHART_POINTS)).await?,
+        series(&d, id, q.points.unwrap_or(CHART_POINTS), None).await?,
     ))
 }
 
@@ -85,7 +97,8 @@ pub async fn page(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Re
     let id = run_id(&id)?;
     let rid = id.clone();
     let r = d.read(move |s| s.report(&rid)).await?;
-    let chart = series(&d, id, CHART_POINTS).await?;
+    // The report just read names the chart's components: not read a second time.
+    let chart = series(&d, id, CHART_POINTS, Some(&r)).await?;
     let body = html! {
         dl #summary {
             dt { "command" } dd { code { (r.argv.join(" ")) } }
@@ -105,6 +118,7 @@ pub async fn page(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Re
             dt { "power" } dd {
                 (format!("{:.1} W", r.avg_power_w)) " average"
                 @if let Some(p) = r.peak_power_w { (format!(", {p:.1} W peak")) }
+                (layout::provenance(Some(r.provenance)))
             }
             @if let Some(e) = r.process_energy_j {
                 dt { "the process's share" } dd {
