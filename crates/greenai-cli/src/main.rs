@@ -7,6 +7,7 @@ mod cli_fleet;
 mod cli_power;
 mod cli_recommend;
 mod cli_sched;
+mod cli_text;
 mod cmd;
 mod parse;
 mod render;

@@ -36,6 +36,7 @@ pub mod precision;
 pub mod quantize;
 pub mod recommend;
 pub mod rng;
+pub mod text;
 pub mod train;
 pub mod transfer;
 

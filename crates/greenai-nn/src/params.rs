@@ -2,7 +2,7 @@
 //! and BatchNorm's running statistics use the same type.
 
 /// Tensors in a fixed order (the model's [`crate::graph::Graph`] names and shapes them).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Params(pub Vec<Vec<f32>>);
 
 impl Params {

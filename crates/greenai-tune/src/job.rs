@@ -128,3 +128,17 @@ pub fn combined_uncertainty<'a>(ms: impl Iterator<Item = &'a Measurement>) -> Op
     }
     band.filter(|_| total > 0.0).map(|b| b / total)
 }
+
+/// The weakest provenance among a job's windows and its whole run (estimated when there are
+/// none): a figure summed from them is only as good as its weakest part.
+pub fn weakest_provenance<'a>(
+    windows: impl IntoIterator<Item = &'a Measurement>,
+    run: &'a Measurement,
+) -> greenai_meter::Provenance {
+    windows
+        .into_iter()
+        .chain([run])
+        .map(|m| m.provenance)
+        .max()
+        .unwrap_or(greenai_meter::Provenance::Estimated)
+}

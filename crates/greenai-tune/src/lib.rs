@@ -29,6 +29,7 @@ pub mod recommend;
 pub mod recommend_grid;
 pub mod settings;
 pub mod target;
+pub mod text;
 pub mod train;
 pub mod transfer;
 

@@ -293,12 +293,7 @@ pub fn run_recommend(
     })?;
     let end = job.finish(0, None)?;
     crate::job::tell_end(progress, &end);
-    let provenance = all_ms
-        .iter()
-        .chain([&end.measurement])
-        .map(|m| m.provenance)
-        .max()
-        .unwrap_or(Provenance::Estimated);
+    let provenance = crate::job::weakest_provenance(&all_ms, &end.measurement);
     Ok(RecommendReport {
         run_id: end.run_id.clone(),
         dataset: dataset.to_string(),

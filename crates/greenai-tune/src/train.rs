@@ -562,12 +562,7 @@ pub fn run_train(
     let end = job.finish(0, None)?;
     crate::job::tell_end(progress, &end);
     let (whole, carbon, run_id) = (end.measurement, end.carbon, end.run_id);
-    let provenance = epochs_ms
-        .iter()
-        .chain([&eval, &whole])
-        .map(|m| m.provenance)
-        .max()
-        .unwrap_or(Provenance::Estimated);
+    let provenance = crate::job::weakest_provenance(epochs_ms.iter().chain([&eval]), &whole);
     let report = JobReport {
         command: "train".into(),
         run_id,

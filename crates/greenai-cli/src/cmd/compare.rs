@@ -15,8 +15,11 @@ pub fn compare(args: CompareArgs, db: &Path) -> anyhow::Result<ExitCode> {
     if args.task == CompareTask::Recommend {
         return super::recommend::compare(&args, db);
     }
+    if args.task == CompareTask::Text {
+        return super::text::compare(&args, db);
+    }
     let opts = CompareOptions {
-        target_accuracy: args.target_accuracy,
+        target_accuracy: args.target_accuracy.unwrap_or(0.98),
         budget_j: args.budget_j,
         full: args.full,
         eta: args.eta,

@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod runs;
 mod serve;
+mod text;
 mod train;
 mod transfer;
 
@@ -49,6 +50,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exporter { listen, interval } => exporter::exporter(&listen, interval),
         Command::Serve { listen } => serve::serve(&listen, &db),
         Command::Recommend { command } => recommend::recommend(command, &db),
+        Command::Embed(args) => text::embed(args, &db),
+        Command::TextClassify(args) => text::text_classify(*args, &db),
         Command::Carbon {
             command,
             energy_kwh,

@@ -143,7 +143,7 @@ impl Kernel {
     }
 
     /// Whether the helpers may use AVX2.
-    fn avx2() -> bool {
+    pub(crate) fn avx2() -> bool {
         matches!(
             Kernel::active(),
             Kernel::Avx512Vnni | Kernel::AvxVnni | Kernel::Avx2
