@@ -197,8 +197,14 @@ fn three_jobs_run_at_their_clean_hours_one_pausing_and_all_meet_their_deadlines(
         "i=0; while [ $i -lt 25 ]; do sleep 0.1; i=$((i+1)); done",
     ]);
     let sched = env.scheduler(&url, &["--max-jobs", "2", "--exit-when-idle"]);
-    // Midway the service goes down: the scheduler keeps its last good forecast.
-    std::thread::sleep(Duration::from_secs(4));
+    // Midway the service goes down: the scheduler keeps its last good forecast. "Midway" is
+    // once A and B have started on the forecast (polled, not a fixed wait).
+    env.wait_until("A and B start at their planned hour", 30.0, |jobs| {
+        jobs.iter()
+            .filter(|j| (j["id"] == a || j["id"] == b) && j["state"] != "queued")
+            .count()
+            >= 2
+    });
     server
         .shared
         .down

@@ -9,6 +9,13 @@ use greenai_meter::{FaultKind, Monitor, Provenance};
 use std::time::Duration;
 use util::*;
 
+/// Lets `ms` milliseconds pass, then has the monitor read every sensor: each state the test
+/// writes is read at least once, however late the monitor's own ticks come on a loaded machine.
+fn settle(m: &Monitor, ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+    m.sample_now();
+}
+
 fn monitor(sensor: Box<dyn greenai_meter::EnergySensor>) -> Monitor {
     Monitor::builder()
         .interval(Duration::from_millis(5))
@@ -29,7 +36,7 @@ fn a_counter_stepping_back_is_a_fault_not_261_kilojoules() {
     m.begin_window("w").unwrap();
     for _ in 0..5 {
         advance_zone(root, "intel-rapl:0", 100_000); // 0.1 J a step
-        std::thread::sleep(Duration::from_millis(10));
+        settle(&m, 10);
     }
     let now = read(root, "class/powercap/intel-rapl:0/energy_uj");
     write(
@@ -37,9 +44,9 @@ fn a_counter_stepping_back_is_a_fault_not_261_kilojoules() {
         "class/powercap/intel-rapl:0/energy_uj",
         now - 1_000_000_000,
     );
-    std::thread::sleep(Duration::from_millis(20));
+    settle(&m, 20);
     advance_zone(root, "intel-rapl:0", 100_000);
-    std::thread::sleep(Duration::from_millis(10));
+    settle(&m, 10);
     let w = m.end_window("w").unwrap();
     let pkg = w
         .components
@@ -75,15 +82,15 @@ fn an_absurd_power_reading_is_dropped() {
     let root = dir.path();
     let m = monitor(Box::new(HwmonSensor::open(root).unwrap()));
     m.begin_window("w").unwrap();
-    std::thread::sleep(Duration::from_millis(30));
+    settle(&m, 30);
     write(
         root,
         "class/hwmon/hwmon1/power1_average",
         1_000_000_000_000_000_000,
     );
-    std::thread::sleep(Duration::from_millis(30));
+    settle(&m, 30);
     write(root, "class/hwmon/hwmon1/power1_average", 12_500_000);
-    std::thread::sleep(Duration::from_millis(30));
+    settle(&m, 30);
     let w = m.end_window("w").unwrap();
     let gpu = &w.components[0];
     let e = gpu.energy.unwrap().joules();
@@ -105,12 +112,12 @@ fn a_vanished_device_is_reported_and_the_others_go_on() {
     let ids: Vec<String> = m.components().iter().map(|c| c.id.clone()).collect();
     assert!(ids.len() >= 2, "{ids:?}");
     m.begin_window("w").unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    settle(&m, 20);
     std::fs::write(root.join("class/hwmon/hwmon1/energy1_input"), "garbage\n").unwrap();
     for _ in 0..4 {
         let e = read(root, "class/hwmon/hwmon1/energy2_input");
         write(root, "class/hwmon/hwmon1/energy2_input", e + 100_000);
-        std::thread::sleep(Duration::from_millis(15));
+        settle(&m, 15);
     }
     let w = m.end_window("w").unwrap();
     // The garbled device fails every read after the write; the other may fail one read that

@@ -265,14 +265,27 @@ pub fn compare(args: &crate::cli::CompareArgs, db: &Path) -> anyhow::Result<Exit
             notes.join(", ")
         )?;
     }
-    match (&c.best, c.saving_ratio) {
-        (Some(b), Some(s)) => writeln!(
+    match (&c.best, c.saving_ratio, c.baseline_energy_to_best_j) {
+        (Some(b), Some(s), Some(base)) => writeln!(
             out,
-            "\nleast training energy at accuracy {}: {b}, {s:.2}× the baseline's energy to its own best",
+            "\nleast training energy at accuracy {}: {b}; {} the baseline's energy to its own best ({base:.1} J)",
+            c.target_accuracy,
+            if s >= 1.0 {
+                format!("{s:.1}× less than")
+            } else {
+                format!("{:.0}× more than", 1.0 / s)
+            }
+        )?,
+        (Some(b), _, _) => writeln!(
+            out,
+            "\nleast training energy at accuracy {}: {b}",
             c.target_accuracy
         )?,
-        (Some(b), None) => writeln!(out, "\nleast training energy at accuracy {}: {b}", c.target_accuracy)?,
-        _ => writeln!(out, "\nno configuration reaches accuracy {}", c.target_accuracy)?,
+        _ => writeln!(
+            out,
+            "\nno configuration reaches accuracy {}",
+            c.target_accuracy
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -137,18 +137,45 @@ impl Kernel {
         *ACTIVE.get_or_init(|| Kernel::selected().unwrap_or_else(|_| Kernel::detect()))
     }
 
-    /// Whether the helpers may use AVX-512 (the active kernel is the AVX-512 one).
-    fn avx512() -> bool {
-        Kernel::active() == Kernel::Avx512Vnni
+    /// The instruction set the vector helpers (quantizing, requantizing, depthwise sums, min and
+    /// max, GELU, bf16 rounding) use on this thread: [`Kernel::active`], unless
+    /// [`Kernel::helpers_on`] holds this thread to another.
+    pub fn helpers() -> Kernel {
+        HELPERS.with(|h| h.get()).unwrap_or_else(Kernel::active)
+    }
+
+    /// Runs `f` with this thread's vector helpers held to `self`'s instruction set, so that a
+    /// test can run every path on a machine that has the fastest (each helper's result on each
+    /// path is then compared with the portable one's). Panics if this CPU cannot run `self`.
+    pub fn helpers_on<T>(self, f: impl FnOnce() -> T) -> T {
+        assert!(self.available(), "this CPU cannot run {}", self.name());
+        let before = HELPERS.with(|h| h.replace(Some(self)));
+        struct Restore(Option<Kernel>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                HELPERS.with(|h| h.set(self.0));
+            }
+        }
+        let _restore = Restore(before);
+        f()
+    }
+
+    /// Whether the helpers may use AVX-512 (the AVX-512 kernel is theirs).
+    pub(crate) fn avx512() -> bool {
+        Kernel::helpers() == Kernel::Avx512Vnni
     }
 
     /// Whether the helpers may use AVX2.
     pub(crate) fn avx2() -> bool {
         matches!(
-            Kernel::active(),
+            Kernel::helpers(),
             Kernel::Avx512Vnni | Kernel::AvxVnni | Kernel::Avx2
         )
     }
+}
+
+thread_local! {
+    static HELPERS: std::cell::Cell<Option<Kernel>> = const { std::cell::Cell::new(None) };
 }
 
 /// Weights `m × k`, `k` made of `segs` segments of `k / segs` inputs, in blocks: with `sq` quads

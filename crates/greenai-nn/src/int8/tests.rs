@@ -308,3 +308,107 @@ fn quantization_round_trips_within_half_a_step() {
     assert_eq!(min_max(&xs), (-10.0, 8.0));
     assert_eq!(min_max(&xs[30..]), (5.0, 8.0), "a remainder only");
 }
+
+/// Every vector helper gives the portable path's exact bits on every path this CPU runs, each
+/// path forced in turn on this thread ([`Kernel::helpers_on`]): min and max, quantizing,
+/// depthwise sums, dequantizing and requantizing, GELU, the text encoder's int8 linear layer,
+/// and bf16/f16 rounding. (The portable path itself is checked against plain references in the
+/// tests above and in each helper's module.)
+#[test]
+fn every_helper_path_gives_the_portable_bits() {
+    use crate::graph::Act;
+    let mut rng = SplitMix64::new(21);
+    let mut xs: Vec<f32> = (0..1037).map(|_| (rng.next_f32() - 0.4) * 9.0).collect();
+    xs[5] = f32::NAN;
+    let (cin, k, stride, hp, wp) = (33usize, 3, 2, 9, 8);
+    let c16 = cin.div_ceil(LANES) * LANES;
+    let taps: Vec<i32> = (0..k * k * c16)
+        .map(|i| {
+            if i % c16 < cin {
+                (rng.next_f32() * 254.0) as i32 - 127
+            } else {
+                0
+            }
+        })
+        .collect();
+    let img: Vec<u8> = (0..hp * wp * cin + 16)
+        .map(|_| (rng.next_f32() * 256.0) as u8)
+        .collect();
+    let outs = crate::graph::Shape {
+        c: cin,
+        h: (hp - k) / stride + 1,
+        w: (wp - k) / stride + 1,
+    };
+    let g = DepthwiseGeometry {
+        k,
+        stride,
+        wp,
+        cin,
+        outs,
+    };
+    let (m, n) = (20usize, 11usize);
+    let m16 = m.div_ceil(LANES) * LANES;
+    let scale: Vec<f32> = (0..m).map(|_| rng.next_f32() * 1e-3).collect();
+    let corr: Vec<i32> = (0..m).map(|_| (rng.next_f32() * 2000.0) as i32).collect();
+    let bias: Vec<f32> = (0..m).map(|_| rng.next_f32() - 0.5).collect();
+    let acc: Vec<i32> = (0..n * m16)
+        .map(|_| (rng.next_f32() * 8000.0) as i32 - 3000)
+        .collect();
+    let w: Vec<f32> = (0..m * 70).map(|_| rng.next_f32() - 0.5).collect();
+    let x: Vec<f32> = (0..n * 70).map(|_| (rng.next_f32() - 0.5) * 4.0).collect();
+    let run = || {
+        let mm = min_max(&xs);
+        let mut q = vec![0u8; xs.len()];
+        quantize_slice(&xs, &mut q, 7.3, 31);
+        let mut dw = vec![0i32; outs.h * outs.w * c16];
+        depthwise_sums(&taps, &img, g, &mut dw);
+        let d = Dequant {
+            scale: &scale,
+            corr: &corr,
+            bias: &bias,
+        };
+        let mut deq = vec![0.0f32; m * n];
+        d.transposed(&acc, m16, n, &mut deq, n);
+        let mut req = vec![0u8; n * m];
+        Requant::new(d, affine_params(-1.0, 3.0), Act::Relu).rows(&acc, m16, n, &mut req);
+        let mut ge: Vec<f32> = xs
+            .iter()
+            .map(|v| if v.is_nan() { 0.0 } else { *v })
+            .collect();
+        crate::text::ops::gelu(&mut ge);
+        let mut lin = vec![0.0f32; n * m];
+        crate::text::qlinear::QLinear::new(&w, &bias, 70, m, Kernel::Portable)
+            .forward(&x, n, &mut lin);
+        let mut rounded = Vec::new();
+        for p in [
+            crate::precision::Precision::Bf16,
+            crate::precision::Precision::F16,
+        ] {
+            let mut v = xs.clone();
+            p.round(&mut v);
+            rounded.push(v);
+        }
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+        (
+            (mm.0.to_bits(), mm.1.to_bits()),
+            q,
+            dw,
+            bits(&deq),
+            req,
+            bits(&ge),
+            bits(&lin),
+            rounded.iter().map(|v| bits(v)).collect::<Vec<_>>(),
+        )
+    };
+    let reference = Kernel::Portable.helpers_on(run);
+    for kern in kernels() {
+        let got = kern.helpers_on(run);
+        assert!(
+            got == reference,
+            "{}: a helper differs from the portable path",
+            kern.name()
+        );
+    }
+    // The forcing is this thread's and ends with the closure.
+    assert_eq!(Kernel::helpers(), Kernel::active());
+}
