@@ -9,6 +9,7 @@
 # alternates between rounds. Prints every run as JSON, then medians and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/cpu.sh
 ROUNDS=${1:-3}
 DURATION=${2:-60}
 PY=${BENCH_PYTHON:-/opt/bench-venv/bin/python}

@@ -6,6 +6,7 @@
 #   bash bench/recommend/run.sh [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/cpu.sh
 ROUNDS=${1:-3}
 PY=${PYTHON:-/opt/bench-venv/bin/python}
 python3 scripts/fetch_movielens.py > /dev/null

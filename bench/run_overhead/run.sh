@@ -6,6 +6,7 @@
 # Prints the median wall time of each and their difference.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/cpu.sh
 N=${1:-50}
 cargo build --release -q -p greenai-cli
 DB=$(mktemp -d)/bench.sqlite

@@ -10,6 +10,7 @@
 #   (defaults: lightweight, 3 rounds, 2 threads, the full 60,000 images)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/cpu.sh
 MODEL=${1:-lightweight}
 ROUNDS=${2:-3}
 THREADS=${3:-2}

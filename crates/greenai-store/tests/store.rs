@@ -157,6 +157,23 @@ fn exports_round_trip_in_codecarbon_units() {
     assert_eq!(col("pue"), "1");
     assert_eq!(col("tracking_mode"), "machine");
     assert_eq!(col("timestamp"), "2026-11-28T01:26:28");
+    // CodeCarbon's columns come first and in its order, as CodeCarbon itself lists them
+    // (`tests/data/codecarbon-3.3.2-emissions-fields.txt`, read from its EmissionsData by
+    // scripts/derive_codecarbon_fields.py), then only greenai's own.
+    let theirs: Vec<String> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/codecarbon-3.3.2-emissions-fields.txt"
+    ))
+    .unwrap()
+    .lines()
+    .filter(|l| !l.starts_with('#') && !l.is_empty())
+    .map(str::to_string)
+    .collect();
+    assert_eq!(theirs.len(), 38);
+    assert_eq!(header[..theirs.len()], theirs[..]);
+    assert!(header[theirs.len()..]
+        .iter()
+        .all(|h| h.starts_with("greenai_")));
 }
 
 #[test]
