@@ -261,15 +261,9 @@ impl FineTuner {
         self.head.p.0 = it.collect();
     }
 
-    /// Vectors of texts from their token states before the tuned layers.
-    pub fn vectors(&self, states: &[f32], batch: &Packed) -> Vec<f32> {
-        let mut x = states.to_vec();
-        for l in self.first()..self.encoder.config.layers {
-            self.encoder.layer_forward(l, &mut x, batch);
-        }
-        let mut e = mean_pool(&x, batch, self.encoder.config.hidden);
-        normalize_rows(&mut e, self.encoder.config.hidden);
-        e
+    /// Sentence vectors of texts from their token states before the tuned layers.
+    pub fn vectors(&self, states: &[&[f32]], threads: usize) -> Vec<f32> {
+        vectors_from_states(&self.encoder, states, self.first(), threads)
     }
 
     /// Loss and gradients (tuned layers', then the head's) of one batch.
@@ -311,7 +305,7 @@ impl FineTuner {
     /// the epoch when it returns true. Returns the mean loss.
     pub fn epoch(
         &mut self,
-        states: &[Vec<f32>],
+        states: &[&[f32]],
         labels: &[u32],
         threads: usize,
         mut after_step: impl FnMut(&FineTuner) -> bool,
@@ -366,6 +360,33 @@ impl FineTuner {
         }
         loss_sum / batches.max(1) as f64
     }
+}
+
+/// Sentence vectors (`texts × hidden`) from each text's token states before layer `first`: the
+/// rest of the encoder, pooling and normalisation, batched by length over `threads` threads.
+pub fn vectors_from_states(
+    enc: &Encoder,
+    states: &[&[f32]],
+    first: usize,
+    threads: usize,
+) -> Vec<f32> {
+    let h = enc.config.hidden;
+    let lens: Vec<usize> = states.iter().map(|s| s.len() / h).collect();
+    let rows = super::batched_by(&lens, threads, 2048, |group| {
+        let glens: Vec<usize> = group.iter().map(|&i| lens[i]).collect();
+        let b = packed_lengths(&glens);
+        let mut x: Vec<f32> = group
+            .iter()
+            .flat_map(|&i| states[i].iter().copied())
+            .collect();
+        for l in first..enc.config.layers {
+            enc.layer_forward(l, &mut x, &b);
+        }
+        let mut e = mean_pool(&x, &b, h);
+        normalize_rows(&mut e, h);
+        e.chunks_exact(h).map(<[f32]>::to_vec).collect::<Vec<_>>()
+    });
+    rows.concat()
 }
 
 /// A [`Packed`] of sequences of these lengths (the ids unused: the states are given).
@@ -427,10 +448,11 @@ mod tests {
             labels.push((i % 2 == 0) as u32);
             seqs.push(s);
         }
-        let states: Vec<Vec<f32>> = seqs
+        let owned: Vec<Vec<f32>> = seqs
             .iter()
             .map(|s| enc.states_through(&Packed::new(&[s]), 1))
             .collect();
+        let states: Vec<&[f32]> = owned.iter().map(Vec::as_slice).collect();
         let feats: Vec<f32> = seqs
             .iter()
             .flat_map(|s| enc.encode(&Packed::new(&[s])))
@@ -442,6 +464,14 @@ mod tests {
         };
         let head = Head::new(&feats, 8, 2);
         let mut ft = FineTuner::new(enc.clone(), 1, head, cfg, 400);
+        // Batched vectors from the states equal the whole encoder's, before any training.
+        let v = ft.vectors(&states, 2);
+        let diff = v
+            .iter()
+            .zip(&feats)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "{diff}");
         let first = ft.epoch(&states, &labels, 2, |_| false);
         let mut last = first;
         for _ in 0..40 {

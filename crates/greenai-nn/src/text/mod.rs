@@ -85,25 +85,40 @@ impl SentenceModel {
 }
 
 /// Runs `f` over batches of `seqs` on `threads` threads and returns its per-sequence results in
-/// `seqs`' order. Sequences are sorted by length and grouped into batches of about `tokens`
-/// tokens, so that a batch's sequences are alike (attention's cost grows with the square of a
-/// length) and its linear products are long.
+/// `seqs`' order ([`batched_by`] over their lengths).
 pub fn batched<T: Send>(
     seqs: &[Vec<u32>],
     threads: usize,
     tokens: usize,
     f: impl Fn(&Packed) -> Vec<T> + Sync,
 ) -> Vec<T> {
-    let mut order: Vec<usize> = (0..seqs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].len()));
+    let lens: Vec<usize> = seqs.iter().map(Vec::len).collect();
+    batched_by(&lens, threads, tokens, |group| {
+        let parts: Vec<&[u32]> = group.iter().map(|&i| seqs[i].as_slice()).collect();
+        f(&Packed::new(&parts))
+    })
+}
+
+/// Runs `f` over groups of the indices of `lens` (sequence lengths) on `threads` threads, one
+/// result per index, returned in index order. Sequences are sorted by length and grouped into
+/// batches of about `tokens` tokens, so that a batch's sequences are alike (attention's cost grows
+/// with the square of a length) and its linear products are long.
+pub fn batched_by<T: Send>(
+    lens: &[usize],
+    threads: usize,
+    tokens: usize,
+    f: impl Fn(&[usize]) -> Vec<T> + Sync,
+) -> Vec<T> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut size = 0;
     for i in order {
-        if groups.is_empty() || size + seqs[i].len() > tokens {
+        if groups.is_empty() || size + lens[i] > tokens {
             groups.push(Vec::new());
             size = 0;
         }
-        size += seqs[i].len();
+        size += lens[i];
         groups.last_mut().expect("a group").push(i);
     }
     let next = AtomicUsize::new(0);
@@ -114,9 +129,7 @@ pub fn batched<T: Send>(
             let Some(group) = groups.get(g) else {
                 return done;
             };
-            let parts: Vec<&[u32]> = group.iter().map(|&i| seqs[i].as_slice()).collect();
-            let out = f(&Packed::new(&parts));
-            done.extend(group.iter().copied().zip(out));
+            done.extend(group.iter().copied().zip(f(group)));
         }
     };
     let mut all: Vec<(usize, T)> = if threads <= 1 {

@@ -19,7 +19,9 @@ use crate::invalid;
 use crate::job::{combined_uncertainty, JobSettings, Progress};
 use greenai_meter::{Measurement, Monitor, Provenance};
 use greenai_nn::recommend::data::split;
-use greenai_nn::text::classify::{accuracy, packed_lengths, train_head, FineTuner, HeadConfig};
+use greenai_nn::text::classify::{
+    accuracy, train_head, vectors_from_states, FineTuner, HeadConfig,
+};
 use greenai_nn::text::ngram::{features, NgramConfig, NgramModel};
 use greenai_nn::text::{batched, encode_all};
 use serde::{Deserialize, Serialize};
@@ -265,7 +267,8 @@ pub fn run_classify(
                             .map(|(a, l)| x[a * h..(a + l) * h].to_vec())
                             .collect()
                     });
-                    let feats = batched_states(enc, &states, first, threads);
+                    let views: Vec<&[f32]> = states.iter().map(Vec::as_slice).collect();
+                    let feats = vectors_from_states(enc, &views, first, threads);
                     (feats, states)
                 }
             })?;
@@ -342,9 +345,10 @@ pub fn run_classify(
                         )
                     })?;
                     let mut ft = FineTuner::new(enc.clone(), tuned, head, cfg, steps);
-                    let str_: Vec<Vec<f32>> =
-                        fold.train.iter().map(|&i| states[i].clone()).collect();
-                    let ste: Vec<Vec<f32>> = fold.test.iter().map(|&i| states[i].clone()).collect();
+                    let str_: Vec<&[f32]> =
+                        fold.train.iter().map(|&i| states[i].as_slice()).collect();
+                    let ste: Vec<&[f32]> =
+                        fold.test.iter().map(|&i| states[i].as_slice()).collect();
                     let mut spent = share + hj;
                     for epoch in 0..cfg.epochs {
                         let (loss, ej) = window(&meter, "epoch", &mut ms, || {
@@ -352,7 +356,7 @@ pub fn run_classify(
                         })?;
                         spent += ej;
                         let (acc, cj) = window(&meter, "check", &mut ms, || {
-                            let e = batched_states(&ft.encoder, &ste, first, threads);
+                            let e = ft.vectors(&ste, threads);
                             accuracy(&ft.head.predict(&e), &yte)
                         })?;
                         check_j += cj;
@@ -548,61 +552,4 @@ fn fold_result(f: usize, fold: &Fold, curve: Vec<CurvePoint>) -> FoldResult {
         training_energy_j: curve.last().map_or(0.0, |p| p.training_energy_j),
         curve,
     }
-}
-
-/// Sentence vectors from token states before layer `first` (the rest of the encoder, pooling
-/// and normalisation), batched over threads.
-fn batched_states(
-    enc: &greenai_nn::text::encoder::Encoder,
-    states: &[Vec<f32>],
-    first: usize,
-    threads: usize,
-) -> Vec<f32> {
-    let h = enc.config.hidden;
-    let mut out = Vec::with_capacity(states.len() * h);
-    let chunks: Vec<usize> = (0..states.len()).collect();
-    let parts: Vec<&[usize]> = chunks.chunks(64).collect();
-    let results = batched_parts(&parts, threads, |part| {
-        let lens: Vec<usize> = part.iter().map(|&i| states[i].len() / h).collect();
-        let b = packed_lengths(&lens);
-        let mut x: Vec<f32> = part
-            .iter()
-            .flat_map(|&i| states[i].iter().copied())
-            .collect();
-        for l in first..enc.config.layers {
-            enc.layer_forward(l, &mut x, &b);
-        }
-        let mut e = greenai_nn::text::encoder::mean_pool(&x, &b, h);
-        greenai_nn::text::encoder::normalize_rows(&mut e, h);
-        e
-    });
-    for r in results {
-        out.extend(r);
-    }
-    out
-}
-
-/// `f` over each part on `threads` threads, results in the parts' order.
-fn batched_parts<T: Send>(
-    parts: &[&[usize]],
-    threads: usize,
-    f: impl Fn(&[usize]) -> T + Sync,
-) -> Vec<T> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(p) = parts.get(i) else { return done };
-            done.push((i, f(p)));
-        }
-    };
-    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads.max(1)).map(|_| s.spawn(work)).collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().expect("a thread panicked"))
-            .collect()
-    });
-    all.sort_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, v)| v).collect()
 }
