@@ -215,3 +215,13 @@ pub fn detect(r: &DetectReport) -> String {
     }
     s
 }
+
+/// A grid row's notes column: `best`, `pareto`, `reused`, as they apply.
+pub fn row_notes(best: bool, pareto: bool, reused: bool) -> String {
+    [(best, "best"), (pareto, "pareto"), (reused, "reused")]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

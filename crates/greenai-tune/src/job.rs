@@ -142,3 +142,20 @@ pub fn weakest_provenance<'a>(
         .max()
         .unwrap_or(greenai_meter::Provenance::Estimated)
 }
+
+/// The newest run in `store` labelled `label = key` whose stored results read as `T`: what a
+/// grid reuses instead of training a configuration again. `(run id, provenance, results)`.
+pub fn latest_results<T: serde::de::DeserializeOwned>(
+    store: &greenai_store::Store,
+    label: &str,
+    key: &str,
+) -> Result<Option<(String, Option<greenai_meter::Provenance>, T)>> {
+    Ok(store
+        .runs_labelled(label, key)?
+        .into_iter()
+        .rev()
+        .find_map(|r| {
+            let res: T = serde_json::from_value(r.results?).ok()?;
+            Some((r.run_id, r.provenance, res))
+        }))
+}

@@ -135,14 +135,9 @@ pub fn run_grid(
     for (n, c) in grid.iter().enumerate() {
         let k = key(c, target_rmse, folds, dataset);
         let earlier = match (&store, fresh) {
-            (Some(s), false) => s
-                .runs_labelled("rec_compare_key", &k)?
-                .into_iter()
-                .rev()
-                .find_map(|r| {
-                    let res: RecommendResults = serde_json::from_value(r.results?).ok()?;
-                    Some((r.run_id, r.provenance, res))
-                }),
+            (Some(s), false) => {
+                crate::job::latest_results::<RecommendResults>(s, "rec_compare_key", &k)?
+            }
             _ => None,
         };
         if let Some((run_id, provenance, res)) = earlier {

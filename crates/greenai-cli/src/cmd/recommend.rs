@@ -102,16 +102,8 @@ pub fn compare(args: &crate::cli::CompareArgs, db: &Path) -> anyhow::Result<Exit
         "provenance"
     )?;
     for r in &c.rows {
-        let mut notes = Vec::new();
-        if Some(&r.config) == c.best.as_ref() {
-            notes.push("best");
-        }
-        if r.pareto {
-            notes.push("pareto");
-        }
-        if r.reused {
-            notes.push("reused");
-        }
+        let notes =
+            crate::render::row_notes(Some(&r.config) == c.best.as_ref(), r.pareto, r.reused);
         writeln!(
             out,
             "{:<24} {:<6} {:>7} {:>7.4} {:>7.4} {:>11.1} {:>13.4} {:<10} {}",
@@ -123,7 +115,7 @@ pub fn compare(args: &crate::cli::CompareArgs, db: &Path) -> anyhow::Result<Exit
             r.training_energy_j,
             r.joules_per_1000_predictions,
             r.provenance.to_string(),
-            notes.join(", ")
+            notes
         )?;
     }
     match (&c.best, c.saving_ratio) {

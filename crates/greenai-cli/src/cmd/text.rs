@@ -242,16 +242,8 @@ pub fn compare(args: &crate::cli::CompareArgs, db: &Path) -> anyhow::Result<Exit
     )?;
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |j| format!("{j:.1}"));
     for r in &c.rows {
-        let mut notes = Vec::new();
-        if Some(&r.config) == c.best.as_ref() {
-            notes.push("best");
-        }
-        if r.pareto {
-            notes.push("pareto");
-        }
-        if r.reused {
-            notes.push("reused");
-        }
+        let notes =
+            crate::render::row_notes(Some(&r.config) == c.best.as_ref(), r.pareto, r.reused);
         writeln!(
             out,
             "{:<22} {:>8.4} {:>11.1} {:>11} {:>11} {:>12.3} {:<10} {}",
@@ -262,7 +254,7 @@ pub fn compare(args: &crate::cli::CompareArgs, db: &Path) -> anyhow::Result<Exit
             opt(r.energy_to_best_j),
             r.joules_per_1000_sentences,
             r.provenance.to_string(),
-            notes.join(", ")
+            notes
         )?;
     }
     match (&c.best, c.saving_ratio, c.baseline_energy_to_best_j) {

@@ -113,14 +113,9 @@ pub fn run_grid(
     for (n, c) in grid.iter().enumerate() {
         let k = key(c, &data.name, 10);
         let earlier = match (&store, fresh) {
-            (Some(s), false) => s
-                .runs_labelled("text_compare_key", &k)?
-                .into_iter()
-                .rev()
-                .find_map(|r| {
-                    let res: TextResults = serde_json::from_value(r.results?).ok()?;
-                    Some((r.run_id, r.provenance, res))
-                }),
+            (Some(s), false) => {
+                crate::job::latest_results::<TextResults>(s, "text_compare_key", &k)?
+            }
             _ => None,
         };
         if let Some((run_id, provenance, res)) = earlier {
