@@ -72,3 +72,21 @@ def cnn():
 
 
 MODELS = {"lightweight": LightweightNet, "mobilenet": mobilenet, "shufflenet": shufflenet, "cnn": cnn, "lenet": lenet}
+
+
+def fold_batchnorm(model):
+    """Folds every BatchNorm2d into the convolution before it, in place, as greenai's
+    `Model::folded` does for inference: w' = w·γ/σ, b' = (b − μ)·γ/σ + β with σ = √(var + ε).
+    Every BatchNorm here follows its convolution inside one nn.Sequential (`conv_bn`)."""
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)):
+                continue
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            with torch.no_grad():
+                conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+                conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+            seq[i + 1] = nn.Identity()
+    return model

@@ -1,6 +1,6 @@
 """PyTorch's side of bench/int8: the same trained weights as greenai's checkpoint (read from its
 safetensors file without the safetensors package), evaluated on the bundled MNIST test set at batch
-64 in f32, with dynamic int8 quantization (torch.ao.quantization.quantize_dynamic on the linear
+64 in f32 (the raw bytes normalised inside the timer, as greenai's side does), with dynamic int8 quantization (torch.ao.quantization.quantize_dynamic on the linear
 layers) and with static int8 quantization (x86 backend: convolution and linear layers fused with
 their ReLU, activation ranges observed on the first 1,000 training images, as greenai calibrates).
 Medians of ROUNDS timed passes; one JSON line.
@@ -98,7 +98,14 @@ with torch.no_grad():
         p.copy_(t)
 model.eval()
 
-xte, yte = norm(idx("t10k-images-idx3-ubyte")), torch.from_numpy(idx("t10k-labels-idx1-ubyte").astype(np.int64))
+# The raw bytes, normalised per batch inside the timer, as greenai's side does.
+xte, yte = torch.from_numpy(idx("t10k-images-idx3-ubyte").copy()), torch.from_numpy(idx("t10k-labels-idx1-ubyte").astype(np.int64))
+
+
+def normed(raw):
+    return ((raw.float() / 255.0 - 0.1307) / 0.3081).unsqueeze(1)
+
+
 calib = norm(idx("train-images-idx3-ubyte")[:1000])
 
 
@@ -109,7 +116,7 @@ def timed(m):
             correct = 0
             t = time.perf_counter()
             for i in range(0, len(xte), 64):
-                correct += (m(xte[i: i + 64]).argmax(1) == yte[i: i + 64]).sum().item()
+                correct += (m(normed(xte[i: i + 64])).argmax(1) == yte[i: i + 64]).sum().item()
             speeds.append(len(xte) / (time.perf_counter() - t))
             acc = correct / len(xte)
     return statistics.median(speeds), acc

@@ -5,7 +5,7 @@
 # the summary is the median over rounds.
 #
 # Set-up (once, outside the repository; PyPI's wheel is about 3 GB and runs on the CPU here):
-#   python3 -m venv /opt/torch-venv && /opt/torch-venv/bin/pip install torch numpy
+#   python3 -m venv /opt/bench-venv && /opt/bench-venv/bin/pip install torch numpy
 # Run:
 #   bash bench/int8/run.sh [MODEL] [ROUNDS] [THREADS] [MODE] [ISA]
 #   (defaults: lenet, 3 rounds, 2 threads, per-channel, native; MODEL lenet, lightweight or cnn)
@@ -23,7 +23,7 @@ ROUNDS=${2:-3}
 THREADS=${3:-2}
 MODE=${4:-per-channel}
 ISA=${5:-native}
-PY=${TORCH_PYTHON:-/opt/torch-venv/bin/python}
+PY=${TORCH_PYTHON:-/opt/bench-venv/bin/python}
 "$PY" -c 'import torch' 2>/dev/null || { echo "PyTorch is not installed in $PY; see the set-up lines at the top of $0" >&2; exit 2; }
 case "$ISA" in
   native) BIN=target/release; unset GREENAI_INT8_KERNEL

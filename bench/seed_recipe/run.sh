@@ -13,14 +13,14 @@
 # estimate model (CPU time × TDP share), so the ratio is one of CPU work more than of joules.
 #
 # Set-up (once, outside the repository; PyPI's wheel is about 3 GB and runs on the CPU here):
-#   python3 -m venv /opt/torch-venv && /opt/torch-venv/bin/pip install torch numpy
+#   python3 -m venv /opt/bench-venv && /opt/bench-venv/bin/pip install torch numpy
 # Run:
 #   bash bench/seed_recipe/run.sh [ROUNDS] [THREADS]   (defaults: 3 rounds, 2 threads)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-3}
 THREADS=${2:-2}
-PY=${TORCH_PYTHON:-/opt/torch-venv/bin/python}
+PY=${TORCH_PYTHON:-/opt/bench-venv/bin/python}
 "$PY" -c 'import torch' 2>/dev/null || { echo "PyTorch is not installed in $PY; see the set-up lines at the top of $0" >&2; exit 2; }
 cargo build --release -q -p greenai-cli
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"

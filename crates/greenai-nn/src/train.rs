@@ -278,6 +278,29 @@ impl Runner<'_> {
             .count();
         correct as f64 / which.len().max(1) as f64
     }
+
+    /// Accuracy over all of `data`, one batch of `self.batch` at a time with every thread on it
+    /// (the batch split across the threads, joined before the next): the latency-bound way a
+    /// framework's intra-op threads run one batch, where [`Runner::evaluate`] gives each thread
+    /// batches of its own. Benchmarks time both ways on both sides.
+    pub fn evaluate_one_batch_at_a_time(&self, model: &Model, data: &dyn Samples) -> f64 {
+        let threads = self.threads.max(1);
+        let split = Runner {
+            batch: self.batch.max(1).div_ceil(threads),
+            ..*self
+        };
+        let all: Vec<usize> = (0..data.count()).collect();
+        let mut correct = 0usize;
+        for chunk in all.chunks(self.batch.max(1)) {
+            let pred = split.predict(model, data, chunk);
+            correct += pred
+                .iter()
+                .zip(chunk)
+                .filter(|(p, &i)| **p == data.label(i))
+                .count();
+        }
+        correct as f64 / all.len().max(1) as f64
+    }
 }
 
 pub fn argmax(row: &[f32]) -> u8 {
@@ -390,6 +413,14 @@ mod tests {
         let order = &shuffled(train.len(), 0)[..12_800];
         let stats = r.train_epoch(&mut model, &mut opt, &train, order, &mut |_| {});
         let after = r.evaluate(&model, &test, None);
+        // The benchmarks' second way of running inference sees the same predictions, with a
+        // batch that does not split evenly and a last batch that is short.
+        let odd = Runner {
+            threads: 3,
+            batch: 50,
+            ..r
+        };
+        assert_eq!(odd.evaluate_one_batch_at_a_time(&model, &test), after);
         assert!(before < 0.3, "{before}");
         assert!(
             after > 0.9,

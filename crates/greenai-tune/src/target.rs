@@ -9,7 +9,7 @@
 //! steps, five checks an epoch of MNIST). The report gives the share the checks actually took.
 
 use greenai_meter::Monitor;
-use greenai_nn::data::Dataset;
+use greenai_nn::data::Samples;
 use greenai_nn::train::{Model, Runner};
 use greenai_units::Energy;
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,20 @@ pub struct TargetReport {
     /// The checks' energy, counted in the job's, and its share of the training energy.
     pub check_energy_j: f64,
     pub check_share: f64,
+    /// Every check in order: the step, the accuracy it measured and the job's energy then. A
+    /// sweep of targets reads the first check at or above each from one run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<CheckPoint>,
+}
+
+/// One check of a [`Checker`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CheckPoint {
+    pub step: u64,
+    pub accuracy: f64,
+    /// The job's energy at the check (none where the meter had no reading yet).
+    pub energy_j: Option<f64>,
+    pub time_s: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +105,7 @@ pub struct Checker {
     checks: usize,
     check_energy: Energy,
     reached: Option<Reached>,
+    log: Vec<CheckPoint>,
     start: Instant,
     /// A meter error inside a check, reported when the epoch ends.
     pub error: Option<greenai_meter::MeterError>,
@@ -115,6 +130,7 @@ impl Checker {
             checks: 0,
             check_energy: Energy::ZERO,
             reached: None,
+            log: Vec::new(),
             start,
             error: None,
         }
@@ -142,7 +158,7 @@ impl Checker {
         epoch: usize,
         model: &Model,
         runner: &Runner,
-        data: &Dataset,
+        data: &dyn Samples,
         meter: &Monitor,
         energy: &dyn Fn() -> Option<Energy>,
     ) -> bool {
@@ -166,7 +182,14 @@ impl Checker {
             }
         }
         self.checks += 1;
-        self.decide(epoch, accuracy, energy)
+        let at = energy();
+        self.log.push(CheckPoint {
+            step: self.steps,
+            accuracy,
+            energy_j: at.map(|e| e.joules()),
+            time_s: self.start.elapsed().as_secs_f64(),
+        });
+        self.decide(epoch, accuracy, &|| at)
     }
 
     /// At the end of `epoch`, with the whole validation set's accuracy: says whether to stop.
@@ -217,6 +240,7 @@ impl Checker {
             } else {
                 0.0
             },
+            log: self.log.clone(),
         }
     }
 }

@@ -52,37 +52,7 @@ fn print_summary(r: &JobReport) {
         .as_ref()
         .and_then(|tr| tr.target.as_ref().map(|t| (tr, t)))
     {
-        match (
-            t.energy_to_accuracy_j,
-            t.time_to_accuracy_s,
-            t.step,
-            t.epoch,
-        ) {
-            (e, Some(s), Some(step), Some(epoch)) if t.reached => {
-                eprintln!(
-                "  target accuracy {:.4} reached at step {step} (epoch {epoch}, held-out {:.4}): \
-                 {} ({}) and {s:.1} s to accuracy",
-                t.target_accuracy,
-                t.check_accuracy.unwrap_or(f64::NAN),
-                e.map_or("energy unmeasured".into(), |e| format!("{:.1}", Energy::from_joules(e))),
-                r.provenance
-            )
-            }
-            _ => eprintln!(
-                "  target accuracy {:.4} not reached in {} epochs",
-                t.target_accuracy, tr.epochs_run
-            ),
-        }
-        eprintln!(
-            "  {} checks of {} held-out images every {} steps: {:.2} J ({}), {:.1} % of the training \
-             energy",
-            t.checks,
-            t.check_images,
-            t.check_every,
-            t.check_energy_j,
-            r.provenance,
-            t.check_share * 100.0
-        );
+        print_target(t, tr.epochs_run, r.provenance);
     }
     if let Some(k) = &r.int8_kernel {
         eprintln!("  int8 layers ran the {k} kernel");
@@ -216,4 +186,42 @@ pub fn predict(args: PredictArgs, db: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a job went against its `--target-accuracy`, in two lines (train and transfer alike).
+pub(super) fn print_target(
+    t: &greenai_tune::target::TargetReport,
+    epochs_run: usize,
+    provenance: greenai_meter::Provenance,
+) {
+    match (
+        t.energy_to_accuracy_j,
+        t.time_to_accuracy_s,
+        t.step,
+        t.epoch,
+    ) {
+        (e, Some(s), Some(step), Some(epoch)) if t.reached => eprintln!(
+            "  target accuracy {:.4} reached at step {step} (epoch {epoch}, held-out {:.4}): \
+             {} ({provenance}) and {s:.1} s to accuracy",
+            t.target_accuracy,
+            t.check_accuracy.unwrap_or(f64::NAN),
+            e.map_or("energy unmeasured".into(), |e| format!(
+                "{:.1}",
+                Energy::from_joules(e)
+            )),
+        ),
+        _ => eprintln!(
+            "  target accuracy {:.4} not reached in {epochs_run} epochs",
+            t.target_accuracy
+        ),
+    }
+    eprintln!(
+        "  {} checks of {} held-out images every {} steps: {:.2} J ({provenance}), {:.1} % of the \
+         training energy",
+        t.checks,
+        t.check_images,
+        t.check_every,
+        t.check_energy_j,
+        t.check_share * 100.0
+    );
 }

@@ -6,6 +6,7 @@ use crate::cli::TransferArgs;
 use anyhow::bail;
 use greenai_nn::data::bundled_mnist_dir;
 use greenai_nn::efficientnet;
+use greenai_tune::target::TargetSpec;
 use greenai_tune::train::load_sets;
 use greenai_tune::transfer::{run_transfer, weights_path, TransferSpec};
 use std::collections::BTreeMap;
@@ -31,6 +32,12 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         fine_tune_last: args.fine_tune_last,
         int8: args.int8,
         seed: args.seed,
+        validation: args.validation,
+        target: args.target_accuracy.map(|accuracy| TargetSpec {
+            accuracy,
+            check_every: args.check_every,
+            check_images: None,
+        }),
     };
     spec.check()?;
     let dir = args.data.clone().unwrap_or_else(bundled_mnist_dir);
@@ -48,8 +55,8 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         &Console::new(false),
     )?;
     eprintln!(
-        "{} ({}, {}×{}): test accuracy {:.4} on {} images; training {:.1} J (features {:.1} J, {}; \
-         training {:.1} J), {:.3} J per 1,000 inferences, job {:.1} J; {}",
+        "{} ({}, {}×{}): test accuracy {:.4} on {} images; training {:.1} J (features {:.1} J of {} \
+         images, {}; training {:.1} J), {:.3} J per 1,000 inferences, job {:.1} J; {}",
         r.model,
         if r.frozen {
             "backbone frozen".to_string()
@@ -62,6 +69,7 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         r.test_samples,
         r.training_energy_j,
         r.train_feature_energy_j,
+        r.train_samples,
         if r.feature_cache_hit {
             "from the cache"
         } else {
@@ -72,6 +80,15 @@ pub fn transfer(args: TransferArgs, db: &Path) -> anyhow::Result<ExitCode> {
         r.energy_j,
         r.provenance
     );
+    if let Some(v) = r.validation_accuracy {
+        eprintln!(
+            "  validation accuracy {v:.4} on {} held-out training images",
+            r.validation_samples
+        );
+    }
+    if let Some(t) = &r.target {
+        super::train::print_target(t, r.epochs, r.provenance);
+    }
     if args.job.record.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &r)?;

@@ -95,6 +95,8 @@ fn transfer_config() -> Config {
         fine_tune_last: 0,
         int8: false,
         seed: 0,
+        validation: 0,
+        target: None,
     };
     Config {
         transfer: Some(t.clone()),

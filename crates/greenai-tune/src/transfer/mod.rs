@@ -1,11 +1,15 @@
 //! The transfer-learning job: EfficientNet-Lite0's frozen features (computed once and cached
 //! beside the database, their cost counted every time), a new head trained on them, each phase in
 //! its own meter window, recorded as one run. The engine side (images to RGB, features,
-//! standardisation, the cache's format) is `greenai_nn::transfer`.
+//! standardisation, the cache's format) is `greenai_nn::transfer`. With a target accuracy the
+//! features are computed as the head trains instead ([`stream`]).
+
+pub mod stream;
 
 use crate::error::Result;
 use crate::invalid;
 use crate::job::{JobSettings, Progress};
+use crate::target::{Checker, TargetSpec};
 use crate::train::JobResults;
 use greenai_meter::{Monitor, Provenance};
 use greenai_nn::data::{bundled_mnist_dir, shuffled, Dataset, Tensors};
@@ -15,6 +19,7 @@ use greenai_nn::train::Model;
 use greenai_nn::transfer::{
     features, fingerprint, quantized_frozen, read_cache, write_cache, PassCost, Standardise,
 };
+use greenai_units::Energy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +37,11 @@ pub struct TransferSpec {
     /// The frozen part in int8 (calibrated on the first training images).
     pub int8: bool,
     pub seed: u64,
+    /// Training images held out for validation: the last N of the training set, never trained on.
+    pub validation: usize,
+    /// Stop the moment the validation accuracy reaches this, checked every N steps; the
+    /// training features are then computed chunk by chunk as the head trains ([`stream`]).
+    pub target: Option<crate::target::TargetSpec>,
 }
 
 impl TransferSpec {
@@ -45,6 +55,19 @@ impl TransferSpec {
         }
         if self.epochs == 0 || self.train_samples == 0 || self.test_samples == 0 {
             invalid!("--epochs, --train-samples and --test-samples must be at least 1");
+        }
+        if let Some(t) = &self.target {
+            if self.validation == 0 {
+                invalid!(
+                    "--target-accuracy is checked on held-out images: give --validation N above 0"
+                );
+            }
+            if self.fine_tune_last > 0 {
+                invalid!("--target-accuracy trains a head on a frozen backbone: leave out --fine-tune-last");
+            }
+            if !(0.0..=1.0).contains(&t.accuracy) {
+                invalid!("--target-accuracy {} is not between 0 and 1", t.accuracy);
+            }
         }
         Ok(())
     }
@@ -64,6 +87,11 @@ pub struct TransferReport {
     pub input_size: usize,
     pub train_samples: usize,
     pub test_samples: usize,
+    /// Training images held out for validation (the last N of the training set).
+    pub validation_samples: usize,
+    /// The trained model's accuracy on them, when some were held out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
     pub epochs: usize,
     pub model: String,
     pub precision: String,
@@ -82,7 +110,13 @@ pub struct TransferReport {
     /// the pass cost when it ran).
     pub feature_energy_j: f64,
     pub train_feature_energy_j: f64,
+    /// The frozen part over the validation images (counted in the training energy: the checks
+    /// that decided when to stop read them).
+    pub validation_feature_energy_j: f64,
     pub head_training_energy_j: f64,
+    /// Energy and time to `--target-accuracy`, when one was set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<crate::target::TargetReport>,
     /// The frozen part and the trained one over the test images, per 1,000 images.
     pub joules_per_1000_inferences: f64,
     pub params: usize,
@@ -100,6 +134,17 @@ pub struct TransferReport {
     pub results: JobResults,
 }
 
+/// The frozen features the head trained on and what training cost, either way it trained.
+struct Trained {
+    features: PassCost,
+    head: PassCost,
+    cache_hit: bool,
+    /// Training images whose features trained the head.
+    samples: usize,
+    standard: Option<Standardise>,
+    target: Option<crate::target::TargetReport>,
+}
+
 fn cache_path(dir: &Path, key: &str) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -108,7 +153,7 @@ fn cache_path(dir: &Path, key: &str) -> PathBuf {
         .join(format!("{:016x}.safetensors", h.finish()))
 }
 
-/// The frozen part's outputs for the first `n` images of `data`, from the cache at `path` or
+/// The frozen part's outputs for images `which` of `data`, from the cache at `path` or
 /// computed (and cached) in a meter window of their own named `window`. The frozen part is asked
 /// for only when the pass runs (an int8 one is calibrated then, inside the window, so its cost
 /// counts with the pass). Returns the outputs with what the pass cost (now, or when the cache was
@@ -121,22 +166,21 @@ fn frozen_pass(
     frozen: &dyn Fn() -> std::sync::Arc<Model>,
     width: usize,
     data: &Dataset,
-    n: usize,
+    which: &[usize],
     size: usize,
     threads: usize,
     path: &Path,
 ) -> Result<(Tensors, PassCost, bool)> {
-    let labels = &data.labels[..n];
+    let labels: Vec<u8> = which.iter().map(|&i| data.labels[i]).collect();
     meter.begin_window(window)?;
-    if let Some((t, cost)) = read_cache(path, width, labels) {
+    if let Some((t, cost)) = read_cache(path, width, &labels) {
         meter.end_window(window)?;
         return Ok((t, cost, true));
     }
-    let which: Vec<usize> = (0..n).collect();
     let t = Tensors::new(
         width,
-        features(&frozen(), data, &which, size, threads),
-        labels.to_vec(),
+        features(&frozen(), data, which, size, threads),
+        labels,
     )?;
     let w = meter.end_window(window)?;
     let cost = PassCost {
@@ -178,8 +222,18 @@ pub fn run_transfer(
     progress: &dyn Progress,
 ) -> Result<TransferReport> {
     spec.check()?;
+    if spec.validation >= train.len() {
+        invalid!(
+            "--validation {} leaves none of the {} training images to train on",
+            spec.validation,
+            train.len()
+        );
+    }
+    // The last `validation` training images are held out; the head trains on the first N of the
+    // rest, so that no N ever reaches into the held-out ones.
+    let pool = train.len() - spec.validation;
     let (ntr, nte) = (
-        spec.train_samples.min(train.len()),
+        spec.train_samples.min(pool),
         spec.test_samples.min(test.len()),
     );
     let classes = train.classes().max(test.classes()).max(2);
@@ -225,38 +279,116 @@ pub fn run_transfer(
             })
             .clone()
     };
-    let (ftr, tr_cost, hit_tr) = frozen_pass(
-        &meter,
-        progress,
-        "features-train",
-        &frozen_model,
-        width,
-        train,
-        ntr,
-        spec.input_size,
-        threads,
-        &cache_path(&job_args.state_dir, &key("train", ntr)),
-    )?;
-
-    meter.begin_window("train")?;
+    let cache = |split: &str, n: usize| cache_path(&job_args.state_dir, &key(split, n));
+    let started = std::time::Instant::now();
+    // The validation images' features count in the training energy: the checks read them.
+    let held: Vec<usize> = (pool..train.len()).collect();
+    let (mut fval, val_cost) = if held.is_empty() {
+        (
+            None,
+            PassCost {
+                energy_j: 0.0,
+                duration_s: 0.0,
+            },
+        )
+    } else {
+        let (t, cost, _) = frozen_pass(
+            &meter,
+            progress,
+            "features-validation",
+            &frozen_model,
+            width,
+            train,
+            &held,
+            spec.input_size,
+            threads,
+            &cache("validation", held.len()),
+        )?;
+        (Some(t), cost)
+    };
     let runner = job_args.runner();
-    // A new linear head learns faster on standardised features; blocks that are fine-tuned read
-    // their input as the pretrained ones before them wrote it.
-    let standard = (spec.fine_tune_last == 0).then(|| Standardise::fit(&ftr));
-    let mut ftr = ftr;
-    if let Some(s) = &standard {
-        s.apply(&mut ftr);
-    }
     let mut opt = Optimizer::adam(&tuned.params, spec.lr);
     opt.schedule = Schedule::Cosine {
         total_steps: (ntr.div_ceil(job_args.batch) * spec.epochs) as u64,
     };
-    for epoch in 0..spec.epochs {
-        let order = shuffled(ntr, spec.seed.wrapping_add(epoch as u64));
-        runner.train_epoch(&mut tuned, &mut opt, &ftr, &order, &mut |_| {});
-    }
-    let hw = meter.end_window("train")?;
+    let train_idx: Vec<usize> = (0..ntr).collect();
+    let trained = match (spec.target, fval.as_mut()) {
+        (Some(t), Some(fv)) => {
+            let all: Vec<usize> = (0..fv.labels.len()).collect();
+            let t = TargetSpec {
+                check_images: t.check_images.or(Some(all.len())),
+                ..t
+            };
+            let mut checker = Checker::new(t, &all, job_args.batch, started);
+            let energy = || job.energy_so_far();
+            let frozen_now = frozen_model();
+            let s = stream::Stream {
+                frozen: &frozen_now,
+                train,
+                meter: &meter,
+                energy: &energy,
+                runner,
+                input_size: spec.input_size,
+                threads,
+                seed: spec.seed,
+                epochs: spec.epochs,
+            }
+            .run(&train_idx, fv, &mut tuned, &mut opt, &mut checker)?;
+            let spent = val_cost.energy_j + s.features.energy_j + s.head.energy_j;
+            Trained {
+                features: s.features,
+                head: s.head,
+                cache_hit: false,
+                samples: s.samples,
+                standard: Some(s.standard),
+                target: Some(checker.report(Energy::from_joules(spent))),
+            }
+        }
+        _ => {
+            let (mut ftr, features, hit) = frozen_pass(
+                &meter,
+                progress,
+                "features-train",
+                &frozen_model,
+                width,
+                train,
+                &train_idx,
+                spec.input_size,
+                threads,
+                &cache("train", ntr),
+            )?;
+            meter.begin_window("train")?;
+            // A new linear head learns faster on standardised features; blocks that are
+            // fine-tuned read their input as the pretrained ones before them wrote it.
+            let standard = (spec.fine_tune_last == 0).then(|| Standardise::fit(&ftr));
+            if let Some(s) = &standard {
+                s.apply(&mut ftr);
+                if let Some(fv) = fval.as_mut() {
+                    s.apply(fv);
+                }
+            }
+            for epoch in 0..spec.epochs {
+                let order = shuffled(ntr, spec.seed.wrapping_add(epoch as u64));
+                runner.train_epoch(&mut tuned, &mut opt, &ftr, &order, &mut |_| {});
+            }
+            let hw = meter.end_window("train")?;
+            Trained {
+                features,
+                head: PassCost {
+                    energy_j: hw.energy.joules(),
+                    duration_s: hw.duration.as_secs_f64(),
+                },
+                cache_hit: hit,
+                samples: ntr,
+                standard,
+                target: None,
+            }
+        }
+    };
+    let validation_accuracy = fval.as_ref().map(|fv| runner.evaluate(&tuned, fv, None));
+    let (tr_cost, hit_tr, standard) = (trained.features, trained.cache_hit, &trained.standard);
 
+    let test_idx: Vec<usize> = (0..nte).collect();
     let (fte, te_cost, hit_te) = frozen_pass(
         &meter,
         progress,
@@ -264,22 +396,22 @@ pub fn run_transfer(
         &frozen_model,
         width,
         test,
-        nte,
+        &test_idx,
         spec.input_size,
         threads,
-        &cache_path(&job_args.state_dir, &key("test", nte)),
+        &cache("test", nte),
     )?;
     meter.begin_window("evaluate")?;
     let mut fte = fte;
-    if let Some(s) = &standard {
+    if let Some(s) = standard {
         s.apply(&mut fte);
     }
     let accuracy = runner.evaluate(&tuned, &fte, None);
     let ew = meter.end_window("evaluate")?;
 
     // A cached pass counts with what it cost when it ran: the trained model took it either way.
-    let training_energy_j = tr_cost.energy_j + hw.energy.joules();
-    let training_duration_s = tr_cost.duration_s + hw.duration.as_secs_f64();
+    let training_energy_j = val_cost.energy_j + tr_cost.energy_j + trained.head.energy_j;
+    let training_duration_s = val_cost.duration_s + tr_cost.duration_s + trained.head.duration_s;
     let per_k = (te_cost.energy_j + ew.energy.joules()) * 1000.0 / nte as f64;
     let params = frozen.graph.param_count() + tuned.graph.param_count();
     let flops = frozen.graph.flops() + tuned.graph.flops();
@@ -311,8 +443,8 @@ pub fn run_transfer(
             .and_then(|m| m.quant.as_ref())
             .and_then(|q| q.speed.as_ref())
             .map(|s| s.int8_layers()),
-        target_reached: None,
-        energy_to_accuracy_j: None,
+        target_reached: trained.target.as_ref().map(|t| t.reached),
+        energy_to_accuracy_j: trained.target.as_ref().and_then(|t| t.energy_to_accuracy_j),
         lr: None,
     };
     job.set_results(&results)?;
@@ -328,8 +460,10 @@ pub fn run_transfer(
         feature_cache_hit: hit,
         dataset: dataset.to_string(),
         input_size: spec.input_size,
-        train_samples: ntr,
+        train_samples: trained.samples,
         test_samples: nte,
+        validation_samples: held.len(),
+        validation_accuracy,
         epochs: spec.epochs,
         model,
         precision: "f32".into(),
@@ -341,7 +475,9 @@ pub fn run_transfer(
         training_duration_s,
         feature_energy_j: tr_cost.energy_j + te_cost.energy_j,
         train_feature_energy_j: tr_cost.energy_j,
-        head_training_energy_j: hw.energy.joules(),
+        validation_feature_energy_j: val_cost.energy_j,
+        head_training_energy_j: trained.head.energy_j,
+        target: trained.target.clone(),
         joules_per_1000_inferences: per_k,
         params,
         trained_params: tuned.graph.param_count(),
@@ -473,6 +609,8 @@ mod tests {
             fine_tune_last: 0,
             int8: false,
             seed: 0,
+            validation: 0,
+            target: None,
         }
     }
 
@@ -545,6 +683,63 @@ mod tests {
         let again = run(&tuning, &backbone);
         assert!(again.feature_cache_hit);
         assert_eq!(again.accuracy, tuned.accuracy);
+    }
+
+    /// With a target, the training features are computed a chunk at a time and the job stops at
+    /// the first check that reaches it, having paid for the validation images' features too; the
+    /// rest of the training images are never passed through the backbone.
+    #[test]
+    fn a_target_stops_the_stream_at_the_first_check_that_reaches_it() {
+        let f = Fixture::new(2, 170, 12);
+        let backbone = random_backbone(4);
+        let mut s = spec(usize::MAX, 12, 3);
+        s.validation = 10;
+        s.target = Some(TargetSpec {
+            accuracy: 0.0,
+            check_every: Some(2),
+            check_images: None,
+        });
+        let r = f.run(&s, &backbone).unwrap();
+        let t = r.target.as_ref().expect("a target report");
+        assert!(t.reached, "{t:?}");
+        assert_eq!((t.step, t.epoch, t.checks), (Some(2), Some(1), 1));
+        assert_eq!(t.check_images, 10);
+        assert_eq!(t.log.len(), 1);
+        assert_eq!(t.log[0].energy_j, t.energy_to_accuracy_j);
+        // One chunk of 16 steps of 8 images streamed of the 160 the head could train on.
+        assert_eq!((r.train_samples, r.validation_samples), (128, 10));
+        assert!(r.validation_feature_energy_j > 0.0 && r.train_feature_energy_j > 0.0);
+        let parts =
+            r.validation_feature_energy_j + r.train_feature_energy_j + r.head_training_energy_j;
+        assert!((r.training_energy_j - parts).abs() < 1e-9);
+        assert!(t.energy_to_accuracy_j.unwrap() >= r.validation_feature_energy_j);
+        assert_eq!(r.results.target_reached, Some(true));
+
+        // A target the checks cannot read (no held-out images) is refused before any work, and
+        // so is one with a backbone being fine-tuned.
+        let none_held = TransferSpec {
+            validation: 0,
+            ..s.clone()
+        };
+        assert!(format!("{:#}", f.run(&none_held, &backbone).unwrap_err()).contains("--validation"));
+        let tuning = TransferSpec {
+            fine_tune_last: 1,
+            ..s.clone()
+        };
+        assert!(
+            format!("{:#}", f.run(&tuning, &backbone).unwrap_err()).contains("--fine-tune-last")
+        );
+
+        // Without a target, held-out images are evaluated at the end and their pass counted.
+        let plain = TransferSpec {
+            target: None,
+            train_samples: 40,
+            ..s
+        };
+        let p = f.run(&plain, &backbone).unwrap();
+        assert!(p.target.is_none() && p.train_samples == 40);
+        assert!((0.0..=1.0).contains(&p.validation_accuracy.unwrap()));
+        assert!(p.training_energy_j >= p.validation_feature_energy_j + p.train_feature_energy_j);
     }
 
     #[test]
