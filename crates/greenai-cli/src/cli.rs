@@ -26,6 +26,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the estimate model directly: a CPU's power at a load, by model name, family or cloud
+    /// instance, with its band, its basis and (for an instance) the host's embodied emissions.
+    Estimate(EstimateArgs),
     /// Run a command, measure the energy it used, and keep the run in the database.
     Run(RunArgs),
     /// Train a model on an IDX dataset (the bundled MNIST by default), each epoch in a meter window.
@@ -168,19 +171,44 @@ pub struct CarbonArgs {
     /// SCI's functional unit and how many the work produced: NAME=COUNT (inference=10000).
     #[arg(long, value_name = "NAME=COUNT", value_parser = crate::parse::functional_unit)]
     pub functional_unit: Option<(String, f64)>,
-    /// Embodied emissions of the hardware, in kgCO2e, for SCI.
+    /// Embodied emissions of the hardware, in kgCO2e, for SCI (default: a known cloud instance's
+    /// host, from its DMI strings; 0 leaves embodied emissions out).
     #[arg(long, value_name = "KG", value_parser = crate::parse::kg)]
     pub embodied_kg: Option<f64>,
-    /// Expected lifespan of the hardware, in years (with --embodied-kg).
-    #[arg(long, default_value = "4", value_parser = crate::parse::years)]
-    pub lifespan_years: f64,
-    /// Share of the hardware the work reserved, 0 to 1 (with --embodied-kg).
-    #[arg(long, default_value = "1", value_parser = crate::parse::share)]
-    pub resource_share: f64,
+    /// Expected lifespan of the hardware, in years [default: 4].
+    #[arg(long, value_parser = crate::parse::years)]
+    pub lifespan_years: Option<f64>,
+    /// Share of the hardware the work reserved, 0 to 1 [default: 1, or a known cloud instance's
+    /// vCPUs over its host's].
+    #[arg(long, value_parser = crate::parse::share)]
+    pub resource_share: Option<f64>,
 }
 
 impl CarbonArgs {
     pub fn settings(&self) -> greenai_carbon::CarbonSettings {
+        // Where the flags give no embodied emissions, a cloud instance the machine names (and the
+        // bundled table knows) gives its host's, shared by its vCPUs.
+        let detected = || {
+            greenai_meter::hardware::Hardware::detect(
+                std::path::Path::new("/proc"),
+                &greenai_meter::sysfs::sysfs_root(),
+            )
+            .embodied()
+        };
+        let embodied = match self.embodied_kg {
+            Some(kg) => Some((
+                kg,
+                self.resource_share.unwrap_or(1.0),
+                self.lifespan_years.unwrap_or(4.0),
+            )),
+            None => detected().map(|d| {
+                (
+                    d.host_kg,
+                    self.resource_share.unwrap_or(d.share),
+                    self.lifespan_years.unwrap_or(d.lifespan_years),
+                )
+            }),
+        };
         greenai_carbon::CarbonSettings {
             region: self.region.clone(),
             intensity_g_per_kwh: self.intensity,
@@ -188,15 +216,13 @@ impl CarbonArgs {
             pue: self.pue,
             erf: self.erf,
             functional_unit: self.functional_unit.clone(),
-            embodied: self
-                .embodied_kg
-                .map(|kg| greenai_carbon::footprint::Embodied {
+            embodied: embodied.filter(|e| e.0 > 0.0).map(|(kg, share, years)| {
+                greenai_carbon::footprint::Embodied {
                     total: greenai_units::Emissions::from_kg(kg),
-                    lifespan: Duration::from_secs_f64(
-                        self.lifespan_years.max(0.0) * 365.25 * 86_400.0,
-                    ),
-                    resource_share: self.resource_share,
-                }),
+                    lifespan: Duration::from_secs_f64(years.max(0.0) * 365.25 * 86_400.0),
+                    resource_share: share,
+                }
+            }),
         }
     }
 }
@@ -638,4 +664,27 @@ pub struct RunArgs {
 
 pub fn parse() -> Result<Cli, clap::Error> {
     Cli::try_parse()
+}
+
+/// `greenai estimate`: one of --cpu-model, --family or --instance, and a load.
+#[derive(Debug, clap::Args)]
+pub struct EstimateArgs {
+    /// A CPU model name as cpuinfo gives it ("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz").
+    #[arg(long, value_name = "NAME")]
+    pub cpu_model: Option<String>,
+    /// A CPU family with a load-to-power curve ("Skylake", "AMD EPYC 3rd Gen", "AWS Graviton2").
+    #[arg(long, value_name = "FAMILY")]
+    pub family: Option<String>,
+    /// A cloud instance type (aws:m5.large): its vCPUs, family and host's embodied emissions.
+    #[arg(long, value_name = "PROVIDER:TYPE")]
+    pub instance: Option<String>,
+    /// vCPUs (hardware threads) to count (default: the instance's, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub vcpus: Option<u32>,
+    /// Utilisation, 0 to 1.
+    #[arg(long, default_value = "0.5", value_parser = crate::parse::fraction)]
+    pub load: f64,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -183,12 +183,16 @@ pub fn detect(r: &DetectReport) -> String {
     if let Some(m) = &r.model {
         let _ = writeln!(
             s,
-            "\nmodel: CPU {:?}, {} logical CPUs, {}, idle share {}; {:.1} GiB of RAM",
+            "\nmodel: CPU {:?}, {} logical CPUs, {}, idle share {:.2}; {:.1} GiB of RAM",
             m.cpu_model,
             m.logical_cpus,
-            match &m.tdp_entry {
-                Some(e) => format!("TDP {} W ({e})", m.cpu_max_power_w),
-                None => format!(
+            match (&m.tdp_entry, &m.curve_family) {
+                (Some(e), _) => format!("TDP {} W ({e})", m.cpu_max_power_w),
+                (None, Some(f)) => format!(
+                    "no TDP entry: the {f} load-to-power curve, {:.2} W at full load",
+                    m.cpu_max_power_w
+                ),
+                (None, None) => format!(
                     "no TDP entry: {} W assumed (4 W per logical CPU)",
                     m.cpu_max_power_w
                 ),
@@ -196,6 +200,33 @@ pub fn detect(r: &DetectReport) -> String {
             m.idle_share,
             m.memory_gib
         );
+        let _ = writeln!(
+            s,
+            "  CPU: {}{}{}",
+            m.cpu_id,
+            m.generation
+                .as_ref()
+                .map(|g| format!(", {g}"))
+                .unwrap_or_else(|| ", generation not in greenai's table".into()),
+            if m.virtual_machine {
+                ", virtual machine"
+            } else {
+                ""
+            }
+        );
+        if let Some(why) = &m.curve_why {
+            let _ = writeln!(s, "  why that curve: {why}");
+        }
+        if let Some(c) = &m.cloud {
+            let _ = writeln!(s, "  cloud: {c}");
+        }
+        if let Some(e) = &m.embodied {
+            let _ = writeln!(
+                s,
+                "  embodied emissions by default (SCI's M, apart from operational): {}",
+                e.source
+            );
+        }
     }
     let counted: Vec<String> = r
         .components
@@ -224,4 +255,26 @@ pub fn row_notes(best: bool, pareto: bool, reused: bool) -> String {
         .map(|(_, n)| *n)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `greenai estimate`'s answer in words.
+pub fn estimate(e: &greenai_meter::hardware::Estimate) -> String {
+    let mut s = format!(
+        "CPU power at {:.0} % load: {:.2} W (estimated, ±{:.0} %: {:.2} to {:.2} W)\n  model: {}\n  basis: {}\n",
+        e.load * 100.0,
+        e.watts,
+        e.uncertainty * 100.0,
+        e.low_w,
+        e.high_w,
+        e.model,
+        e.why
+    );
+    if let (Some(m), Some(g)) = (&e.embodied, e.embodied_g_per_hour) {
+        s.push_str(&format!(
+            "  embodied (SCI's M, apart from operational): {:.3} gCO2e per hour of use: {} × \
+             share {:.4} over {} years\n",
+            g, m.source, m.share, m.lifespan_years
+        ));
+    }
+    s
 }

@@ -55,6 +55,100 @@ fn detect_json_on_a_bare_machine_says_it_falls_back_to_the_model() {
         .all(|c| c["provenance"] == "estimated" && c["uncertainty"].as_f64().unwrap() > 0.0));
 }
 
+/// A cloud guest that names its instance type: `detect` explains the model it uses and why, and
+/// the host's embodied emissions count by default, apart from the operational ones, unless a flag
+/// overrides them (issue 25).
+#[test]
+fn an_ec2_guest_gets_its_instance_and_embodied_emissions() {
+    let ec2 = || {
+        let mut c = greenai();
+        c.env("GREENAI_SYSFS_ROOT", fixtures().join("aws-c6a-large"));
+        c
+    };
+    let o = ec2().arg("detect").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("cloud: AWS c6a.large"), "{out}");
+    assert!(out.contains("  CPU: ") && out.contains("family"), "{out}");
+    assert!(
+        out.contains("embodied emissions by default") && out.contains("2 of 192 vCPUs"),
+        "{out}"
+    );
+    let v = json_of(&ec2().args(["detect", "--json"]).output().unwrap());
+    let share = v["model"]["embodied"]["share"].as_f64().unwrap();
+    assert!((share - 2.0 / 192.0).abs() < 1e-9, "{v}");
+
+    // `greenai carbon` for 1 kWh over an hour, on the EC2 tree or on the bare one.
+    let carbon = |tree: &str, extra: &[&str]| {
+        let mut c = greenai();
+        c.env("GREENAI_SYSFS_ROOT", fixtures().join(tree));
+        c.args(["carbon", "--energy-kwh", "1", "--duration-s", "3600"])
+            .args(["--region", "FR", "--json"])
+            .args(extra);
+        json_of(&c.output().unwrap())
+    };
+    // 1,510 kg over 4 years, 2 of 192 vCPUs, one hour: about 0.45 g, beside the operational grams.
+    let by_default = carbon("aws-c6a-large", &[]);
+    let m = by_default["embodied_g"].as_f64().unwrap();
+    assert!(m > 0.3 && m < 0.6, "{by_default}");
+    assert!(by_default["emissions_g"].as_f64().unwrap() > 10.0);
+    assert!(carbon("aws-c6a-large", &["--embodied-kg", "0"])["embodied_g"].is_null());
+    let whole = carbon("aws-c6a-large", &["--resource-share", "1"])["embodied_g"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (whole / m - 96.0).abs() < 1e-6,
+        "the flag overrides the share: {whole} {m}"
+    );
+    // Elsewhere (no DMI strings) there is no default.
+    let bare = carbon("empty-sysfs", &[]);
+    assert!(bare["embodied_g"].is_null(), "{bare}");
+}
+
+/// `greenai estimate` asks the model directly, and refuses what it cannot answer with exit 2.
+#[test]
+fn estimate_answers_for_a_family_an_instance_or_a_model_name() {
+    let v = json_of(
+        &greenai()
+            .args([
+                "estimate", "--family", "Skylake", "--vcpus", "4", "--load", "0.5", "--json",
+            ])
+            .output()
+            .unwrap(),
+    );
+    // 4 vCPUs × (0.65 + (4.26 − 0.65) × 0.7) W: Teads' shape puts 50 % load at 70 % of the range.
+    assert!(
+        (v["watts"].as_f64().unwrap() - 4.0 * (0.65 + 3.61 * 0.7)).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(v["low_w"].as_f64().unwrap() < v["high_w"].as_f64().unwrap());
+    let o = greenai()
+        .args(["estimate", "--instance", "aws:c6a.large", "--load", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("4.04 W") && out.contains("AMD EPYC 3rd Gen") && out.contains("embodied"),
+        "{out}"
+    );
+    for bad in [
+        vec!["estimate", "--family", "Pentium"],
+        vec!["estimate", "--instance", "aws:q9.nothing"],
+        vec!["estimate", "--family", "Skylake", "--load", "1.5"],
+        vec!["estimate", "--family", "Skylake", "--vcpus", "0"],
+        vec!["estimate"],
+    ] {
+        let o = greenai().args(&bad).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        let e = stderr(&o);
+        assert!(
+            !e.contains("panicked") && !e.trim().is_empty(),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn run_reports_a_cpu_burning_child_and_its_share() {
     let o = greenai()

@@ -68,6 +68,21 @@ pub struct ModelSummary {
     pub cpu_max_power_w: f64,
     pub idle_share: f64,
     pub memory_gib: f64,
+    /// The family curve standing in for a name without a TDP entry, and why that family.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve_family: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve_why: Option<String>,
+    /// The CPU generation cpuinfo's identifiers name, and the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
+    pub cpu_id: String,
+    pub virtual_machine: bool,
+    /// The cloud the DMI strings name (`AWS c6a.large`), and its host's embodied emissions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embodied: Option<crate::hardware::EmbodiedDefault>,
 }
 
 impl DetectReport {
@@ -210,17 +225,37 @@ pub fn discover(mut opts: DiscoverOptions) -> Discovery {
     };
     let mut model_summary = None;
     if targets.cpu || targets.dram {
-        let opened = MachineModel::detect(&opts.proc_root).and_then(|m| {
-            model_summary = Some(ModelSummary {
-                cpu_model: m.cpu_model.clone(),
-                logical_cpus: m.logical_cpus,
-                tdp_entry: m.tdp_entry.clone(),
-                cpu_max_power_w: m.cpu_max_power.watts(),
-                idle_share: m.idle_share,
-                memory_gib: m.memory_gib,
+        let opened =
+            MachineModel::detect_at(&opts.proc_root, Some(&opts.sysfs_root)).and_then(|m| {
+                let hw = &m.hardware;
+                model_summary = Some(ModelSummary {
+                    cpu_model: m.cpu_model.clone(),
+                    logical_cpus: m.logical_cpus,
+                    tdp_entry: m.tdp_entry.clone(),
+                    cpu_max_power_w: m.cpu_max_power.watts(),
+                    idle_share: m.idle_share,
+                    memory_gib: m.memory_gib,
+                    curve_family: m.curve.as_ref().map(|b| b.curve.family.to_string()),
+                    curve_why: m.curve.as_ref().map(|b| b.why.clone()),
+                    generation: hw.generation.map(|g| g.name.to_string()),
+                    cpu_id: crate::hardware::cpu::evidence(&hw.cpu),
+                    virtual_machine: hw.cpu.virtual_machine,
+                    cloud: hw.cloud.as_ref().map(|c| match &c.instance {
+                        Some(i) => format!(
+                            "{} {i}{}",
+                            c.provider,
+                            if c.known.is_some() {
+                                ""
+                            } else {
+                                " (not in the bundled table)"
+                            }
+                        ),
+                        None => format!("{} (instance type not named locally)", c.provider),
+                    }),
+                    embodied: hw.embodied(),
+                });
+                EstimateSensor::open(&opts.proc_root, m, targets)
             });
-            EstimateSensor::open(&opts.proc_root, m, targets)
-        });
         match opened {
             Ok(s) => {
                 components.extend(s.components().iter().cloned());

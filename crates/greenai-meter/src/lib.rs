@@ -19,6 +19,7 @@ mod component;
 pub mod detect;
 mod error;
 pub mod faults;
+pub mod hardware;
 mod measurement;
 mod monitor;
 pub mod procfs;

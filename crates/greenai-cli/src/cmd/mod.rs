@@ -31,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             power::recover_left_changes(&db);
             run::run(args, &db)
         }
+        Command::Estimate(args) => detect::estimate(args),
         Command::Fleet(args) => fleet::fleet(args),
         Command::Power { command } => power::power(command, &db),
         Command::Plan(args) => plan::plan(args, &db),

@@ -3,8 +3,11 @@
 //!
 //! - **CPU**: `P = P_max × (idle_share + (1 − idle_share) × u)`, with `u` the machine's CPU
 //!   utilisation from `/proc/stat` between two readings and `P_max` the CPU model's TDP from a
-//!   bundled table (derived from CodeCarbon's `cpu_power.csv`). An unknown model gets CodeCarbon's
-//!   default of 4 W per logical CPU. `idle_share` defaults to [`DEFAULT_IDLE_SHARE`].
+//!   bundled table (derived from CodeCarbon's `cpu_power.csv`). A model name the table lacks (a
+//!   cloud guest's "AMD EPYC") gets its generation's load-to-power curve per vCPU
+//!   ([`crate::hardware`]: from cpuinfo's family and model, or the cloud instance type), and only
+//!   a CPU known by neither gets CodeCarbon's default of 4 W per logical CPU. `idle_share`
+//!   defaults to [`DEFAULT_IDLE_SHARE`].
 //! - **DRAM**: a constant [`DRAM_WATTS_PER_GIB`] per GiB of installed memory (`MemTotal`),
 //!   whatever the load.
 //!
@@ -13,6 +16,7 @@
 
 use crate::component::{Component, ComponentKind, Provenance, Reading};
 use crate::error::{MeterError, Result};
+use crate::hardware::{CurveBasis, Hardware};
 use crate::procfs::{CpuInfo, CpuTimes, StatFile};
 use crate::sensor::EnergySensor;
 use greenai_units::{Energy, Power};
@@ -101,35 +105,70 @@ pub struct MachineModel {
     pub cpu_max_power: Power,
     pub idle_share: f64,
     pub memory_gib: f64,
+    /// The family curve that stands in where the model name has no TDP entry.
+    pub curve: Option<CurveBasis>,
+    /// What cpuinfo and DMI said of the hardware.
+    pub hardware: Hardware,
 }
 
 impl MachineModel {
-    /// Reads `cpuinfo` and `meminfo` under `proc_root`.
+    /// Reads `cpuinfo` and `meminfo` under `proc_root` (no DMI: no cloud instance).
     pub fn detect(proc_root: &Path) -> Result<Self> {
+        Self::detect_at(proc_root, None)
+    }
+
+    /// Reads `cpuinfo` and `meminfo` under `proc_root`, and the DMI strings under `sysfs_root`.
+    pub fn detect_at(proc_root: &Path, sysfs_root: Option<&Path>) -> Result<Self> {
         let info = CpuInfo::read(proc_root)?;
+        let hardware = match sysfs_root {
+            Some(sys) => Hardware::detect(proc_root, sys),
+            None => Hardware::detect(proc_root, &proc_root.join("no-sysfs")),
+        };
         let cpu_model = info.model.unwrap_or_else(|| "unknown CPU".into());
         let logical_cpus = info.logical_cpus.max(1);
-        let (cpu_max_power, tdp_entry) = match lookup_tdp(&cpu_model) {
-            Some((w, name)) => (Power::from_watts(w), Some(name.to_string())),
-            None => (
-                Power::from_watts(DEFAULT_WATTS_PER_THREAD * logical_cpus as f64),
+        let n = logical_cpus as f64;
+        let (cpu_max_power, tdp_entry, curve, idle_share) = match lookup_tdp(&cpu_model) {
+            Some((w, name)) => (
+                Power::from_watts(w),
+                Some(name.to_string()),
                 None,
+                DEFAULT_IDLE_SHARE,
             ),
+            None => match hardware.curve() {
+                Some(b) => (
+                    Power::from_watts(b.curve.max_w_per_vcpu * n),
+                    None,
+                    Some(b.clone()),
+                    b.curve.idle_w_per_vcpu / b.curve.max_w_per_vcpu,
+                ),
+                None => (
+                    Power::from_watts(DEFAULT_WATTS_PER_THREAD * n),
+                    None,
+                    None,
+                    DEFAULT_IDLE_SHARE,
+                ),
+            },
         };
         Ok(MachineModel {
             cpu_model,
             logical_cpus,
             tdp_entry,
             cpu_max_power,
-            idle_share: DEFAULT_IDLE_SHARE,
+            idle_share,
             memory_gib: info.memory_bytes as f64 / (1u64 << 30) as f64,
+            curve,
+            hardware,
         })
     }
 
-    /// CPU power at utilisation `u` (0..=1).
+    /// CPU power at utilisation `u` (0..=1): the family curve where one stands in, else linear
+    /// from the idle share of `cpu_max_power` to all of it.
     pub fn cpu_power(&self, u: f64) -> Power {
         let u = u.clamp(0.0, 1.0);
-        self.cpu_max_power * (self.idle_share + (1.0 - self.idle_share) * u)
+        match &self.curve {
+            Some(b) => Power::from_watts(b.curve.watts_per_vcpu(u) * self.logical_cpus as f64),
+            None => self.cpu_max_power * (self.idle_share + (1.0 - self.idle_share) * u),
+        }
     }
 
     pub fn dram_power(&self) -> Power {
@@ -137,7 +176,9 @@ impl MachineModel {
     }
 
     fn cpu_uncertainty(&self) -> f64 {
-        if self.tdp_entry.is_some() {
+        if let Some(b) = &self.curve {
+            b.uncertainty()
+        } else if self.tdp_entry.is_some() {
             CPU_UNCERTAINTY_KNOWN_TDP
         } else {
             CPU_UNCERTAINTY_DEFAULT_TDP
@@ -182,9 +223,17 @@ impl EstimateSensor {
         let mut components = Vec::new();
         let mut parts = Vec::new();
         if targets.cpu {
-            let how = match &model.tdp_entry {
-                Some(e) => format!("TDP {} of {e:?}", model.cpu_max_power),
-                None => format!(
+            let how = match (&model.tdp_entry, &model.curve) {
+                (Some(e), _) => format!("TDP {} of {e:?}", model.cpu_max_power),
+                (None, Some(b)) => format!(
+                    "{} curve {}–{} W per vCPU × {}: {}",
+                    b.curve.family,
+                    b.curve.idle_w_per_vcpu,
+                    b.curve.max_w_per_vcpu,
+                    model.logical_cpus,
+                    b.why
+                ),
+                (None, None) => format!(
                     "{} W per logical CPU × {} (model not in the TDP table)",
                     DEFAULT_WATTS_PER_THREAD, model.logical_cpus
                 ),
@@ -193,7 +242,7 @@ impl EstimateSensor {
                 id: "cpu-package-est".into(),
                 kind: ComponentKind::CpuPackage,
                 sensor: format!(
-                    "estimate:cpu ({how}; idle share {}; utilisation from /proc/stat)",
+                    "estimate:cpu ({how}; idle share {:.2}; utilisation from /proc/stat)",
                     model.idle_share
                 ),
                 provenance: Provenance::Estimated,
@@ -254,8 +303,8 @@ impl EnergySensor for EstimateSensor {
         &self.components
     }
 
-    /// The model is linear in utilisation, so the energy between two `/proc/stat` readings is
-    /// exact from those two readings alone. Between them the sensor reports the idle floor (a
+    /// The energy between two `/proc/stat` readings is the power at their mean utilisation
+    /// (exact for the linear TDP model; for a family curve, the curve at the interval's mean). Between them the sensor reports the idle floor (a
     /// lower bound, so the counter never runs backwards) and the next reading settles the rest;
     /// the power it reports is the last utilisation's, for the series.
     fn read(&mut self) -> Result<Vec<Reading>> {
@@ -348,11 +397,50 @@ mod tests {
             cpu_max_power: Power::from_watts(100.0),
             idle_share: 0.3,
             memory_gib: 16.0,
+            curve: None,
+            hardware: Hardware::default(),
         };
         assert_eq!(m.cpu_power(0.0), Power::from_watts(30.0));
         assert_eq!(m.cpu_power(1.0), Power::from_watts(100.0));
         assert_eq!(m.cpu_power(2.0), Power::from_watts(100.0));
         assert_eq!(m.dram_power(), Power::from_watts(6.0));
+    }
+
+    /// A cloud guest's generic name: its generation from family and model, its curve per vCPU.
+    #[test]
+    fn a_generic_name_gets_its_generation_curve() {
+        let dir = tempfile::tempdir().unwrap();
+        let block = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n\
+                     model name\t: AMD EPYC\nflags\t\t: avx2 avx512f hypervisor\n";
+        std::fs::write(
+            dir.path().join("cpuinfo"),
+            format!("processor\t: 0\n{block}\nprocessor\t: 1\n{block}"),
+        )
+        .unwrap();
+        let m = MachineModel::detect(dir.path()).unwrap();
+        let b = m.curve.as_ref().expect("a curve for Zen 4");
+        assert_eq!((b.curve.family, b.exact), ("AMD EPYC 3rd Gen", false));
+        assert!(b.why.contains("Zen 4"), "{}", b.why);
+        assert_eq!(
+            m.cpu_uncertainty(),
+            crate::hardware::curve::STAND_IN_UNCERTAINTY
+        );
+        assert!((m.cpu_power(1.0).watts() - 2.0 * 2.02).abs() < 1e-9);
+        assert!((m.cpu_power(0.0).watts() - 2.0 * 0.45).abs() < 1e-9);
+        // At low load the curve sits above the straight line between its ends.
+        let line = 0.9 + (4.04 - 0.9) * 0.1;
+        assert!(m.cpu_power(0.1).watts() > line + 0.3);
+        // A name the TDP table knows keeps its TDP, whatever the generation.
+        std::fs::write(
+            dir.path().join("cpuinfo"),
+            format!(
+                "processor\t: 0\n{}",
+                block.replace("AMD EPYC\n", "AMD EPYC 7763 64-Core Processor\n")
+            ),
+        )
+        .unwrap();
+        let known = MachineModel::detect(dir.path()).unwrap();
+        assert!(known.curve.is_none() && known.tdp_entry.is_some());
     }
 
     #[test]
