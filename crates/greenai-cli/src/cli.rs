@@ -188,13 +188,7 @@ impl CarbonArgs {
     pub fn settings(&self) -> greenai_carbon::CarbonSettings {
         // Where the flags give no embodied emissions, a cloud instance the machine names (and the
         // bundled table knows) gives its host's, shared by its vCPUs.
-        let detected = || {
-            greenai_meter::hardware::Hardware::detect(
-                std::path::Path::new("/proc"),
-                &greenai_meter::sysfs::sysfs_root(),
-            )
-            .embodied()
-        };
+        let detected = || greenai_meter::hardware::embodied_at(&greenai_meter::sysfs::sysfs_root());
         let embodied = match self.embodied_kg {
             Some(kg) => Some((
                 kg,

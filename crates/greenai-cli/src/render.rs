@@ -271,9 +271,8 @@ pub fn estimate(e: &greenai_meter::hardware::Estimate) -> String {
     );
     if let (Some(m), Some(g)) = (&e.embodied, e.embodied_g_per_hour) {
         s.push_str(&format!(
-            "  embodied (SCI's M, apart from operational): {:.3} gCO2e per hour of use: {} × \
-             share {:.4} over {} years\n",
-            g, m.source, m.share, m.lifespan_years
+            "  embodied (SCI's M, apart from operational): {:.3} gCO2e per hour of use ({})\n",
+            g, m.source
         ));
     }
     s

@@ -71,21 +71,32 @@ impl Hardware {
     /// The embodied emissions of a known cloud host, shared by this instance's vCPUs.
     pub fn embodied(&self) -> Option<EmbodiedDefault> {
         let cloud = self.cloud.as_ref()?;
-        let t = cloud.known?;
-        Some(EmbodiedDefault {
-            host_kg: t.host_embodied_kg,
-            share: t.host_share(),
-            lifespan_years: cloud::HOST_LIFESPAN_YEARS,
-            source: format!(
-                "{} {}: host {:.0} kgCO2e (Cloud Carbon Footprint), {} of {} vCPUs, {} years",
-                cloud.provider,
-                t.name,
-                t.host_embodied_kg,
-                t.vcpus,
-                t.host_vcpus,
-                cloud::HOST_LIFESPAN_YEARS
-            ),
-        })
+        Some(embodied_for(cloud.provider, &cloud.known?))
+    }
+}
+
+/// The embodied default of the cloud instance the DMI strings under `sysfs_root` name, if the
+/// bundled table knows it: what carbon reports use where no flag gives embodied emissions. Reads
+/// only the DMI strings.
+pub fn embodied_at(sysfs_root: &Path) -> Option<EmbodiedDefault> {
+    let cloud = cloud::identify(&Dmi::read(sysfs_root))?;
+    Some(embodied_for(cloud.provider, &cloud.known?))
+}
+
+/// A known instance type's host emissions, shared by its vCPUs over the host's lifespan.
+fn embodied_for(provider: cloud::Provider, t: &cloud::InstanceType) -> EmbodiedDefault {
+    EmbodiedDefault {
+        host_kg: t.host_embodied_kg,
+        share: t.host_share(),
+        lifespan_years: cloud::HOST_LIFESPAN_YEARS,
+        source: format!(
+            "{provider} {}: host {:.0} kgCO2e (Cloud Carbon Footprint), {} of {} vCPUs, {} years",
+            t.name,
+            t.host_embodied_kg,
+            t.vcpus,
+            t.host_vcpus,
+            cloud::HOST_LIFESPAN_YEARS
+        ),
     }
 }
 
@@ -343,6 +354,11 @@ mod tests {
         );
         let e = h.embodied().unwrap();
         assert!(e.source.contains("c6a.large") && e.share < 0.02);
+        assert_eq!(
+            embodied_at(&sys),
+            Some(e),
+            "the DMI strings alone give the same default"
+        );
         // Nothing under the roots: nothing known.
         let none = Hardware::detect(&dir.path().join("no"), &dir.path().join("no"));
         assert!(none.curve().is_none() && none.embodied().is_none());
