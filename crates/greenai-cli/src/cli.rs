@@ -25,6 +25,10 @@ pub enum Command {
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// Also ask the cloud's instance metadata service (a network call to 169.254.169.254, or
+        /// $GREENAI_CLOUD_METADATA_URL) for the instance type the machine does not name locally.
+        #[arg(long)]
+        cloud_metadata: bool,
     },
     /// Ask the estimate model directly: a CPU's power at a load, by model name, family or cloud
     /// instance, with its band, its basis and (for an instance) the host's embodied emissions.

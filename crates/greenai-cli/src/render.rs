@@ -277,3 +277,31 @@ pub fn estimate(e: &greenai_meter::hardware::Estimate) -> String {
     }
     s
 }
+
+/// What the cloud's metadata service said (`greenai detect --cloud-metadata`).
+pub fn cloud_metadata(a: &Result<greenai_meter::hardware::CloudSummary, String>) -> String {
+    match a {
+        Err(e) => format!("\ncloud metadata: {e}\n"),
+        Ok(c) => {
+            let mut s = format!(
+                "\ncloud metadata: {} {}{}\n",
+                c.provider,
+                c.instance.as_deref().unwrap_or("?"),
+                if c.known {
+                    ""
+                } else {
+                    " (not in the bundled table: no curve or embodied figure for it)"
+                }
+            );
+            if let Some(f) = c.curve_family {
+                s.push_str(&format!(
+                    "  its CPU family: {f} (greenai estimate --family \"{f}\" asks its curve)\n"
+                ));
+            }
+            if let Some(e) = &c.embodied {
+                s.push_str(&format!("  its embodied default: {}\n", e.source));
+            }
+            s
+        }
+    }
+}

@@ -2,6 +2,9 @@
 //! 127.0.0.1 at the paths and with the authentication the services document. It can be taken
 //! down (HTTP 503) and can serve a changed forecast, for the scheduler's tests.
 
+#[path = "loopback.rs"]
+mod loopback;
+
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -23,19 +26,7 @@ pub struct Shared {
 pub struct Server {
     pub base: String,
     pub shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _serving: loopback::Loopback,
 }
 
 fn fixture(name: &str) -> String {
@@ -114,29 +105,10 @@ pub fn start() -> Server {
         .route("/greenai.csv", get(csv))
         .route("/slow", get(slow))
         .with_state(Arc::clone(&shared));
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let base = format!("http://{}", std_listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
-    });
+    let serving = loopback::serve(app);
     Server {
-        base,
+        base: serving.base.clone(),
         shared,
-        stop: Some(tx),
-        thread: Some(thread),
+        _serving: serving,
     }
 }

@@ -3,15 +3,36 @@ use greenai_meter::{discover, DiscoverOptions};
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Exit 0 when greenai can measure at least by estimate, else 2.
-pub fn detect(json: bool) -> anyhow::Result<ExitCode> {
+/// Exit 0 when greenai can measure at least by estimate, else 2. With `cloud_metadata`, the
+/// cloud's metadata service is asked for the instance type too (its failure is reported, not an
+/// error: detection stands without it).
+pub fn detect(json: bool, cloud_metadata: bool) -> anyhow::Result<ExitCode> {
     let d = discover(DiscoverOptions::from_env());
+    let asked = cloud_metadata.then(|| {
+        use greenai_meter::hardware::{cloud, metadata, CloudSummary};
+        let dmi = cloud::identify(&cloud::Dmi::read(&greenai_meter::sysfs::sysfs_root()));
+        metadata::query(&metadata::base_from_env(), dmi.map(|c| c.provider))
+            .map(|c| CloudSummary::of(&c))
+    });
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &d.report)?;
+        let mut v = serde_json::to_value(&d.report)?;
+        if let (Some(a), Some(obj)) = (&asked, v.as_object_mut()) {
+            obj.insert(
+                "cloud_metadata".into(),
+                match a {
+                    Ok(s) => serde_json::to_value(s)?,
+                    Err(e) => serde_json::json!({ "error": e }),
+                },
+            );
+        }
+        serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
         write!(out, "{}", render::detect(&d.report))?;
+        if let Some(a) = &asked {
+            write!(out, "{}", render::cloud_metadata(a))?;
+        }
     }
     Ok(if d.report.can_measure() {
         ExitCode::SUCCESS

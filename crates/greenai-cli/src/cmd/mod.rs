@@ -26,7 +26,10 @@ use std::process::ExitCode;
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = cli.db.unwrap_or_else(greenai_store::default_path);
     match cli.command {
-        Command::Detect { json } => detect::detect(json),
+        Command::Detect {
+            json,
+            cloud_metadata,
+        } => detect::detect(json, cloud_metadata),
         Command::Run(args) => {
             power::recover_left_changes(&db);
             run::run(args, &db)

@@ -6,6 +6,7 @@
 pub mod cloud;
 pub mod cpu;
 pub mod curve;
+pub mod metadata;
 
 use crate::sensors::estimate::{lookup_tdp, DEFAULT_IDLE_SHARE, DEFAULT_WATTS_PER_THREAD};
 use cloud::{CloudMachine, Dmi};
@@ -81,6 +82,31 @@ impl Hardware {
 pub fn embodied_at(sysfs_root: &Path) -> Option<EmbodiedDefault> {
     let cloud = cloud::identify(&Dmi::read(sysfs_root))?;
     Some(embodied_for(cloud.provider, &cloud.known?))
+}
+
+/// What the metadata service said, for reports: the instance type and what greenai knows of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloudSummary {
+    pub provider: cloud::Provider,
+    pub instance: Option<String>,
+    /// Whether the bundled table knows the type.
+    pub known: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve_family: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embodied: Option<EmbodiedDefault>,
+}
+
+impl CloudSummary {
+    pub fn of(c: &CloudMachine) -> CloudSummary {
+        CloudSummary {
+            provider: c.provider,
+            instance: c.instance.clone(),
+            known: c.known.is_some(),
+            curve_family: c.known.and_then(|t| t.curve_family()),
+            embodied: c.known.map(|t| embodied_for(c.provider, &t)),
+        }
+    }
 }
 
 /// A known instance type's host emissions, shared by its vCPUs over the host's lifespan.
