@@ -81,6 +81,12 @@ pub struct CpuInfo {
 impl CpuInfo {
     /// Reads `<proc_root>/cpuinfo` (required) and `<proc_root>/meminfo` (0 bytes if unreadable).
     pub fn read(proc_root: &Path) -> Result<Self> {
+        Ok(Self::read_with_text(proc_root)?.0)
+    }
+
+    /// [`CpuInfo::read`], with the text of `cpuinfo` for whoever parses more of it (the CPU's
+    /// generation), so that the file is read once.
+    pub fn read_with_text(proc_root: &Path) -> Result<(Self, String)> {
         let cpuinfo =
             crate::sysfs::read_bounded(&proc_root.join("cpuinfo"), 16 << 20).map_err(|e| {
                 MeterError::Unavailable {
@@ -89,7 +95,7 @@ impl CpuInfo {
             })?;
         let meminfo =
             crate::sysfs::read_bounded(&proc_root.join("meminfo"), 1 << 16).unwrap_or_default();
-        Ok(Self::parse(&cpuinfo, &meminfo))
+        Ok((Self::parse(&cpuinfo, &meminfo), cpuinfo))
     }
 
     pub fn parse(cpuinfo: &str, meminfo: &str) -> Self {

@@ -8,7 +8,9 @@ pub mod cpu;
 pub mod curve;
 pub mod metadata;
 
-use crate::sensors::estimate::{lookup_tdp, DEFAULT_IDLE_SHARE, DEFAULT_WATTS_PER_THREAD};
+use crate::sensors::estimate::{
+    linear_cpu_watts, lookup_tdp, DEFAULT_IDLE_SHARE, DEFAULT_WATTS_PER_THREAD,
+};
 use cloud::{CloudMachine, Dmi};
 use cpu::{CpuId, Generation};
 use curve::Curve;
@@ -28,10 +30,16 @@ impl Hardware {
     pub fn detect(proc_root: &Path, sysfs_root: &Path) -> Hardware {
         let cpuinfo =
             crate::sysfs::read_bounded(&proc_root.join("cpuinfo"), 16 << 20).unwrap_or_default();
-        let cpu = CpuId::parse(&cpuinfo);
+        Hardware::from_parts(&cpuinfo, Some(sysfs_root))
+    }
+
+    /// From the text of `cpuinfo` already read, and the DMI strings under `sysfs_root` (none
+    /// without one).
+    pub fn from_parts(cpuinfo: &str, sysfs_root: Option<&Path>) -> Hardware {
+        let cpu = CpuId::parse(cpuinfo);
         Hardware {
             generation: cpu::generation(&cpu),
-            cloud: cloud::identify(&Dmi::read(sysfs_root)),
+            cloud: sysfs_root.and_then(|r| cloud::identify(&Dmi::read(r))),
             cpu,
         }
     }
@@ -256,9 +264,8 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
     }
     if let Some(m) = q.cpu_model.as_deref() {
         if let Some((tdp, entry)) = lookup_tdp(m) {
-            let watts = tdp * (DEFAULT_IDLE_SHARE + (1.0 - DEFAULT_IDLE_SHARE) * q.load);
             return Ok(finish(
-                watts,
+                linear_cpu_watts(tdp, DEFAULT_IDLE_SHARE, q.load),
                 crate::sensors::estimate::CPU_UNCERTAINTY_KNOWN_TDP,
                 format!("TDP {tdp} W × (idle share {DEFAULT_IDLE_SHARE} + the rest × load)"),
                 format!("{m:?} matched the TDP table's {entry:?} (CodeCarbon's cpu_power.csv)"),
@@ -278,9 +285,7 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
         return Err("give --cpu-model, --family or --instance".into());
     };
     Ok(finish(
-        DEFAULT_WATTS_PER_THREAD
-            * vcpus
-            * (DEFAULT_IDLE_SHARE + (1.0 - DEFAULT_IDLE_SHARE) * q.load),
+        linear_cpu_watts(DEFAULT_WATTS_PER_THREAD * vcpus, DEFAULT_IDLE_SHARE, q.load),
         crate::sensors::estimate::CPU_UNCERTAINTY_DEFAULT_TDP,
         format!("{DEFAULT_WATTS_PER_THREAD} W per vCPU × {vcpus} (CodeCarbon's default), idle share {DEFAULT_IDLE_SHARE}"),
         format!("{m:?} is not in the TDP table; name its family (--family) for a curve"),

@@ -95,6 +95,12 @@ pub fn lookup_tdp(model: &str) -> Option<(f64, &'static str)> {
         .map(|(_, w, name)| (*w, *name))
 }
 
+/// The linear model's CPU watts at utilisation `u` (clamped to 0..=1): `idle_share` of `max_w`
+/// at idle, all of it at full load. The meter and `greenai estimate` both call it.
+pub fn linear_cpu_watts(max_w: f64, idle_share: f64, u: f64) -> f64 {
+    max_w * (idle_share + (1.0 - idle_share) * u.clamp(0.0, 1.0))
+}
+
 /// What the model assumes about this machine: a record for reports and `greenai detect`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MachineModel {
@@ -119,11 +125,8 @@ impl MachineModel {
 
     /// Reads `cpuinfo` and `meminfo` under `proc_root`, and the DMI strings under `sysfs_root`.
     pub fn detect_at(proc_root: &Path, sysfs_root: Option<&Path>) -> Result<Self> {
-        let info = CpuInfo::read(proc_root)?;
-        let hardware = match sysfs_root {
-            Some(sys) => Hardware::detect(proc_root, sys),
-            None => Hardware::detect(proc_root, &proc_root.join("no-sysfs")),
-        };
+        let (info, cpuinfo) = CpuInfo::read_with_text(proc_root)?;
+        let hardware = Hardware::from_parts(&cpuinfo, sysfs_root);
         let cpu_model = info.model.unwrap_or_else(|| "unknown CPU".into());
         let logical_cpus = info.logical_cpus.max(1);
         let n = logical_cpus as f64;
@@ -167,7 +170,11 @@ impl MachineModel {
         let u = u.clamp(0.0, 1.0);
         match &self.curve {
             Some(b) => Power::from_watts(b.curve.watts_per_vcpu(u) * self.logical_cpus as f64),
-            None => self.cpu_max_power * (self.idle_share + (1.0 - self.idle_share) * u),
+            None => Power::from_watts(linear_cpu_watts(
+                self.cpu_max_power.watts(),
+                self.idle_share,
+                u,
+            )),
         }
     }
 
