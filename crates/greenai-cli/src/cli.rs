@@ -664,9 +664,14 @@ pub fn parse() -> Result<Cli, clap::Error> {
     Cli::try_parse()
 }
 
-/// `greenai estimate`: one of --cpu-model, --family or --instance, and a load.
+/// `greenai estimate`: one of --cpu-model, --family or --instance, and a load; or --validate.
 #[derive(Debug, clap::Args)]
 pub struct EstimateArgs {
+    /// Validate the family curves instead: hold each bundled SPECpower_ssj2008 result out of its
+    /// family's fit, predict it, and report the error and the band's coverage (--json: every
+    /// server's measured and predicted power at each load step).
+    #[arg(long, conflicts_with_all = ["cpu_model", "family", "instance", "vcpus"])]
+    pub validate: bool,
     /// A CPU model name as cpuinfo gives it ("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz").
     #[arg(long, value_name = "NAME")]
     pub cpu_model: Option<String>,

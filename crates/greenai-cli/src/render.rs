@@ -278,6 +278,39 @@ pub fn estimate(e: &greenai_meter::hardware::Estimate) -> String {
     s
 }
 
+/// `greenai estimate --validate`: the leave-one-out figures, overall and family by family.
+pub fn validation(v: &greenai_meter::hardware::specpower::Validation) -> String {
+    let mut s = format!(
+        "SPECpower_ssj2008 results held out of their family's fit, one at a time: {} servers ({} points, {} left out: family too small without them)\n\
+         error |predicted − measured| ÷ measured: median {:.1} %, 90th percentile {:.1} %; band covers {:.1} % of the points\n\n\
+         {:<22} {:>7} {:>9} {:>9} {:>9} {:>7}\n",
+        v.servers,
+        v.points,
+        v.skipped,
+        v.median_error * 100.0,
+        v.p90_error * 100.0,
+        v.coverage * 100.0,
+        "family",
+        "servers",
+        "median %",
+        "p90 %",
+        "covered %",
+        "band %"
+    );
+    for f in v.by_family() {
+        s.push_str(&format!(
+            "{:<22} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>7.0}\n",
+            f.family,
+            f.servers,
+            f.median_error * 100.0,
+            f.p90_error * 100.0,
+            f.coverage * 100.0,
+            f.uncertainty * 100.0
+        ));
+    }
+    s
+}
+
 /// What the cloud's metadata service said (`greenai detect --cloud-metadata`).
 pub fn cloud_metadata(a: &Result<greenai_meter::hardware::CloudSummary, String>) -> String {
     match a {

@@ -116,11 +116,13 @@ fn estimate_answers_for_a_family_an_instance_or_a_model_name() {
             .output()
             .unwrap(),
     );
-    // 4 vCPUs × (0.65 + (4.26 − 0.65) × 0.7) W: Teads' shape puts 50 % load at 70 % of the range.
+    // 4 vCPUs × the Skylake curve fitted on the SPECpower results, at its 50 % step.
+    let sky = greenai_meter::hardware::curve::family("Skylake").unwrap();
     assert!(
-        (v["watts"].as_f64().unwrap() - 4.0 * (0.65 + 3.61 * 0.7)).abs() < 1e-9,
+        (v["watts"].as_f64().unwrap() - 4.0 * sky.points[5]).abs() < 1e-9,
         "{v}"
     );
+    assert_eq!(v["uncertainty"].as_f64(), Some(sky.uncertainty));
     assert!(v["low_w"].as_f64().unwrap() < v["high_w"].as_f64().unwrap());
     let o = greenai()
         .args(["estimate", "--instance", "aws:c6a.large", "--load", "1"])
@@ -128,15 +130,34 @@ fn estimate_answers_for_a_family_an_instance_or_a_model_name() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
+    let milan = greenai_meter::hardware::curve::family("AMD EPYC 3rd Gen").unwrap();
     assert!(
-        out.contains("4.04 W") && out.contains("AMD EPYC 3rd Gen") && out.contains("embodied"),
+        out.contains(&format!("{:.2} W", 2.0 * milan.max_w_per_vcpu()))
+            && out.contains("AMD EPYC 3rd Gen")
+            && out.contains("embodied"),
         "{out}"
     );
+    // The curves' validation: every SPECpower result held out of its family's fit.
+    let o = greenai().args(["estimate", "--validate"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("held out") && out.contains("Skylake"), "{out}");
+    let v = json_of(
+        &greenai()
+            .args(["estimate", "--validate", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(v["servers"].as_u64().unwrap() >= 600, "{}", v["servers"]);
+    assert!(v["coverage"].as_f64().unwrap() >= 0.9);
+    let held = &v["held"][0];
+    assert_eq!(held["measured_w"].as_array().unwrap().len(), 11);
     for bad in [
         vec!["estimate", "--family", "Pentium"],
         vec!["estimate", "--instance", "aws:q9.nothing"],
         vec!["estimate", "--family", "Skylake", "--load", "1.5"],
         vec!["estimate", "--family", "Skylake", "--vcpus", "0"],
+        vec!["estimate", "--validate", "--family", "Skylake"],
         vec!["estimate"],
     ] {
         let o = greenai().args(&bad).output().unwrap();

@@ -43,6 +43,17 @@ pub fn detect(json: bool, cloud_metadata: bool) -> anyhow::Result<ExitCode> {
 
 /// `greenai estimate`: the estimate model's answer for a CPU, a family or an instance.
 pub fn estimate(args: crate::cli::EstimateArgs) -> anyhow::Result<ExitCode> {
+    if args.validate {
+        let v = greenai_meter::hardware::specpower::leave_one_out();
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer(&mut out, &v)?;
+            writeln!(out)?;
+        } else {
+            write!(out, "{}", render::validation(&v))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let q = greenai_meter::hardware::Query {
         cpu_model: args.cpu_model,
         family: args.family,

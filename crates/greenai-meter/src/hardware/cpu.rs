@@ -98,6 +98,8 @@ pub fn generation(id: &CpuId) -> Option<Generation> {
 
 fn intel(model: u32, id: &CpuId) -> Option<Generation> {
     Some(match model {
+        15 | 23 | 29 => gen("Intel Core (Merom/Penryn)", "Core (Merom/Penryn)", true),
+        26 | 30 | 31 | 46 | 37 | 44 | 47 => gen("Intel Nehalem/Westmere", "Nehalem", true),
         42 | 45 => gen("Intel Sandy Bridge", "Sandy Bridge", true),
         58 | 62 => gen("Intel Ivy Bridge", "Ivy Bridge", true),
         60 | 63 | 69 | 70 => gen("Intel Haswell", "Haswell", true),
@@ -105,31 +107,38 @@ fn intel(model: u32, id: &CpuId) -> Option<Generation> {
         78 | 94 => gen("Intel Skylake (client)", "Skylake", true),
         // Model 85 is Skylake-SP, Cascade Lake or Cooper Lake by stepping; a guest's stepping can
         // be masked, and VNNI (which Skylake-SP lacks) tells Cascade Lake apart.
+        85 if id.stepping.is_some_and(|s| s >= 10) => gen(
+            "Intel Cooper Lake (Xeon Scalable 3rd gen)",
+            "Cooper Lake",
+            true,
+        ),
         85 if id.stepping.is_some_and(|s| s >= 5) || id.has("avx512_vnni") => gen(
             "Intel Cascade Lake (Xeon Scalable 2nd gen)",
             "Cascade Lake",
             true,
         ),
         85 => gen("Intel Skylake-SP (Xeon Scalable 1st gen)", "Skylake", true),
-        142 | 158 | 165 | 166 => gen("Intel Kaby/Coffee/Comet Lake", "Coffee Lake", true),
+        142 | 158 => gen("Intel Kaby/Coffee Lake", "Coffee Lake", true),
+        165 | 166 => gen("Intel Comet Lake", "Coffee Lake", false),
+        167 => gen("Intel Rocket Lake", "Rocket Lake", true),
         106 | 108 => gen(
             "Intel Ice Lake-SP (Xeon Scalable 3rd gen)",
-            "Cascade Lake",
-            false,
+            "Ice Lake",
+            true,
         ),
         143 => gen(
             "Intel Sapphire Rapids (Xeon Scalable 4th gen)",
-            "Cascade Lake",
+            "Ice Lake",
             false,
         ),
         207 => gen(
             "Intel Emerald Rapids (Xeon Scalable 5th gen)",
-            "Cascade Lake",
+            "Ice Lake",
             false,
         ),
         173 | 175 => gen(
             "Intel Granite Rapids / Sierra Forest (Xeon 6)",
-            "Cascade Lake",
+            "Ice Lake",
             false,
         ),
         _ => return None,
@@ -138,6 +147,7 @@ fn intel(model: u32, id: &CpuId) -> Option<Generation> {
 
 fn amd(family: u32, model: u32, id: &CpuId) -> Option<Generation> {
     Some(match (family, model) {
+        (15 | 16 | 21, _) => gen("AMD Opteron (K8 to Piledriver)", "AMD Opteron", true),
         (23, 1) => gen("AMD Zen (EPYC 7001 \"Naples\")", "AMD EPYC 1st Gen", true),
         (23, 49) => gen("AMD Zen 2 (EPYC 7002 \"Rome\")", "AMD EPYC 2nd Gen", true),
         (23, _) => gen("AMD Zen/Zen 2 (client)", "AMD EPYC 2nd Gen", false),
@@ -222,8 +232,40 @@ mod tests {
         // A guest whose stepping reads 0 but which has VNNI is Cascade Lake.
         let masked = CpuId::parse(&x86("GenuineIntel", 6, 85, 0, "avx512f avx512_vnni"));
         assert_eq!(generation(&masked).unwrap().curve_family, "Cascade Lake");
+        let cpx = generation(&CpuId::parse(&x86(
+            "GenuineIntel",
+            6,
+            85,
+            11,
+            "avx512_bf16",
+        )))
+        .unwrap();
+        assert_eq!((cpx.curve_family, cpx.exact), ("Cooper Lake", true));
         let spr = generation(&CpuId::parse(&x86("GenuineIntel", 6, 143, 8, "amx_int8"))).unwrap();
         assert!(spr.name.contains("Sapphire Rapids") && !spr.exact);
+        assert_eq!(spr.curve_family, "Ice Lake");
+        // Every family the table names has a curve.
+        for m in 0..256 {
+            for s in [0, 5, 11] {
+                let id = CpuId::parse(&x86("GenuineIntel", 6, m, s, ""));
+                if let Some(g) = generation(&id) {
+                    assert!(
+                        super::super::curve::family(g.curve_family).is_some(),
+                        "{g:?}"
+                    );
+                }
+            }
+        }
+        for f in [15, 16, 21, 23, 25, 26] {
+            for m in [0, 1, 17, 49, 160] {
+                if let Some(g) = generation(&CpuId::parse(&x86("AuthenticAMD", f, m, 0, ""))) {
+                    assert!(
+                        super::super::curve::family(g.curve_family).is_some(),
+                        "{g:?}"
+                    );
+                }
+            }
+        }
         assert!(generation(&CpuId::parse(&x86("GenuineIntel", 6, 1, 0, ""))).is_none());
     }
 

@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod cpu;
 pub mod curve;
 pub mod metadata;
+pub mod specpower;
 
 use crate::sensors::estimate::{
     linear_cpu_watts, lookup_tdp, DEFAULT_IDLE_SHARE, DEFAULT_WATTS_PER_THREAD,
@@ -60,8 +61,10 @@ impl Hardware {
                             String::new()
                         } else {
                             format!(
-                                "; no data for it, the nearest family {} stands in",
-                                c.family
+                                "; no results for it, the nearest family {} stands in with the \
+                                 band its predecessors' curves missed by (±{:.0}%)",
+                                c.family,
+                                specpower::stand_in_uncertainty() * 100.0
                             )
                         }
                     ),
@@ -144,11 +147,15 @@ pub struct CurveBasis {
 }
 
 impl CurveBasis {
+    /// The curve's own band for its family; for a stand-in, at least the band measured by
+    /// predicting each family's servers from its predecessor's curve.
     pub fn uncertainty(&self) -> f64 {
         if self.exact {
-            curve::FAMILY_UNCERTAINTY
+            self.curve.uncertainty
         } else {
-            curve::STAND_IN_UNCERTAINTY
+            self.curve
+                .uncertainty
+                .max(specpower::stand_in_uncertainty())
         }
     }
 }
@@ -248,10 +255,7 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
         finish(
             c.watts_per_vcpu(q.load) * vcpus,
             b.uncertainty(),
-            format!(
-                "{} curve: {} to {} W per vCPU (idle to full load, Teads' shape between) × {vcpus}",
-                c.family, c.idle_w_per_vcpu, c.max_w_per_vcpu
-            ),
+            format!("{} curve, {} × {vcpus} vCPUs", c.family, c.basis()),
             b.why,
         )
     };
@@ -263,6 +267,16 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
         return Ok(by_curve(c, true, format!("family {} as asked", c.family)));
     }
     if let Some(m) = q.cpu_model.as_deref() {
+        if let Some(c) = specpower::family_of_model(m).and_then(curve::family) {
+            return Ok(by_curve(
+                c,
+                true,
+                format!(
+                    "{m:?} is a {} CPU in the SPECpower_ssj2008 results",
+                    c.family
+                ),
+            ));
+        }
         if let Some((tdp, entry)) = lookup_tdp(m) {
             return Ok(finish(
                 linear_cpu_watts(tdp, DEFAULT_IDLE_SHARE, q.load),
@@ -305,11 +319,11 @@ mod tests {
             ..Query::default()
         })
         .unwrap();
-        assert!(
-            (fam.watts - 4.0 * (0.65 + 3.61 * 0.7)).abs() < 1e-9,
-            "{fam:?}"
-        );
+        let sky = curve::family("Skylake").unwrap();
+        assert!((fam.watts - 4.0 * sky.points[5]).abs() < 1e-9, "{fam:?}");
+        assert_eq!(fam.uncertainty, sky.uncertainty);
         assert!(fam.low_w < fam.watts && fam.watts < fam.high_w);
+        assert!(fam.model.contains("SPECpower"), "{}", fam.model);
 
         let inst = estimate(&Query {
             instance: Some("aws:c6a.large".into()),
@@ -317,20 +331,39 @@ mod tests {
             ..Query::default()
         })
         .unwrap();
-        assert!((inst.watts - 2.0 * 2.02).abs() < 1e-9, "{inst:?}");
+        let milan = curve::family("AMD EPYC 3rd Gen").unwrap();
+        assert!(
+            (inst.watts - 2.0 * milan.max_w_per_vcpu()).abs() < 1e-9,
+            "{inst:?}"
+        );
         let e = inst.embodied.as_ref().unwrap();
         assert!((e.share - 2.0 / 192.0).abs() < 1e-12);
         // 1,510 kg over 4 years, 2 of 192 vCPUs: about 0.45 g an hour.
         let g = inst.embodied_g_per_hour.unwrap();
         assert!(g > 0.3 && g < 0.6, "{g}");
 
-        let tdp = estimate(&Query {
+        let named = estimate(&Query {
             cpu_model: Some("AMD EPYC 7763 64-Core Processor".into()),
             load: 0.0,
             ..Query::default()
         })
         .unwrap();
-        assert!((tdp.watts - 280.0 * DEFAULT_IDLE_SHARE).abs() < 1e-9);
+        assert!(
+            (named.watts - milan.idle_w_per_vcpu()).abs() < 1e-9,
+            "{named:?}"
+        );
+        assert!(named.why.contains("SPECpower"), "{}", named.why);
+        let tdp = estimate(&Query {
+            cpu_model: Some("Intel(R) Pentium(R) CPU G4560 @ 3.50GHz".into()),
+            load: 0.0,
+            ..Query::default()
+        })
+        .unwrap();
+        assert!(tdp.why.contains("TDP table"), "{}", tdp.why);
+        assert!(
+            (tdp.watts - 54.0 * DEFAULT_IDLE_SHARE).abs() < 1e-9,
+            "{tdp:?}"
+        );
         let generic = estimate(&Query {
             cpu_model: Some("AMD EPYC".into()),
             vcpus: Some(2),
