@@ -5,6 +5,8 @@
 //                                                size of the family (the host's share
 //                                                denominator), the host's embodied emissions
 //                                                and its microarchitectures
+//   crates/greenai-meter/data/azure_instances.tsv the same for Azure's virtual machine sizes
+//                                                (the largest size of the series as the host)
 // Usage (see data/SOURCES.md):
 //   npm pack @cloud-carbon-footprint/core@1.0.0 @cloud-carbon-footprint/aws@0.15.0 \
 //            @cloud-carbon-footprint/azure@1.8.0
@@ -35,6 +37,7 @@ Module._load = function (request) {
 const aws = require(path.join(dir, 'aws/package/dist/domain/AwsFootprintEstimationConstants.js')).AWS_CLOUD_CONSTANTS;
 const azure = require(path.join(dir, 'azure/package/dist/domain/AzureFootprintEstimationConstants.js')).AZURE_CLOUD_CONSTANTS;
 const ec2 = require(path.join(dir, 'aws/package/dist/lib/AWSInstanceTypes.js'));
+const azureVms = require(path.join(dir, 'azure/package/dist/lib/VirtualMachineTypes.js'));
 
 // CPU microarchitectures only (the GPU and FPGA rows are per device, not per vCPU).
 const cpu = (name) => !/^(Nvidia|AMD Radeon|Xilinx)/.test(name);
@@ -67,4 +70,21 @@ for (const [family, sizes] of Object.entries(ec2.EC2_INSTANCE_TYPES).sort()) {
   }
 }
 fs.writeFileSync(path.join(out, 'aws_instances.tsv'), rows);
-console.error(`${families.size} CPU families, ${n} EC2 instance types`);
+
+// Azure: sizes by series, [vCPUs, memory GiB, host tCO2e]; sizes without an embodied figure are
+// left out (the table is for the instance's share of a host whose emissions are known).
+const azProcs = azureVms.INSTANCE_TYPE_COMPUTE_PROCESSOR_MAPPING;
+let az = '# instance\tvcpu\tmemory_gib\tfamily_max_vcpu\thost_embodied_kg\tmicroarchitectures\n';
+let m = 0;
+let dropped = 0;
+for (const [series, sizes] of Object.entries(azureVms.VIRTUAL_MACHINE_TYPE_SERIES_MAPPING).sort()) {
+  const largest = Math.max(...Object.values(sizes).map((s) => s[0]));
+  for (const [size, [vcpu, mem, tonnes]] of Object.entries(sizes)) {
+    if (typeof tonnes !== 'number' || !(tonnes > 0)) { dropped += 1; continue; }
+    const arch = Array.isArray(azProcs[size]) ? azProcs[size].filter(cpu).join(';') : '';
+    az += `${size}\t${vcpu}\t${mem}\t${largest}\t${(tonnes * 1000).toFixed(1)}\t${arch}\n`;
+    m += 1;
+  }
+}
+fs.writeFileSync(path.join(out, 'azure_instances.tsv'), az);
+console.error(`${families.size} CPU families, ${n} EC2 instance types, ${m} Azure sizes (${dropped} without an embodied figure left out)`);

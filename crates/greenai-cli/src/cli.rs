@@ -678,7 +678,8 @@ pub struct EstimateArgs {
     /// A CPU family with a load-to-power curve ("Skylake", "AMD EPYC 3rd Gen", "AWS Graviton2").
     #[arg(long, value_name = "FAMILY")]
     pub family: Option<String>,
-    /// A cloud instance type (aws:m5.large): its vCPUs, family and host's embodied emissions.
+    /// A cloud instance type (aws:m5.large, gcp:n2-standard-4, azure:Standard_D2s_v3): its vCPUs,
+    /// family and host's embodied emissions.
     #[arg(long, value_name = "PROVIDER:TYPE")]
     pub instance: Option<String>,
     /// vCPUs (hardware threads) to count (default: the instance's, else 1).

@@ -89,7 +89,7 @@ fn the_metadata_service_names_the_instance_the_machine_does_not() {
     assert_eq!(v["cloud_metadata"]["instance"], "c6a.large", "{v}");
     assert_eq!(v["cloud_metadata"]["known"], true);
 
-    // Google: the machine type's last path segment; not in the bundled table, and said so.
+    // Google: the machine type's last path segment, which the bundled table knows.
     let gcp = stand_in(Plays::Gcp);
     let o = greenai()
         .env("GREENAI_CLOUD_METADATA_URL", &gcp.base)
@@ -98,7 +98,12 @@ fn the_metadata_service_names_the_instance_the_machine_does_not() {
         .unwrap();
     let out = stdout(&o);
     assert!(
-        out.contains("cloud metadata: Google Cloud n2-standard-4 (not in the bundled table"),
+        out.contains("cloud metadata: Google Cloud n2-standard-4\n"),
+        "{out}"
+    );
+    assert!(out.contains("its CPU family: Cascade Lake"), "{out}");
+    assert!(
+        out.contains("its embodied default: Google Cloud n2-standard-4"),
         "{out}"
     );
 

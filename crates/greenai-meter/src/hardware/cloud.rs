@@ -4,10 +4,14 @@
 //! only the provider (`product_name` "Google Compute Engine"; `sys_vendor` "Microsoft
 //! Corporation" with Azure's chassis asset tag), so their instance type stays unknown.
 //!
-//! A known EC2 type brings its vCPUs, the largest size of its family (the whole host, as Cloud
+//! A known type brings its vCPUs, the largest size of its family (the whole host, as Cloud
 //! Carbon Footprint counts it: the instance's share of the host is vCPUs over that), the host's
-//! embodied emissions and its microarchitectures (`data/aws_instances.tsv`, derived from Cloud
-//! Carbon Footprint's npm package by `scripts/derive_cloud_tables.js`).
+//! embodied emissions and its microarchitectures: `data/aws_instances.tsv` (506 EC2 types) and
+//! `data/azure_instances.tsv` (462 Azure sizes), derived from Cloud Carbon Footprint's npm
+//! packages by `scripts/derive_cloud_tables.js`; `data/gcp_instances.tsv` (121 Google Cloud
+//! machine types), derived from its coefficients repository by `scripts/derive_gcp_instances.py`.
+//! Google Cloud and Azure name their type only to the metadata service (`greenai detect
+//! --cloud-metadata`), or to `greenai estimate --instance gcp:n2-standard-4`.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -61,7 +65,7 @@ impl std::fmt::Display for Provider {
     }
 }
 
-/// An EC2 instance type's row.
+/// An instance type's row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InstanceType {
     pub name: &'static str,
@@ -100,31 +104,101 @@ pub struct CloudMachine {
 }
 
 static AWS: &str = include_str!("../../data/aws_instances.tsv");
+static AZURE: &str = include_str!("../../data/azure_instances.tsv");
+static GCP: &str = include_str!("../../data/gcp_instances.tsv");
 
-fn aws_table() -> &'static [InstanceType] {
-    static TABLE: OnceLock<Vec<InstanceType>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        AWS.lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .filter_map(|l| {
-                let f: Vec<&'static str> = l.split('\t').collect();
-                Some(InstanceType {
-                    name: f.first().copied()?,
-                    vcpus: f.get(1)?.parse().ok()?,
-                    memory_gib: f.get(2)?.parse().ok()?,
-                    host_vcpus: f.get(3)?.parse().ok()?,
-                    host_embodied_kg: f.get(4)?.parse().ok()?,
-                    microarchitectures: f.get(5).copied().unwrap_or(""),
-                })
+fn parse_table(text: &'static str) -> Vec<InstanceType> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&'static str> = l.split('\t').collect();
+            Some(InstanceType {
+                name: f.first().copied()?,
+                vcpus: f.get(1)?.parse().ok()?,
+                memory_gib: f.get(2)?.parse().ok()?,
+                host_vcpus: f.get(3)?.parse().ok()?,
+                host_embodied_kg: f.get(4)?.parse().ok()?,
+                microarchitectures: f.get(5).copied().unwrap_or(""),
             })
-            .collect()
-    })
+        })
+        .collect()
+}
+
+/// The bundled table of `provider`'s instance types.
+pub fn table(provider: Provider) -> &'static [InstanceType] {
+    static TABLES: OnceLock<[Vec<InstanceType>; 3]> = OnceLock::new();
+    let t = TABLES.get_or_init(|| [parse_table(AWS), parse_table(GCP), parse_table(AZURE)]);
+    match provider {
+        Provider::Aws => &t[0],
+        Provider::Gcp => &t[1],
+        Provider::Azure => &t[2],
+    }
+}
+
+/// A type name in the form each table keys it: EC2's and Google's lowercased (Google's metadata
+/// gives `projects/N/machineTypes/n2-standard-4`: the last segment); Azure's `Standard_D2s_v3`
+/// (the API's name) and `D2s v3` (the price list's) alike, without the tier, spaces or
+/// underscores, lowercased.
+fn key(provider: Provider, name: &str) -> String {
+    let name = name.trim();
+    match provider {
+        Provider::Aws => name.to_ascii_lowercase(),
+        Provider::Gcp => name
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+        Provider::Azure => {
+            let lower = name.to_ascii_lowercase();
+            let bare = lower
+                .strip_prefix("standard_")
+                .or_else(|| lower.strip_prefix("basic_"))
+                .unwrap_or(&lower);
+            bare.chars().filter(|c| *c != ' ' && *c != '_').collect()
+        }
+    }
+}
+
+/// The instance type `name` of `provider`, from the bundled table.
+pub fn instance(provider: Provider, name: &str) -> Option<InstanceType> {
+    let k = key(provider, name);
+    table(provider)
+        .iter()
+        .find(|t| key(provider, t.name) == k)
+        .copied()
 }
 
 /// The EC2 instance type `name` (`m5.large`), from the bundled table.
 pub fn aws_instance(name: &str) -> Option<InstanceType> {
-    let name = name.trim().to_ascii_lowercase();
-    aws_table().iter().find(|t| t.name == name).copied()
+    instance(Provider::Aws, name)
+}
+
+/// `provider:type` (`aws:m5.large`, `gcp:n2-standard-4`, `azure:Standard_D2s_v3`); a bare name
+/// is an EC2 type.
+pub fn parse_instance(spec: &str) -> Result<(Provider, InstanceType), String> {
+    let (provider, name) = match spec.split_once(':') {
+        Some((p, n)) => (
+            match p.trim().to_ascii_lowercase().as_str() {
+                "aws" => Provider::Aws,
+                "gcp" | "google" => Provider::Gcp,
+                "azure" => Provider::Azure,
+                other => {
+                    return Err(format!(
+                        "{spec}: unknown provider {other:?} (aws, gcp or azure)"
+                    ))
+                }
+            },
+            n,
+        ),
+        None => (Provider::Aws, spec),
+    };
+    let t = instance(provider, name).ok_or_else(|| {
+        format!(
+            "{spec}: not a {provider} instance type in the bundled table \
+             (e.g. aws:m5.large, gcp:n2-standard-4, azure:Standard_D2s_v3)"
+        )
+    })?;
+    Ok((provider, t))
 }
 
 /// The cloud the DMI strings name, or `None` for a machine that names none.
@@ -205,11 +279,32 @@ mod tests {
     }
 
     #[test]
-    fn the_table_reads_whole() {
-        assert!(aws_table().len() > 400);
+    fn the_tables_read_whole() {
+        assert!(table(Provider::Aws).len() > 400);
+        assert!(table(Provider::Azure).len() > 400);
+        assert!(table(Provider::Gcp).len() > 100);
         assert!(aws_instance("M5.Large").is_some());
-        for t in aws_table() {
-            assert!(t.vcpus >= 1 && t.vcpus <= t.host_vcpus, "{t:?}");
+        for p in [Provider::Aws, Provider::Gcp, Provider::Azure] {
+            for t in table(p) {
+                assert!(t.vcpus >= 1 && t.vcpus <= t.host_vcpus, "{t:?}");
+                assert!(t.host_embodied_kg > 0.0, "{t:?}");
+            }
         }
+    }
+
+    #[test]
+    fn google_and_azure_names_as_their_apis_give_them() {
+        let g = instance(Provider::Gcp, "projects/1234/machineTypes/n2-standard-4").unwrap();
+        assert_eq!((g.name, g.vcpus, g.host_vcpus), ("n2-standard-4", 4, 128));
+        assert_eq!(g.curve_family(), Some("Cascade Lake"));
+        let a = instance(Provider::Azure, "Standard_D2s_v3").unwrap();
+        assert_eq!((a.name, a.vcpus), ("D2s v3", 2));
+        assert!(a.curve_family().is_some(), "{a:?}");
+        assert_eq!(instance(Provider::Azure, "d2s v3"), Some(a));
+        let (p, t) = parse_instance("azure:Standard_D2s_v3").unwrap();
+        assert_eq!((p, t), (Provider::Azure, a));
+        assert_eq!(parse_instance("m5.large").unwrap().0, Provider::Aws);
+        assert!(parse_instance("gcp:n9-nothing").is_err());
+        assert!(parse_instance("ibm:bx2-2x8").is_err());
     }
 }

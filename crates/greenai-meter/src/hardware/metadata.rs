@@ -8,7 +8,7 @@
 //! `GET /computeMetadata/v1/instance/machine-type` with `Metadata-Flavor: Google`, Azure's
 //! `GET /metadata/instance/compute/vmSize?api-version=2021-02-01&format=text` with `Metadata: true`.
 
-use super::cloud::{aws_instance, CloudMachine, Provider};
+use super::cloud::{instance, CloudMachine, Provider};
 use std::time::Duration;
 
 /// Where every provider serves instance metadata.
@@ -49,7 +49,7 @@ pub fn query(base: &str, first: Option<Provider>) -> Result<CloudMachine, String
             Ok(t) => {
                 return Ok(CloudMachine {
                     provider: p,
-                    known: (p == Provider::Aws).then(|| aws_instance(&t)).flatten(),
+                    known: instance(p, &t),
                     instance: Some(t),
                 })
             }

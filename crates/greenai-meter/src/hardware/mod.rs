@@ -76,7 +76,14 @@ impl Hardware {
         Some(CurveBasis {
             curve: c,
             exact: true,
-            why: format!("{} from the EC2 instance type {}", c.family, known.name),
+            why: format!(
+                "{} from the {} instance type {}",
+                c.family,
+                self.cloud
+                    .as_ref()
+                    .map_or(String::new(), |m| m.provider.to_string()),
+                known.name
+            ),
         })
     }
 
@@ -210,15 +217,12 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
     if !(0.0..=1.0).contains(&q.load) {
         return Err(format!("--load {} is not between 0 and 1", q.load));
     }
-    let instance = match q.instance.as_deref() {
-        Some(name) => {
-            let bare = name.strip_prefix("aws:").unwrap_or(name);
-            let t = cloud::aws_instance(bare).ok_or_else(|| {
-                format!("{name}: not an EC2 instance type in the bundled table (e.g. aws:m5.large)")
-            })?;
-            Some(t)
+    let (provider, instance) = match q.instance.as_deref() {
+        Some(spec) => {
+            let (p, t) = cloud::parse_instance(spec)?;
+            (Some(p), Some(t))
         }
-        None => None,
+        None => (None, None),
     };
     let vcpus = q.vcpus.or(instance.map(|t| t.vcpus)).unwrap_or(1).max(1) as f64;
     let finish = |watts: f64, u: f64, model: String, why: String| {
@@ -291,7 +295,12 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
             return Ok(by_curve(
                 f,
                 true,
-                format!("the EC2 instance type {}'s {}", t.name, f.family),
+                format!(
+                    "the {} instance type {}'s {}",
+                    provider.map_or(String::new(), |p| p.to_string()),
+                    t.name,
+                    f.family
+                ),
             ));
         }
     }
@@ -342,6 +351,31 @@ mod tests {
         let g = inst.embodied_g_per_hour.unwrap();
         assert!(g > 0.3 && g < 0.6, "{g}");
 
+        let gcp = estimate(&Query {
+            instance: Some("gcp:n2-standard-4".into()),
+            load: 1.0,
+            ..Query::default()
+        })
+        .unwrap();
+        let cascade = curve::family("Cascade Lake").unwrap();
+        assert!(
+            (gcp.watts - 4.0 * cascade.max_w_per_vcpu()).abs() < 1e-9,
+            "{gcp:?}"
+        );
+        assert!(
+            gcp.why.contains("Google Cloud") && gcp.embodied.is_some(),
+            "{gcp:?}"
+        );
+        let azure = estimate(&Query {
+            instance: Some("azure:Standard_D2s_v3".into()),
+            load: 0.5,
+            ..Query::default()
+        })
+        .unwrap();
+        assert!(
+            azure.why.contains("Azure") && azure.embodied.is_some(),
+            "{azure:?}"
+        );
         let named = estimate(&Query {
             cpu_model: Some("AMD EPYC 7763 64-Core Processor".into()),
             load: 0.0,
@@ -385,6 +419,10 @@ mod tests {
             },
             Query {
                 instance: Some("aws:x9.nope".into()),
+                ..Query::default()
+            },
+            Query {
+                instance: Some("ibm:bx2-2x8".into()),
                 ..Query::default()
             },
             Query::default(),
