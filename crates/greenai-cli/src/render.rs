@@ -228,6 +228,9 @@ pub fn detect(r: &DetectReport) -> String {
             );
         }
     }
+    for g in &r.gpus_visible {
+        let _ = writeln!(s, "GPU on the PCI bus: {g}");
+    }
     let counted: Vec<String> = r
         .components
         .iter()

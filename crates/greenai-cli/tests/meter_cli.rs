@@ -26,6 +26,42 @@ fn detect_on_a_server_tree_lists_what_is_added_and_what_is_not() {
     );
 }
 
+/// A GPU without a driver greenai can read is named from the PCI bus, not passed over (issue 25).
+#[test]
+fn detect_names_a_gpu_on_the_pci_bus_that_nothing_measures() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("bus/pci/devices/0000:00:1e.0");
+    std::fs::create_dir_all(&d).unwrap();
+    for (f, v) in [
+        ("class", "0x030200"),
+        ("vendor", "0x10de"),
+        ("device", "0x2237"),
+    ] {
+        std::fs::write(d.join(f), format!("{v}\n")).unwrap();
+    }
+    let o = greenai()
+        .env("GREENAI_SYSFS_ROOT", dir.path())
+        .env("GREENAI_NVML", "off")
+        .arg("detect")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("GPU on the PCI bus: NVIDIA") && out.contains("at 0000:00:1e.0"),
+        "{out}"
+    );
+    let v = json_of(
+        &greenai()
+            .env("GREENAI_SYSFS_ROOT", dir.path())
+            .env("GREENAI_NVML", "off")
+            .args(["detect", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["gpus_visible"][0]["device_id"], 0x2237, "{v}");
+}
+
 #[test]
 fn detect_json_on_a_bare_machine_says_it_falls_back_to_the_model() {
     let o = greenai().args(["detect", "--json"]).output().unwrap();

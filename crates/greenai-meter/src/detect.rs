@@ -58,6 +58,10 @@ pub struct DetectReport {
     pub missing: Vec<Missing>,
     /// The model's assumptions, where the model stands in for a component.
     pub model: Option<ModelSummary>,
+    /// GPU-class devices on the PCI bus, measured or not (a GPU without a driver greenai reads
+    /// shows here and nowhere else).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpus_visible: Vec<crate::hardware::gpu::PciGpu>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -308,6 +312,7 @@ pub fn discover(mut opts: DiscoverOptions) -> Discovery {
             components,
             missing,
             model: model_summary,
+            gpus_visible: crate::hardware::gpu::visible_gpus(&opts.sysfs_root),
         },
         sensors,
     }

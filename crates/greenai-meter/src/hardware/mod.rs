@@ -1,11 +1,13 @@
 //! What greenai knows of the hardware beyond its sensors, for the estimate model: the CPU's
 //! generation ([`cpu`]), the cloud instance ([`cloud`]), each CPU family's load-to-power curve
-//! ([`curve`]), and the embodied emissions of a known cloud host. All of it read locally, under
+//! ([`curve`], fitted on SPECpower results by [`specpower`]), the GPUs on the PCI bus ([`gpu`]),
+//! and the embodied emissions of a known cloud host. All of it read locally, under
 //! roots given as parameters (`/proc`, `/sys`), with no network call.
 
 pub mod cloud;
 pub mod cpu;
 pub mod curve;
+pub mod gpu;
 pub mod metadata;
 pub mod specpower;
 
