@@ -146,6 +146,20 @@ fn embodied_for(provider: cloud::Provider, t: &cloud::InstanceType) -> EmbodiedD
     }
 }
 
+/// The curve of the family whose SPECpower results carry `model`'s number ("AMD EPYC 7763" is
+/// EPYC 3rd Gen), for a CPU whose cpuinfo names no generation greenai knows.
+pub fn model_curve(model: &str) -> Option<CurveBasis> {
+    let c = curve::family(specpower::family_of_model(model)?)?;
+    Some(CurveBasis {
+        curve: c,
+        exact: true,
+        why: format!(
+            "{model:?} is a {} CPU in the SPECpower_ssj2008 results",
+            c.family
+        ),
+    })
+}
+
 /// A family curve chosen for a CPU, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurveBasis {
@@ -219,24 +233,18 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
     if !(0.0..=1.0).contains(&q.load) {
         return Err(format!("--load {} is not between 0 and 1", q.load));
     }
-    let (provider, instance) = match q.instance.as_deref() {
-        Some(spec) => {
-            let (p, t) = cloud::parse_instance(spec)?;
-            (Some(p), Some(t))
-        }
-        None => (None, None),
-    };
-    let vcpus = q.vcpus.or(instance.map(|t| t.vcpus)).unwrap_or(1).max(1) as f64;
+    let instance = q
+        .instance
+        .as_deref()
+        .map(cloud::parse_instance)
+        .transpose()?;
+    let vcpus = q
+        .vcpus
+        .or(instance.map(|(_, t)| t.vcpus))
+        .unwrap_or(1)
+        .max(1) as f64;
     let finish = |watts: f64, u: f64, model: String, why: String| {
-        let embodied = instance.map(|t| EmbodiedDefault {
-            host_kg: t.host_embodied_kg,
-            share: t.host_share(),
-            lifespan_years: cloud::HOST_LIFESPAN_YEARS,
-            source: format!(
-                "host {:.0} kgCO2e (Cloud Carbon Footprint)",
-                t.host_embodied_kg
-            ),
-        });
+        let embodied = instance.map(|(p, t)| embodied_for(p, &t));
         let per_hour = embodied
             .as_ref()
             .map(|e| e.host_kg * 1000.0 * e.share / (e.lifespan_years * 365.25 * 24.0));
@@ -273,15 +281,8 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
         return Ok(by_curve(c, true, format!("family {} as asked", c.family)));
     }
     if let Some(m) = q.cpu_model.as_deref() {
-        if let Some(c) = specpower::family_of_model(m).and_then(curve::family) {
-            return Ok(by_curve(
-                c,
-                true,
-                format!(
-                    "{m:?} is a {} CPU in the SPECpower_ssj2008 results",
-                    c.family
-                ),
-            ));
+        if let Some(b) = model_curve(m) {
+            return Ok(by_curve(b.curve, true, b.why));
         }
         if let Some((tdp, entry)) = lookup_tdp(m) {
             return Ok(finish(
@@ -292,17 +293,12 @@ pub fn estimate(q: &Query) -> Result<Estimate, String> {
             ));
         }
     }
-    if let Some(t) = instance {
+    if let Some((p, t)) = instance {
         if let Some(f) = t.curve_family().and_then(curve::family) {
             return Ok(by_curve(
                 f,
                 true,
-                format!(
-                    "the {} instance type {}'s {}",
-                    provider.map_or(String::new(), |p| p.to_string()),
-                    t.name,
-                    f.family
-                ),
+                format!("the {p} instance type {}'s {}", t.name, f.family),
             ));
         }
     }

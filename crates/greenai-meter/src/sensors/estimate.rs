@@ -134,14 +134,9 @@ impl MachineModel {
         let n = logical_cpus as f64;
         // The family curve first: on the SPECpower results it misses by a fifth of what one TDP
         // with a straight line does (`greenai estimate --validate`, bench/estimate_validation).
-        let curve = hardware.curve().or_else(|| {
-            let f = crate::hardware::specpower::family_of_model(&cpu_model)?;
-            Some(CurveBasis {
-                curve: crate::hardware::curve::family(f)?,
-                exact: true,
-                why: format!("{cpu_model:?} is a {f} CPU in the SPECpower_ssj2008 results"),
-            })
-        });
+        let curve = hardware
+            .curve()
+            .or_else(|| crate::hardware::model_curve(&cpu_model));
         let (cpu_max_power, tdp_entry, idle_share) = match (&curve, lookup_tdp(&cpu_model)) {
             (Some(b), _) => (
                 Power::from_watts(b.curve.max_w_per_vcpu() * n),
