@@ -43,6 +43,9 @@ pub struct Curve {
     pub uncertainty: f64,
     /// SPECpower results the curve is fitted on; 0 for CCF's ends with Teads' shape.
     pub servers: usize,
+    /// Memory per vCPU the fitted servers carried (GiB), whose power the curve includes; `None`
+    /// for CCF's ends.
+    pub memory_gib_per_vcpu: Option<f64>,
 }
 
 impl Curve {
@@ -93,6 +96,7 @@ fn ccf(family: &'static str, idle: f64, max: f64) -> Curve {
         points: std::array::from_fn(|k| idle + (max - idle) * shape(k as f64 / (STEPS - 1) as f64)),
         uncertainty: FAMILY_UNCERTAINTY,
         servers: 0,
+        memory_gib_per_vcpu: None,
     }
 }
 
@@ -107,6 +111,7 @@ pub fn families() -> &'static [Curve] {
                 points: f.w_per_thread,
                 uncertainty: f.uncertainty,
                 servers: f.servers,
+                memory_gib_per_vcpu: Some(f.memory_gb_per_thread),
             })
             .collect();
         for l in FAMILIES.lines().filter(|l| !l.starts_with('#')) {

@@ -226,6 +226,9 @@ pub struct Fit {
     pub w_per_thread: [f64; STEPS],
     /// The band's relative half-width, from the held-out predictions.
     pub uncertainty: f64,
+    /// The median memory per hardware thread of the family's servers, GB: what the curve's wall
+    /// power already includes.
+    pub memory_gb_per_thread: f64,
 }
 
 /// Fits a curve on `servers` (one family's), its band from holding each out in turn; `None`
@@ -244,6 +247,13 @@ pub fn fit(family: &'static str, servers: &[&Server]) -> Option<Fit> {
         servers: servers.len(),
         w_per_thread: curve_from(&sorted, None),
         uncertainty: quantile(&mut held, BAND_QUANTILE),
+        memory_gb_per_thread: quantile(
+            &mut servers
+                .iter()
+                .map(|s| s.memory_gb / s.threads as f64)
+                .collect::<Vec<_>>(),
+            0.5,
+        ),
     })
 }
 

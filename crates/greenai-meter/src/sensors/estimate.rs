@@ -11,7 +11,9 @@
 //!   `idle_share` is [`DEFAULT_IDLE_SHARE`]. The curve comes first because on the published
 //!   results it misses by about a fifth of what one TDP with a straight line does.
 //! - **DRAM**: a constant [`DRAM_WATTS_PER_GIB`] per GiB of installed memory (`MemTotal`),
-//!   whatever the load.
+//!   whatever the load, less the memory a fitted CPU curve's servers carried for as many vCPUs
+//!   (the median per thread of the family's SPECpower results: their memory's power is in the
+//!   curve's wall power already).
 //!
 //! The energy is integrated inside the sensor, one utilisation interval at a time, so a window's
 //! edges are exact in the model's own terms.
@@ -180,8 +182,19 @@ impl MachineModel {
         }
     }
 
+    /// The memory the DRAM term counts, GiB: all of it, less what a fitted curve's servers
+    /// carried for as many vCPUs (their memory's power is in the curve already).
+    pub fn dram_counted_gib(&self) -> f64 {
+        let in_curve = self
+            .curve
+            .as_ref()
+            .and_then(|b| b.curve.memory_gib_per_vcpu)
+            .map_or(0.0, |m| m * self.logical_cpus as f64);
+        (self.memory_gib - in_curve).max(0.0)
+    }
+
     pub fn dram_power(&self) -> Power {
-        Power::from_watts(self.memory_gib * DRAM_WATTS_PER_GIB)
+        Power::from_watts(self.dram_counted_gib() * DRAM_WATTS_PER_GIB)
     }
 
     fn cpu_uncertainty(&self) -> f64 {
@@ -267,10 +280,19 @@ impl EstimateSensor {
             components.push(Component {
                 id: "dram-est".into(),
                 kind: ComponentKind::Dram,
-                sensor: format!(
-                    "estimate:dram ({:.1} GiB × {} W/GiB)",
-                    model.memory_gib, DRAM_WATTS_PER_GIB
-                ),
+                sensor: if model.dram_counted_gib() < model.memory_gib {
+                    format!(
+                        "estimate:dram ({:.1} GiB beyond the {:.1} GiB the CPU curve's servers carry × {} W/GiB)",
+                        model.dram_counted_gib(),
+                        model.memory_gib - model.dram_counted_gib(),
+                        DRAM_WATTS_PER_GIB
+                    )
+                } else {
+                    format!(
+                        "estimate:dram ({:.1} GiB × {} W/GiB)",
+                        model.memory_gib, DRAM_WATTS_PER_GIB
+                    )
+                },
                 provenance: Provenance::Estimated,
                 uncertainty: Some(DRAM_UNCERTAINTY),
                 counted: true,
@@ -474,5 +496,13 @@ mod tests {
         );
         assert!(m.tdp_entry.is_none());
         assert_eq!(m.memory_gib, 16.0);
+        // The curve's servers carried memory whose power it includes: the DRAM term counts the rest.
+        let carried = b.curve.memory_gib_per_vcpu.unwrap() * 2.0;
+        assert!(carried > 0.5 && carried < 8.0, "{carried}");
+        assert!((m.dram_counted_gib() - (16.0 - carried)).abs() < 1e-9);
+        assert_eq!(
+            m.dram_power(),
+            Power::from_watts((16.0 - carried) * DRAM_WATTS_PER_GIB)
+        );
     }
 }
