@@ -208,30 +208,6 @@ mod tests {
     use super::*;
     use crate::models::ModelKind;
 
-    /// `n` 8×8 images of two classes: the top half bright, or the bottom half.
-    pub(crate) fn tiny_set(n: usize) -> Dataset {
-        let mut images = Vec::new();
-        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
-        for (i, &l) in labels.iter().enumerate() {
-            for y in 0..8 {
-                for x in 0..8 {
-                    let on = (y < 4) == (l == 0);
-                    images.push(if on {
-                        200 + (i + x) as u8 % 50
-                    } else {
-                        (x * y) as u8
-                    });
-                }
-            }
-        }
-        Dataset {
-            rows: 8,
-            cols: 8,
-            images,
-            labels,
-        }
-    }
-
     /// The int8 frozen part's features: int8 arithmetic (not the f32 pass), within a few per cent
     /// of f32's in direction.
     #[test]
@@ -244,7 +220,7 @@ mod tests {
             graph,
             quant: None,
         };
-        let train = tiny_set(20);
+        let train = Dataset::two_halves(20);
         let (frozen, _) = efficientnet::split(&backbone, 32, 0, 2, 0).unwrap();
         // Every layer int8: whether int8 is faster on this CPU (and under this load) must not
         // decide what the test checks.

@@ -59,6 +59,32 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
 }
 
 impl Dataset {
+    /// `n` 8×8 images of two classes, the top half bright or the bottom half: a set small enough
+    /// for tests of the training and transfer loops, in this crate and the ones that build on it.
+    #[doc(hidden)]
+    pub fn two_halves(n: usize) -> Dataset {
+        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+        let mut images = Vec::with_capacity(n * 64);
+        for (i, &l) in labels.iter().enumerate() {
+            for y in 0..8 {
+                for x in 0..8 {
+                    let on = (y < 4) == (l == 0);
+                    images.push(if on {
+                        200 + (i + x) as u8 % 50
+                    } else {
+                        (x * y) as u8
+                    });
+                }
+            }
+        }
+        Dataset {
+            rows: 8,
+            cols: 8,
+            images,
+            labels,
+        }
+    }
+
     /// Reads `train-*` or `t10k-*` images and labels from a directory of IDX files (MNIST's and
     /// Fashion-MNIST's names, raw or `.gz`).
     pub fn load(dir: &Path, split: Split) -> Result<Dataset> {

@@ -497,30 +497,6 @@ mod tests {
     use greenai_nn::checkpoint::read_tensors;
     use greenai_nn::models::ModelKind;
 
-    /// `n` 8×8 images of two classes: the top half bright, or the bottom half.
-    fn tiny_set(n: usize) -> Dataset {
-        let mut images = Vec::new();
-        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
-        for (i, &l) in labels.iter().enumerate() {
-            for y in 0..8 {
-                for x in 0..8 {
-                    let on = (y < 4) == (l == 0);
-                    images.push(if on {
-                        200 + (i + x) as u8 % 50
-                    } else {
-                        (x * y) as u8
-                    });
-                }
-            }
-        }
-        Dataset {
-            rows: 8,
-            cols: 8,
-            images,
-            labels,
-        }
-    }
-
     /// EfficientNet-Lite0's architecture at 32×32 with random weights: the shapes and the cache
     /// without the 19 MB of pretrained weights.
     fn random_backbone(seed: u64) -> Model {
@@ -578,8 +554,8 @@ mod tests {
                 db,
                 dir,
                 job,
-                train: tiny_set(train),
-                test: tiny_set(test),
+                train: Dataset::two_halves(train),
+                test: Dataset::two_halves(test),
             }
         }
 
