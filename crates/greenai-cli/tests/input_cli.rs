@@ -134,6 +134,9 @@ fn a_lying_int8_checkpoint_is_refused() {
         f32_ck.to_str().unwrap(),
         "--calibration",
         "50",
+        // Every layer int8 whatever this CPU times (the spoiled tensors must exist).
+        "--int8-layers",
+        "all",
         "--no-store",
         "--save",
         int8_ck.to_str().unwrap(),
