@@ -71,6 +71,26 @@ pub fn report(r: &RunReport) -> String {
         r.peak_power_w.map(w).unwrap_or_default(),
         prov(r.provenance, r.uncertainty),
     );
+    if let Some(m) = &r.model_check {
+        let _ = writeln!(
+            s,
+            "  model check: the estimate ({}) gives {}{} against {} {} ({}){}",
+            m.estimated_components.join(" + "),
+            j(m.estimated.joules()),
+            band(m.uncertainty),
+            m.measured_provenance,
+            j(m.measured.joules()),
+            m.measured_components.join(" + "),
+            match m.difference {
+                Some(d) => format!(
+                    ": {:+.1}%, {} its band",
+                    d * 100.0,
+                    if m.within_band { "inside" } else { "outside" }
+                ),
+                None => String::new(),
+            }
+        );
+    }
     if let (Some(e), Some(cpu), Some(share)) = (
         r.process_energy_j,
         r.process_cpu_time_s,

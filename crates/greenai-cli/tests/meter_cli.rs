@@ -273,6 +273,72 @@ fn run_reports_a_cpu_burning_child_and_its_share() {
     assert!(err.contains("process tree: "), "{err}");
 }
 
+/// On a machine RAPL measures, the model still runs beside it, is not added, and the run says how
+/// far its estimate was from the measurement (issue 25).
+#[test]
+fn run_on_a_rapl_server_reports_the_estimate_beside_the_measurement() {
+    let sys = tempfile::tempdir().unwrap();
+    assert!(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(format!(
+            "{}/.",
+            fixtures().join("intel-2s-server").display()
+        ))
+        .arg(sys.path())
+        .status()
+        .unwrap()
+        .success());
+    // The child moves each counter once: 2 J per package, 0.5 J per DRAM zone, 5 J in all.
+    let mut script = String::from("sleep 0.2");
+    for (zone, uj) in [
+        ("intel-rapl:0", 2_000_000u64),
+        ("intel-rapl:0:0", 500_000),
+        ("intel-rapl:1", 2_000_000),
+        ("intel-rapl:1:0", 500_000),
+    ] {
+        let f = sys
+            .path()
+            .join("class/powercap")
+            .join(zone)
+            .join("energy_uj");
+        let now: u64 = std::fs::read_to_string(&f).unwrap().trim().parse().unwrap();
+        script += &format!("; echo {} > '{}'", now + uj, f.display());
+    }
+    script += "; sleep 0.2";
+    let o = greenai()
+        .env("GREENAI_SYSFS_ROOT", sys.path())
+        .args(["run", "--json", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((v["energy_j"].as_f64().unwrap() - 5.0).abs() < 1e-6, "{v}");
+    assert_eq!(v["provenance"], "measured");
+    let check = &v["model_check"];
+    assert!(
+        (check["measured_j"].as_f64().unwrap() - 5.0).abs() < 1e-6,
+        "{check}"
+    );
+    let est = check["estimated_j"].as_f64().unwrap();
+    assert!(est > 0.0, "{check}");
+    let diff = check["difference"].as_f64().unwrap();
+    assert!((diff - (est - 5.0) / 5.0).abs() < 1e-9, "{check}");
+    assert_eq!(check["estimated_components"][0], "cpu-package-est");
+    // The model's components are in the report, marked as not added.
+    let comps = v["components"].as_array().unwrap();
+    let shadow = comps
+        .iter()
+        .find(|c| c["name"] == "cpu-package-est")
+        .unwrap();
+    assert_eq!(shadow["counted"], false, "{shadow}");
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("model check:"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("against measured 5.00 J"), "{line}");
+}
+
 #[test]
 fn run_exits_with_the_childs_status() {
     let o = greenai()

@@ -227,83 +227,77 @@ pub fn discover(mut opts: DiscoverOptions) -> Discovery {
         cpu: !platform && !covered(&components, ComponentKind::CpuPackage),
         dram: !platform && !covered(&components, ComponentKind::Dram),
     };
+    // The model runs wherever it can: standing in for what no sensor covers, and beside the
+    // sensors for the rest (kept, not added), so a run on a measured machine says how far the
+    // estimate would have been (`Measurement::model_check`).
     let mut model_summary = None;
-    if targets.cpu || targets.dram {
-        let opened =
-            MachineModel::detect_at(&opts.proc_root, Some(&opts.sysfs_root)).and_then(|m| {
-                let hw = &m.hardware;
-                model_summary = Some(ModelSummary {
-                    cpu_model: m.cpu_model.clone(),
-                    logical_cpus: m.logical_cpus,
-                    tdp_entry: m.tdp_entry.clone(),
-                    cpu_max_power_w: m.cpu_max_power.watts(),
-                    idle_share: m.idle_share,
-                    memory_gib: m.memory_gib,
-                    curve_family: m.curve.as_ref().map(|b| b.curve.family.to_string()),
-                    curve_why: m.curve.as_ref().map(|b| b.why.clone()),
-                    generation: hw.generation.map(|g| g.name.to_string()),
-                    cpu_id: crate::hardware::cpu::evidence(&hw.cpu),
-                    virtual_machine: hw.cpu.virtual_machine,
-                    cloud: hw.cloud.as_ref().map(|c| match &c.instance {
-                        Some(i) => format!(
-                            "{} {i}{}",
-                            c.provider,
-                            if c.known.is_some() {
-                                ""
-                            } else {
-                                " (not in the bundled table)"
-                            }
-                        ),
-                        None => format!("{} (instance type not named locally)", c.provider),
-                    }),
-                    embodied: hw.embodied(),
-                });
-                EstimateSensor::open(&opts.proc_root, m, targets)
-            });
-        match opened {
-            Ok(s) => {
-                components.extend(s.components().iter().cloned());
-                interfaces.push(InterfaceStatus {
-                    interface: "estimate",
-                    available: true,
-                    notes: vec![format!(
-                        "stands in for: {}",
-                        [("CPU", targets.cpu), ("DRAM", targets.dram)]
-                            .iter()
-                            .filter(|t| t.1)
-                            .map(|t| t.0)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )],
-                    fix: None,
-                    components: s.components().to_vec(),
-                });
-                sensors.push(Box::new(s));
-            }
-            Err(e) => {
-                for (kind, on) in [
-                    (ComponentKind::CpuPackage, targets.cpu),
-                    (ComponentKind::Dram, targets.dram),
-                ] {
-                    if on {
-                        missing.push(Missing {
-                            kind,
-                            sensor: "estimate".into(),
-                            reason: format!("no sensor, and the model failed: {e}"),
-                        });
-                    }
+    let opened = MachineModel::detect_at(&opts.proc_root, Some(&opts.sysfs_root)).and_then(|m| {
+        model_summary = Some(summary_of(&m));
+        EstimateSensor::open(
+            &opts.proc_root,
+            m,
+            EstimateTargets {
+                cpu: true,
+                dram: true,
+            },
+        )
+    });
+    let label = |on: bool| {
+        [("CPU", targets.cpu), ("DRAM", targets.dram)]
+            .iter()
+            .filter(|t| t.1 == on)
+            .map(|t| t.0)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match opened {
+        Ok(s) => {
+            let mut mine = s.components().to_vec();
+            for c in &mut mine {
+                let needed = match c.kind {
+                    ComponentKind::CpuPackage => targets.cpu,
+                    _ => targets.dram,
+                };
+                if !needed {
+                    c.counted = false;
+                    c.within = Some(BESIDE.into());
                 }
-                interfaces.push(status_of("estimate", &e));
             }
+            let mut notes = Vec::new();
+            if targets.cpu || targets.dram {
+                notes.push(format!("stands in for: {}", label(true)));
+            }
+            if !(targets.cpu && targets.dram) {
+                notes.push(format!(
+                    "beside the sensors, for comparison (not added): {}",
+                    label(false)
+                ));
+            }
+            components.extend(mine.iter().cloned());
+            interfaces.push(InterfaceStatus {
+                interface: "estimate",
+                available: true,
+                notes,
+                fix: None,
+                components: mine,
+            });
+            sensors.push(Box::new(s));
         }
-    } else {
-        interfaces.push(InterfaceStatus {
-            interface: "estimate",
-            available: false,
-            notes: vec!["not needed: sensors cover the CPU and DRAM".into()],
-            fix: None,
-            components: Vec::new(),
-        });
+        Err(e) => {
+            for (kind, on) in [
+                (ComponentKind::CpuPackage, targets.cpu),
+                (ComponentKind::Dram, targets.dram),
+            ] {
+                if on {
+                    missing.push(Missing {
+                        kind,
+                        sensor: "estimate".into(),
+                        reason: format!("no sensor, and the model failed: {e}"),
+                    });
+                }
+            }
+            interfaces.push(status_of("estimate", &e));
+        }
     }
 
     Discovery {
@@ -315,6 +309,39 @@ pub fn discover(mut opts: DiscoverOptions) -> Discovery {
             gpus_visible: crate::hardware::gpu::visible_gpus(&opts.sysfs_root),
         },
         sensors,
+    }
+}
+
+/// Why a model component is present but not added.
+pub const BESIDE: &str = "the model's figure beside the sensors', for comparison";
+
+fn summary_of(m: &MachineModel) -> ModelSummary {
+    let hw = &m.hardware;
+    ModelSummary {
+        cpu_model: m.cpu_model.clone(),
+        logical_cpus: m.logical_cpus,
+        tdp_entry: m.tdp_entry.clone(),
+        cpu_max_power_w: m.cpu_max_power.watts(),
+        idle_share: m.idle_share,
+        memory_gib: m.memory_gib,
+        curve_family: m.curve.as_ref().map(|b| b.curve.family.to_string()),
+        curve_why: m.curve.as_ref().map(|b| b.why.clone()),
+        generation: hw.generation.map(|g| g.name.to_string()),
+        cpu_id: crate::hardware::cpu::evidence(&hw.cpu),
+        virtual_machine: hw.cpu.virtual_machine,
+        cloud: hw.cloud.as_ref().map(|c| match &c.instance {
+            Some(i) => format!(
+                "{} {i}{}",
+                c.provider,
+                if c.known.is_some() {
+                    ""
+                } else {
+                    " (not in the bundled table)"
+                }
+            ),
+            None => format!("{} (instance type not named locally)", c.provider),
+        }),
+        embodied: hw.embodied(),
     }
 }
 

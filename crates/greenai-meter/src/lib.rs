@@ -34,7 +34,7 @@ pub use error::{classify_io, MeterError, Result, POWERCAP_PERMISSION_HINT};
 pub use faults::{Fault, FaultKind};
 pub use greenai_units::{Energy, Power};
 pub use monitor::{
-    clock_ticks_per_second, ComponentMeasurement, Measurement, Monitor, MonitorBuilder,
+    clock_ticks_per_second, ComponentMeasurement, Measurement, ModelCheck, Monitor, MonitorBuilder,
     ProcessMeasurement, Sample, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL,
 };
 pub use sensor::EnergySensor;

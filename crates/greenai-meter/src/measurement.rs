@@ -101,6 +101,93 @@ impl Measurement {
             .collect();
         (!parts.is_empty()).then(|| parts.into_iter().sum())
     }
+
+    /// The model's figure beside the sensors' for the same window, where the model ran beside
+    /// them (its components present but not counted): see [`ModelCheck`].
+    pub fn model_check(&self) -> Option<ModelCheck> {
+        let is_model = |c: &ComponentMeasurement| c.component.sensor.starts_with(MODEL_SENSOR);
+        let shadow: Vec<&ComponentMeasurement> = self
+            .components
+            .iter()
+            .filter(|c| is_model(c) && !c.component.counted && c.energy.is_some())
+            .collect();
+        if shadow.is_empty() {
+            return None;
+        }
+        let kinds: Vec<ComponentKind> = shadow.iter().map(|c| c.component.kind).collect();
+        let measured: Vec<&ComponentMeasurement> = self
+            .components
+            .iter()
+            .filter(|c| {
+                !is_model(c)
+                    && c.component.counted
+                    && c.energy.is_some()
+                    && (kinds.contains(&c.component.kind)
+                        || c.component.kind == ComponentKind::Platform)
+            })
+            .collect();
+        if measured.is_empty() {
+            return None;
+        }
+        let sum =
+            |cs: &[&ComponentMeasurement]| -> Energy { cs.iter().filter_map(|c| c.energy).sum() };
+        let estimated = sum(&shadow);
+        let measured_e = sum(&measured);
+        let band: f64 = shadow
+            .iter()
+            .filter_map(|c| Some(c.energy?.joules() * c.component.uncertainty?))
+            .sum();
+        let ids = |cs: &[&ComponentMeasurement]| {
+            cs.iter()
+                .map(|c| c.component.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let difference = (measured_e.joules() > 0.0)
+            .then(|| (estimated.joules() - measured_e.joules()) / measured_e.joules());
+        Some(ModelCheck {
+            estimated,
+            estimated_components: ids(&shadow),
+            uncertainty: (estimated.joules() > 0.0).then(|| band / estimated.joules()),
+            measured: measured_e,
+            measured_components: ids(&measured),
+            measured_provenance: measured
+                .iter()
+                .map(|c| c.component.provenance)
+                .max()
+                .unwrap_or(Provenance::Measured),
+            difference,
+            within_band: (estimated.joules() - measured_e.joules()).abs() <= band,
+        })
+    }
+}
+
+/// How the model's components' sensor strings begin (`estimate:cpu (...)`).
+const MODEL_SENSOR: &str = "estimate:";
+
+/// The model's estimate for a window beside what the sensors measured in it: on a machine with
+/// RAPL (or a whole-system meter) the model runs too, its figure is kept but not added, and every
+/// run says how far the estimate a machine without sensors would have been given is from the
+/// measurement. The model's CPU figure is wall power per vCPU (SPECpower's), so against RAPL's
+/// package and DRAM domains it is expected to run high by the rest of the server (power supply,
+/// fans, board); against a whole-system meter the two cover the same thing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCheck {
+    #[serde(rename = "estimated_j")]
+    pub estimated: Energy,
+    pub estimated_components: Vec<String>,
+    /// The model's stated band, relative to `estimated`.
+    pub uncertainty: Option<f64>,
+    #[serde(rename = "measured_j")]
+    pub measured: Energy,
+    /// The counted sensor components of the kinds the model covered (a whole-platform reading
+    /// stands for all of them).
+    pub measured_components: Vec<String>,
+    /// `measured`, or `estimated` where a fault was bridged in the measured figure.
+    pub measured_provenance: Provenance,
+    /// `(estimated − measured) / measured`; `None` when nothing was measured.
+    pub difference: Option<f64>,
+    /// The measurement lies inside the model's stated band.
+    pub within_band: bool,
 }
 
 pub(crate) mod secs {

@@ -4,7 +4,9 @@ use crate::accumulator::EnergyAccumulator;
 use crate::component::{Component, ComponentKind, Missing, Provenance, Reading};
 use crate::error::{MeterError, Result};
 use crate::faults::{self, Fault, Guard};
-pub use crate::measurement::{ComponentMeasurement, Measurement, ProcessMeasurement, Sample};
+pub use crate::measurement::{
+    ComponentMeasurement, Measurement, ModelCheck, ProcessMeasurement, Sample,
+};
 use crate::procfs::{CpuTimes, ProcessTree, StatFile};
 use crate::sensor::EnergySensor;
 use greenai_units::{Energy, Power};

@@ -128,6 +128,8 @@ fn a_missing_domain_is_simply_absent_and_the_model_fills_only_that_gap() {
             ("cpu-package-0", true, Provenance::Measured),
             ("cpu-package-1", true, Provenance::Measured),
             ("psys-2", false, Provenance::Measured),
+            // The CPU estimate runs beside the packages, not added (tests/model_check.rs).
+            ("cpu-package-est", false, Provenance::Estimated),
             ("dram-est", true, Provenance::Estimated),
         ]
     );
@@ -188,9 +190,13 @@ fn hwmon_energy_counters_are_measured_and_dedupe_against_rapl() {
     assert_eq!(
         kinds,
         vec![
-            ("cpu-core-000", ComponentKind::CpuCore, Provenance::Measured),
             (
-                "cpu-package-0",
+                "cpu-core-000-hwmon1",
+                ComponentKind::CpuCore,
+                Provenance::Measured
+            ),
+            (
+                "cpu-package-0-hwmon1",
                 ComponentKind::CpuPackage,
                 Provenance::Measured
             ),
@@ -212,12 +218,12 @@ fn hwmon_energy_counters_are_measured_and_dedupe_against_rapl() {
         .find(|c| c.sensor.starts_with("hwmon:") && c.kind == ComponentKind::CpuPackage)
         .unwrap();
     assert!(!hw.counted);
-    // AMD has no dram zone: the model stands in for DRAM alone.
+    // AMD has no dram zone: the model stands in for DRAM alone (its CPU figure runs beside).
     let est: Vec<&str> = d
         .report
         .components
         .iter()
-        .filter(|c| c.provenance == Provenance::Estimated)
+        .filter(|c| c.provenance == Provenance::Estimated && c.counted)
         .map(|c| c.id.as_str())
         .collect();
     assert_eq!(est, vec!["dram-est"]);

@@ -2,7 +2,9 @@
 
 use crate::timefmt;
 use greenai_carbon::{CarbonReport, CarbonSettings};
-use greenai_meter::{Component, ComponentMeasurement, Measurement, Missing, Provenance};
+use greenai_meter::{
+    Component, ComponentMeasurement, Measurement, Missing, ModelCheck, Provenance,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -86,6 +88,10 @@ pub struct RunReport {
     /// measurements.
     #[serde(default)]
     pub faults: Vec<greenai_meter::Fault>,
+    /// Where sensors measured the run and the model ran beside them: the model's figure against
+    /// the measurement, and the difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_check: Option<ModelCheck>,
     pub labels: BTreeMap<String, String>,
     pub interval_s: f64,
     pub samples: u32,
@@ -161,6 +167,7 @@ impl RunStart {
             cpu_utilisation: m.cpu_utilisation,
             missing: m.missing.clone(),
             faults: m.faults.clone(),
+            model_check: m.model_check(),
             labels: self.labels.clone(),
             interval_s: self.interval_s,
             samples: m.samples,

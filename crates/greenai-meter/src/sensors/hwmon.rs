@@ -194,13 +194,18 @@ fn component(
         ),
         ("amd_energy", Some(l)) if l.starts_with("Esocket") => (
             ComponentKind::CpuPackage,
-            format!("cpu-package-{}", l.trim_start_matches("Esocket")),
+            // Named apart from RAPL's `cpu-package-N`, which counts the same socket on the
+            // same machine: ids are unique in a monitor.
+            format!(
+                "cpu-package-{}-hwmon{hwmon}",
+                l.trim_start_matches("Esocket")
+            ),
             true,
             None,
         ),
         ("amd_energy", Some(l)) if l.starts_with("Ecore") => (
             ComponentKind::CpuCore,
-            format!("cpu-core-{}", l.trim_start_matches("Ecore")),
+            format!("cpu-core-{}-hwmon{hwmon}", l.trim_start_matches("Ecore")),
             false,
             Some("its CPU socket".to_string()),
         ),
