@@ -125,8 +125,15 @@ impl Optimizer {
         match self.kind {
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let t = self.step.min(i32::MAX as u64) as i32;
-                let c1 = 1.0 - self.beta1.powi(t);
-                let c2 = 1.0 - self.beta2.powi(t);
+                let k = AdamStep {
+                    lr,
+                    wd,
+                    beta1: self.beta1,
+                    beta2: self.beta2,
+                    eps: self.eps,
+                    c1: 1.0 - self.beta1.powi(t),
+                    c2: 1.0 - self.beta2.powi(t),
+                };
                 let decoupled = self.kind == OptimizerKind::AdamW;
                 for (((pt, gt), mt), vt) in
                     p.0.iter_mut()
@@ -134,31 +141,24 @@ impl Optimizer {
                         .zip(&mut self.m.0)
                         .zip(&mut self.v.0)
                 {
-                    for i in 0..pt.len() {
-                        let mut gi = gt[i];
-                        if decoupled {
-                            pt[i] -= lr * wd * pt[i];
-                        } else if wd != 0.0 {
-                            gi += wd * pt[i];
-                        }
-                        mt[i] = self.beta1 * mt[i] + (1.0 - self.beta1) * gi;
-                        vt[i] = self.beta2 * vt[i] + (1.0 - self.beta2) * gi * gi;
-                        pt[i] -= lr * (mt[i] / c1) / ((vt[i] / c2).sqrt() + self.eps);
+                    if decoupled {
+                        adam_tensor::<DECOUPLED>(pt, gt, mt, vt, &k);
+                    } else if wd != 0.0 {
+                        adam_tensor::<L2>(pt, gt, mt, vt, &k);
+                    } else {
+                        adam_tensor::<PLAIN>(pt, gt, mt, vt, &k);
                     }
                 }
             }
             OptimizerKind::Sgd => {
                 let first = self.step == 1;
+                let momentum = self.momentum;
                 for ((pt, gt), bt) in p.0.iter_mut().zip(&g.0).zip(&mut self.m.0) {
-                    for i in 0..pt.len() {
-                        let gi = gt[i] + wd * pt[i];
+                    for ((p, &g), b) in pt.iter_mut().zip(gt).zip(bt.iter_mut()) {
+                        let gi = g + wd * *p;
                         // PyTorch starts the momentum buffer at the first gradient.
-                        bt[i] = if first {
-                            gi
-                        } else {
-                            self.momentum * bt[i] + gi
-                        };
-                        pt[i] -= lr * bt[i];
+                        *b = if first { gi } else { momentum * *b + gi };
+                        *p -= lr * *b;
                     }
                 }
             }
@@ -166,9 +166,118 @@ impl Optimizer {
     }
 }
 
+/// Adam's constants for one step.
+struct AdamStep {
+    lr: f32,
+    wd: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    /// Bias corrections `1 − βᵗ`.
+    c1: f32,
+    c2: f32,
+}
+
+/// How weight decay enters Adam's update.
+const PLAIN: u8 = 0;
+/// Adam's L2 penalty, added to the gradient.
+const L2: u8 = 1;
+/// AdamW's decay of the weights, before the update.
+const DECOUPLED: u8 = 2;
+
+/// One tensor's Adam update, element by element in PyTorch's order of operations. Written over
+/// zipped slices with the constants in locals and the decay mode a constant, so that it compiles
+/// to vector instructions: the indexed loop reading `self`'s fields did not, and was a sixth of a
+/// two-thread training run's CPU time, all of it on the thread that steps while the other waits.
+/// Vector division and square root round as the scalar ones do: the results are bit-identical.
+#[inline(always)]
+fn adam_tensor<const MODE: u8>(
+    pt: &mut [f32],
+    gt: &[f32],
+    mt: &mut [f32],
+    vt: &mut [f32],
+    k: &AdamStep,
+) {
+    let &AdamStep {
+        lr,
+        wd,
+        beta1,
+        beta2,
+        eps,
+        c1,
+        c2,
+    } = k;
+    for (((p, &g), m), v) in pt.iter_mut().zip(gt).zip(mt.iter_mut()).zip(vt.iter_mut()) {
+        let mut gi = g;
+        if MODE == DECOUPLED {
+            *p -= lr * wd * *p;
+        } else if MODE == L2 {
+            gi += wd * *p;
+        }
+        *m = beta1 * *m + (1.0 - beta1) * gi;
+        *v = beta2 * *v + (1.0 - beta2) * gi * gi;
+        *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The vectorisable update against the per-index loop it replaced, bit for bit, in each decay
+    /// mode, over steps where the moments have history (odd lengths leave a vector remainder).
+    #[test]
+    fn adam_matches_the_indexed_loop_bit_for_bit() {
+        fn reference(o: &mut Optimizer, p: &mut Params, g: &Params) {
+            let lr = o.current_lr();
+            o.step += 1;
+            let t = o.step as i32;
+            let (c1, c2) = (1.0 - o.beta1.powi(t), 1.0 - o.beta2.powi(t));
+            let wd = o.weight_decay;
+            for (((pt, gt), mt), vt) in p.0.iter_mut().zip(&g.0).zip(&mut o.m.0).zip(&mut o.v.0) {
+                for i in 0..pt.len() {
+                    let mut gi = gt[i];
+                    if o.kind == OptimizerKind::AdamW {
+                        pt[i] -= lr * wd * pt[i];
+                    } else if wd != 0.0 {
+                        gi += wd * pt[i];
+                    }
+                    mt[i] = o.beta1 * mt[i] + (1.0 - o.beta1) * gi;
+                    vt[i] = o.beta2 * vt[i] + (1.0 - o.beta2) * gi * gi;
+                    pt[i] -= lr * (mt[i] / c1) / ((vt[i] / c2).sqrt() + o.eps);
+                }
+            }
+        }
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for (kind, wd) in [
+            (OptimizerKind::Adam, 0.0),
+            (OptimizerKind::Adam, 0.05),
+            (OptimizerKind::AdamW, 0.01),
+        ] {
+            let mut p = Params(vec![(0..37).map(|_| next()).collect(), vec![next(); 5]]);
+            let mut q = p.clone();
+            let mut a = Optimizer::new(kind, &p, 0.01);
+            a.weight_decay = wd;
+            let mut b = a.clone();
+            for _ in 0..5 {
+                let g = Params(
+                    p.0.iter()
+                        .map(|t| t.iter().map(|_| next()).collect())
+                        .collect(),
+                );
+                a.step(&mut p, &g);
+                reference(&mut b, &mut q, &g);
+            }
+            let bits =
+                |p: &Params| -> Vec<u32> { p.0.concat().iter().map(|x| x.to_bits()).collect() };
+            assert_eq!(bits(&p), bits(&q), "{kind:?} wd {wd}");
+            assert_eq!(bits(&a.v), bits(&b.v), "{kind:?} wd {wd}");
+        }
+    }
 
     #[test]
     fn adam_first_step_equals_the_hand_computed_one() {
