@@ -74,7 +74,10 @@ fn power_model(
             let d = ((limit_w - STATIC_W) / (MAX_W - STATIC_W))
                 .clamp(0.05, 1.0)
                 .powf(exponent);
-            let period = Duration::from_millis(10);
+            // Long enough that stopping and resuming the job (its threads rescheduled, caches
+            // refilled) is small beside the time it runs: at 10 ms that overhead, larger at lower
+            // limits, once made the lowest limit cost more than the next on a loaded host.
+            let period = Duration::from_millis(40);
             // SAFETY: signals to the test's own child.
             unsafe { libc::kill(pid, libc::SIGCONT) };
             std::thread::sleep(period.mul_f64(d));
