@@ -238,6 +238,8 @@ pub enum ModelName {
     Cnn,
     /// LeNet-5 (ReLU, max pooling): the original lightweight convolutional network.
     Lenet,
+    /// Two strided convolutions with BatchNorm, one linear layer (downsampling by stride, not pooling).
+    Strided,
 }
 
 impl ModelName {
@@ -249,6 +251,7 @@ impl ModelName {
             ModelName::Shufflenet => ModelKind::Shufflenet,
             ModelName::Cnn => ModelKind::Cnn,
             ModelName::Lenet => ModelKind::Lenet,
+            ModelName::Strided => ModelKind::Strided,
         }
     }
 }
@@ -345,6 +348,10 @@ pub struct TrainArgs {
     pub model: ModelName,
     #[arg(long, default_value = "10", value_parser = crate::parse::epochs)]
     pub epochs: usize,
+    /// Stop after this many steps (batches), the learning-rate schedule ending there too: a job
+    /// planned for part of an epoch (default: the epochs' steps).
+    #[arg(long, value_parser = crate::parse::steps)]
+    pub max_steps: Option<u64>,
     /// Learning rate (default: 0.001 for adam and adamw, 0.05 for sgd).
     #[arg(long, value_parser = crate::parse::lr)]
     pub lr: Option<f32>,

@@ -311,7 +311,7 @@ fn compare_runs_the_grid_reports_and_resumes() {
     let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../data/efficientnet-lite0.safetensors")
         .exists();
-    assert_eq!(rows.len(), 12 + usize::from(weights));
+    assert_eq!(rows.len(), 14 + usize::from(weights));
     // The searched configuration's rate and batch size come from six measured short runs, whose
     // energy its training energy counts.
     let search = &v["search_choice"];
@@ -643,7 +643,23 @@ fn training_stops_at_its_target_accuracy() {
     assert_eq!(t["reached"], false, "{v}");
     assert!(t["energy_to_accuracy_j"].is_null() && t["step"].is_null());
     assert_eq!(v["training"]["epochs_run"], 2);
+    // --max-steps ends the job inside its first epoch, the schedule planned to end there too.
+    let v = json_of(&train(&[
+        "--epochs",
+        "3",
+        "--max-steps",
+        "7",
+        "--target-accuracy",
+        "0.9999",
+    ]));
+    let t = &v["training"];
+    assert_eq!(t["steps"], 7, "{v}");
+    assert_eq!(t["max_steps"], 7, "{v}");
+    assert_eq!(t["epochs_run"], 1, "{v}");
+    assert_eq!(t["target"]["reached"], false, "{v}");
     for bad in [
+        &["--max-steps", "0"][..],
+        &["--max-steps", "x"],
         &["--check-every", "5"][..],
         &["--target-accuracy", "0"],
         &["--target-accuracy", "1.5"],

@@ -284,6 +284,7 @@ fn every_model_matches_the_f64_reference() {
         (ModelKind::Shufflenet, 12, 10),
         (ModelKind::Cnn, 8, 8),
         (ModelKind::Lenet, 12, 12),
+        (ModelKind::Strided, 9, 10),
     ] {
         let model = Model::new(kind, r, c, 3, 7).unwrap();
         check(&model, 3, 11);

@@ -72,6 +72,12 @@ pub struct JobReport {
 pub struct TrainingReport {
     pub epochs: usize,
     pub epochs_run: usize,
+    /// `--max-steps`: the steps the job was planned for, its schedule ending there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    /// The optimiser steps the job ran (resumed ones included).
+    #[serde(default)]
+    pub steps: u64,
     pub stopped_early: bool,
     /// Set when the job paused at this epoch's end as asked ([`Progress::pause_requested`]):
     /// `--resume` with its checkpoint continues it.
@@ -224,6 +230,9 @@ pub fn checkpoint_path(template: &Path, epoch: usize) -> std::path::PathBuf {
 pub struct TrainSpec {
     pub model: ModelKind,
     pub epochs: usize,
+    /// Stop after this many optimiser steps (counted from the job's first, resumed ones
+    /// included), the schedule ending there too: a job planned for part of an epoch.
+    pub max_steps: Option<u64>,
     pub lr: f32,
     pub optimizer: OptimizerKind,
     pub schedule: ScheduleKind,
@@ -260,6 +269,12 @@ pub enum ScheduleKind {
     Constant,
 }
 
+/// The steps a job is planned for, which its cosine schedule spans: its epochs', or `max_steps`
+/// when fewer.
+pub fn planned_steps(steps_per_epoch: u64, epochs: usize, max_steps: Option<u64>) -> u64 {
+    (steps_per_epoch * epochs as u64).min(max_steps.unwrap_or(u64::MAX))
+}
+
 /// Trains `spec` on `train`, evaluates on `test`, all inside one recorded job.
 pub fn run_train(
     spec: &TrainSpec,
@@ -274,6 +289,9 @@ pub fn run_train(
     job_args.check()?;
     if args.epochs == 0 {
         invalid!("--epochs must be at least 1");
+    }
+    if args.max_steps == Some(0) {
+        invalid!("--max-steps must be at least 1");
     }
     let kind = args.optimizer;
     let lr = args.lr;
@@ -336,10 +354,18 @@ pub fn run_train(
     let perm = shuffled(train.len(), args.seed ^ 0x5eed_f7a1);
     let (train_idx, val_idx) = perm.split_at(train.len() - args.validation);
     let steps_per_epoch = train_idx.len().div_ceil(job_args.batch) as u64;
-    // The schedule spans --epochs; a resumed run continues it from the checkpoint's step.
+    // The schedule spans --epochs (or --max-steps, when fewer); a resumed run continues it from
+    // the checkpoint's step.
+    let planned_steps = planned_steps(steps_per_epoch, args.epochs, args.max_steps);
+    if opt.step >= planned_steps {
+        invalid!(
+            "the checkpoint has already taken {} steps; --max-steps {planned_steps} asks for no more",
+            opt.step
+        );
+    }
     opt.schedule = match args.schedule {
         ScheduleKind::Cosine => Schedule::Cosine {
-            total_steps: steps_per_epoch * args.epochs as u64,
+            total_steps: planned_steps,
         },
         ScheduleKind::Constant => Schedule::Constant,
     };
@@ -387,6 +413,7 @@ pub fn run_train(
     let mut forecast: Option<Forecast> = None;
     let mut stopped_by_budget: Option<f64> = None;
     let mut trained_samples = 0usize;
+    let mut steps_done = opt.step;
     for epoch in first_epoch..=args.epochs {
         let order: Vec<usize> = {
             let p = shuffled(train_idx.len(), args.seed.wrapping_add(epoch as u64));
@@ -425,9 +452,11 @@ pub fn run_train(
                 });
             },
             &mut |m| {
-                checker
+                steps_done += 1;
+                let reached = checker
                     .as_mut()
-                    .is_some_and(|c| c.after_step(epoch, m, &runner, train, &meter, &energy_now))
+                    .is_some_and(|c| c.after_step(epoch, m, &runner, train, &meter, &energy_now));
+                reached || steps_done >= planned_steps
             },
         );
         if let Some(e) = checker.as_mut().and_then(|c| c.error.take()) {
@@ -486,6 +515,14 @@ pub fn run_train(
             .is_some_and(|c| c.at_epoch_end(epoch, val, &energy_now));
         if let Some(c) = checker.as_ref().filter(|_| reached) {
             progress.note(&format!("greenai: {}: stopping", c.describe()));
+            break;
+        }
+        if steps_done >= planned_steps {
+            if epoch < args.epochs {
+                progress.note(&format!(
+                    "greenai: stopping in epoch {epoch} after {steps_done} steps (--max-steps)"
+                ));
+            }
             break;
         }
         // Asked to pause (the scheduler's SIGUSR1): the epoch's checkpoint is saved, so the job
@@ -587,6 +624,8 @@ pub fn run_train(
         training: Some(TrainingReport {
             epochs: args.epochs,
             epochs_run: per_epoch.len(),
+            max_steps: args.max_steps,
+            steps: steps_done,
             stopped_early,
             paused_at_epoch,
             power_tune: tune_report,

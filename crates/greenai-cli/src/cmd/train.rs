@@ -81,6 +81,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
     let spec = TrainSpec {
         model: args.model.kind(),
         epochs: args.epochs,
+        max_steps: args.max_steps,
         lr: args.lr.unwrap_or(optimizer.default_lr()),
         optimizer,
         schedule: match args.schedule {

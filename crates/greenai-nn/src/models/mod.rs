@@ -7,6 +7,7 @@
 //! | `shufflenet` | conv 3×3 s2, ShuffleNet units (grouped 1×1, channel shuffle, dw 3×3, residual add or avg-pool concat), global average pool, linear | |
 //! | `cnn` | conv 3×3 32 + ReLU, max pool, conv 3×3 64 + ReLU, max pool, linear 128 + ReLU, linear | |
 //! | `lenet` | LeNet-5: conv 5×5 6 + ReLU, max pool, conv 5×5 16 + ReLU, max pool, linear 120, 84, classes | |
+//! | `strided` | conv 5×5 16 stride 2 + BN + ReLU, conv 3×3 32 stride 2 + BN + ReLU, linear | 20,794 |
 
 pub mod efficientnet;
 
@@ -21,18 +22,22 @@ pub enum ModelKind {
     Shufflenet,
     Cnn,
     Lenet,
+    /// Two strided convolutions with BatchNorm and one linear layer: downsampling by stride
+    /// instead of pooling, so no output is computed only to be discarded by a max pool.
+    Strided,
     /// The pretrained ImageNet backbone ([`efficientnet`], its weights loaded by
     /// [`crate::efficientnet`]); not trained from scratch.
     EfficientnetLite0,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Lightweight,
         ModelKind::Mobilenet,
         ModelKind::Shufflenet,
         ModelKind::Cnn,
         ModelKind::Lenet,
+        ModelKind::Strided,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +47,7 @@ impl ModelKind {
             ModelKind::Shufflenet => "shufflenet",
             ModelKind::Cnn => "cnn",
             ModelKind::Lenet => "lenet",
+            ModelKind::Strided => "strided",
             ModelKind::EfficientnetLite0 => "efficientnet-lite0",
         }
     }
@@ -53,7 +59,7 @@ impl ModelKind {
             .find(|m| m.name() == name)
             .ok_or_else(|| {
                 NnError::Invalid(format!(
-                    "unknown model {name:?}; greenai knows lightweight, mobilenet, shufflenet, cnn, lenet"
+                    "unknown model {name:?}; greenai knows lightweight, mobilenet, shufflenet, cnn, lenet, strided"
                 ))
             })
     }
@@ -187,6 +193,14 @@ impl ModelKind {
                 let x = g.linear("fc2", x, 84, Act::Relu);
                 g.linear("fc3", x, classes, Act::None)
             }
+            ModelKind::Strided => {
+                // Padding 2 and 1 keep 28×28 → 14×14 → 7×7; no bias before BatchNorm.
+                let x = g.conv("conv1", x, 16, 5, 2, 2, 1, false, Act::None)?;
+                let x = g.batchnorm("bn1", x, Act::Relu);
+                let x = g.conv("conv2", x, 32, 3, 2, 1, 1, false, Act::None)?;
+                let x = g.batchnorm("bn2", x, Act::Relu);
+                g.linear("fc", x, classes, Act::None)
+            }
             ModelKind::EfficientnetLite0 => unreachable!("built above"),
         };
         Ok(g.finish(logits))
@@ -204,6 +218,17 @@ mod tests {
         assert_eq!(g.init(0).count(), g.param_count());
         // conv: 784·16·(2·9 + 1 bias + 1 ReLU); linear: 10·(2·12544 + 1)
         assert_eq!(g.flops(), 784 * 16 * 20 + 10 * (2 * 12544 + 1));
+    }
+
+    #[test]
+    fn the_strided_net_has_its_size() {
+        let g = ModelKind::Strided.build(1, 28, 28, 10).unwrap();
+        let bn = |c: usize| 2 * c;
+        assert_eq!(
+            g.param_count(),
+            16 * 25 + bn(16) + 32 * 16 * 9 + bn(32) + 32 * 7 * 7 * 10 + 10
+        );
+        assert_eq!(g.param_count(), 20_794);
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn spec(model: ModelKind, epochs: usize, lr: f32, schedule: ScheduleKind) ->
     TrainSpec {
         model,
         epochs,
+        max_steps: None,
         lr,
         optimizer: OptimizerKind::Adam,
         schedule,
@@ -169,6 +170,19 @@ pub fn grid(full: bool, power_tunable: bool) -> Vec<Config> {
             searched: true,
             ..config("lenet-1ep-searched", spec(Lenet, 1, 5e-3, Cosine), 2, 64)
         },
+        // The strided net at batch 32 (bench/NOTES.md, "A net that learns MNIST in a fraction of
+        // an epoch"): one epoch stopped at the target, and a schedule planned for 1,000 steps
+        // (32,000 images) that anneals to zero there.
+        config("strided-1ep", spec(Strided, 1, 3e-3, Cosine), 2, 32),
+        config(
+            "strided-1000steps",
+            TrainSpec {
+                max_steps: Some(1000),
+                ..spec(Strided, 1, 5e-3, Cosine)
+            },
+            2,
+            32,
+        ),
         config("mobilenet-2ep", spec(Mobilenet, 2, 2e-3, Cosine), 2, 64),
         config("shufflenet-2ep", spec(Shufflenet, 2, 2e-3, Cosine), 2, 64),
         config("cnn-1ep", spec(Cnn, 1, 1e-3, Cosine), 2, 64),
@@ -209,6 +223,7 @@ pub fn grid(full: bool, power_tunable: bool) -> Vec<Config> {
                 128,
             ),
             config("lenet-3ep", spec(Lenet, 3, 3e-3, Cosine), 2, 64),
+            config("strided-3ep", spec(Strided, 3, 3e-3, Cosine), 2, 32),
             config("mobilenet-10ep", spec(Mobilenet, 10, 1e-3, Cosine), 2, 64),
             config("shufflenet-10ep", spec(Shufflenet, 10, 1e-3, Cosine), 2, 64),
             config("cnn-5ep", spec(Cnn, 5, 1e-3, Cosine), 2, 64),
@@ -254,8 +269,11 @@ pub fn key(c: &Config, dataset: &str) -> String {
             t.accuracy, t.check_images, t.check_every
         )
     });
+    let steps = s
+        .max_steps
+        .map_or(String::new(), |n| format!(";max_steps={n}"));
     format!(
-        "v{GRID_VERSION};{};{};{};epochs={};lr={};{};{:?};batch={};threads={};validation={};seed={}{target}{power};data={dataset}",
+        "v{GRID_VERSION};{};{};{};epochs={}{steps};lr={};{};{:?};batch={};threads={};validation={};seed={}{target}{power};data={dataset}",
         c.name,
         s.model.name(),
         s.precision.name(),
