@@ -76,6 +76,10 @@ impl fmt::Display for Provenance {
     }
 }
 
+/// How the estimate model's components' sensor strings begin (`estimate:cpu (...)`): the estimate
+/// sensor writes it, and [`crate::Measurement::model_check`] finds the model's share by it.
+pub const MODEL_SENSOR: &str = "estimate:";
+
 /// One thing whose energy a sensor reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Component {

@@ -1,6 +1,6 @@
 //! What the monitor hands out: samples of every component, and measurements of windows.
 
-use crate::component::{Component, ComponentKind, Missing, Provenance, Reading};
+use crate::component::{Component, ComponentKind, Missing, Provenance, Reading, MODEL_SENSOR};
 use crate::faults::Fault;
 use greenai_units::{Energy, Power};
 use serde::{Deserialize, Serialize};
@@ -160,9 +160,6 @@ impl Measurement {
         })
     }
 }
-
-/// How the model's components' sensor strings begin (`estimate:cpu (...)`).
-const MODEL_SENSOR: &str = "estimate:";
 
 /// The model's estimate for a window beside what the sensors measured in it: on a machine with
 /// RAPL (or a whole-system meter) the model runs too, its figure is kept but not added, and every

@@ -18,7 +18,7 @@
 //! The energy is integrated inside the sensor, one utilisation interval at a time, so a window's
 //! edges are exact in the model's own terms.
 
-use crate::component::{Component, ComponentKind, Provenance, Reading};
+use crate::component::{Component, ComponentKind, Provenance, Reading, MODEL_SENSOR};
 use crate::error::{MeterError, Result};
 use crate::hardware::{CurveBasis, Hardware};
 use crate::procfs::{CpuInfo, CpuTimes, StatFile};
@@ -263,7 +263,7 @@ impl EstimateSensor {
                 id: "cpu-package-est".into(),
                 kind: ComponentKind::CpuPackage,
                 sensor: format!(
-                    "estimate:cpu ({how}; idle share {:.2}; utilisation from /proc/stat)",
+                    "{MODEL_SENSOR}cpu ({how}; idle share {:.2}; utilisation from /proc/stat)",
                     model.idle_share
                 ),
                 provenance: Provenance::Estimated,
@@ -282,14 +282,14 @@ impl EstimateSensor {
                 kind: ComponentKind::Dram,
                 sensor: if model.dram_counted_gib() < model.memory_gib {
                     format!(
-                        "estimate:dram ({:.1} GiB beyond the {:.1} GiB the CPU curve's servers carry × {} W/GiB)",
+                        "{MODEL_SENSOR}dram ({:.1} GiB beyond the {:.1} GiB the CPU curve's servers carry × {} W/GiB)",
                         model.dram_counted_gib(),
                         model.memory_gib - model.dram_counted_gib(),
                         DRAM_WATTS_PER_GIB
                     )
                 } else {
                     format!(
-                        "estimate:dram ({:.1} GiB × {} W/GiB)",
+                        "{MODEL_SENSOR}dram ({:.1} GiB × {} W/GiB)",
                         model.memory_gib, DRAM_WATTS_PER_GIB
                     )
                 },

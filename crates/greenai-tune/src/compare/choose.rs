@@ -99,6 +99,11 @@ impl Comparison {
         }
         match r.target_reached {
             Some(true) => notes.push("stopped at target".into()),
+            // No check passed the target and its margin, but the test set, which decides, is
+            // at the target: the job ran its whole plan and met it there.
+            Some(false) if r.accuracy >= self.target_accuracy => {
+                notes.push("ran its whole plan, no check passed".into())
+            }
             Some(false) => notes.push("target not reached".into()),
             None => {}
         }
@@ -162,11 +167,14 @@ mod tests {
         good.target_reached = Some(true);
         let mut weak = row("weak", 0.975, 30.0);
         weak.target_reached = Some(false);
+        let mut planned = row("planned", 0.982, 50.0);
+        planned.target_reached = Some(false);
         let rows = vec![
             row(BASELINE, 0.985, 400.0),
             stopped_base.clone(),
             good,
             weak,
+            planned,
         ];
         let resolved = CarbonSettings::default().resolve().unwrap();
         let c = choose(&options(), rows, None, &resolved);
@@ -180,6 +188,10 @@ mod tests {
         assert!(c
             .notes(&c.rows[3])
             .contains(&"target not reached".to_string()));
+        // Its checks fell short but the test set met the target: it ran its plan and met it.
+        let notes = c.notes(&c.rows[4]);
+        assert!(notes.contains(&"ran its whole plan, no check passed".to_string()));
+        assert!(!notes.contains(&"target not reached".to_string()));
         // A stopped baseline below the target gives no second saving.
         stopped_base.accuracy = 0.97;
         let rows = vec![
