@@ -657,6 +657,10 @@ fn training_stops_at_its_target_accuracy() {
     assert_eq!(t["max_steps"], 7, "{v}");
     assert_eq!(t["epochs_run"], 1, "{v}");
     assert_eq!(t["target"]["reached"], false, "{v}");
+    // The forecast counts the one epoch the plan holds, not the three asked for.
+    let predicted = t["predicted_training_energy_j"].as_f64().unwrap();
+    let spent = v["training_energy_j"].as_f64().unwrap();
+    assert!((predicted - spent).abs() <= 1e-9 * spent, "{v}");
     for bad in [
         &["--max-steps", "0"][..],
         &["--max-steps", "x"],

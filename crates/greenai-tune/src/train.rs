@@ -509,7 +509,12 @@ pub fn run_train(
         epochs_ms.push(m);
         let energies: Vec<f64> = epochs_ms.iter().map(|m| m.energy.joules()).collect();
         // Resumed epochs are not measured here; the forecast covers the epochs this job runs.
-        forecast = Forecast::from_epochs(&energies, args.epochs + 1 - first_epoch);
+        // Planned for fewer steps than the epochs hold (--max-steps), the job runs fewer epochs.
+        let last_epoch = planned_steps.div_ceil(steps_per_epoch.max(1)) as usize;
+        let planned_epochs = (last_epoch.min(args.epochs) + 1)
+            .saturating_sub(first_epoch)
+            .max(1);
+        forecast = Forecast::from_epochs(&energies, planned_epochs);
         let reached = checker
             .as_mut()
             .is_some_and(|c| c.at_epoch_end(epoch, val, &energy_now));
