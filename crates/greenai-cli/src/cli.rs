@@ -389,6 +389,10 @@ pub struct TrainArgs {
     /// is writable.
     #[arg(long)]
     pub power_tune: bool,
+    /// Start the first convolution from the principal components of its input patches in 1,000
+    /// training images (its cost counted in the first epoch) instead of random filters.
+    #[arg(long)]
+    pub pca_init: bool,
     /// η of the cost η·E + (1 − η)·P_max·T: 1 minds energy only, 0 time only.
     #[arg(long, default_value = "0.5", requires = "power_tune", value_parser = crate::parse::fraction)]
     pub power_eta: f64,

@@ -311,7 +311,7 @@ fn compare_runs_the_grid_reports_and_resumes() {
     let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../data/efficientnet-lite0.safetensors")
         .exists();
-    assert_eq!(rows.len(), 14 + usize::from(weights));
+    assert_eq!(rows.len(), 15 + usize::from(weights));
     // The searched configuration's rate and batch size come from six measured short runs, whose
     // energy its training energy counts.
     let search = &v["search_choice"];
@@ -657,10 +657,18 @@ fn training_stops_at_its_target_accuracy() {
     assert_eq!(t["max_steps"], 7, "{v}");
     assert_eq!(t["epochs_run"], 1, "{v}");
     assert_eq!(t["target"]["reached"], false, "{v}");
+    assert!(t.get("pca_init").is_none(), "{v}");
     // The forecast counts the one epoch the plan holds, not the three asked for.
     let predicted = t["predicted_training_energy_j"].as_f64().unwrap();
     let spent = v["training_energy_j"].as_f64().unwrap();
     assert!((predicted - spent).abs() <= 1e-9 * spent, "{v}");
+    // --pca-init sets the first convolution from the patches of (at most) 1,000 training images.
+    let v = json_of(&train(&["--epochs", "1", "--max-steps", "3", "--pca-init"]));
+    let p = &v["training"]["pca_init"];
+    assert_eq!(p["layer"], "conv1", "{v}");
+    assert_eq!(p["filters"], 6, "{v}");
+    assert_eq!(p["images"], 1000, "{v}");
+    assert!(p["variance_share"].as_f64().unwrap() > 0.5, "{v}");
     for bad in [
         &["--max-steps", "0"][..],
         &["--max-steps", "x"],

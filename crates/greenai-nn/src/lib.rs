@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod efficientnet;
 pub mod graph;
+pub mod init;
 pub mod int8;
 pub mod kernels;
 pub mod model;

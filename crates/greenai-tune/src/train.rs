@@ -78,6 +78,9 @@ pub struct TrainingReport {
     /// The optimiser steps the job ran (resumed ones included).
     #[serde(default)]
     pub steps: u64,
+    /// `--pca-init`: the layer it set, and from how many images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca_init: Option<PcaReport>,
     pub stopped_early: bool,
     /// Set when the job paused at this epoch's end as asked ([`Progress::pause_requested`]):
     /// `--resume` with its checkpoint continues it.
@@ -107,6 +110,16 @@ pub struct TrainingReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_tune: Option<crate::power_tune::PowerTuneReport>,
     pub per_epoch: Vec<EpochReport>,
+}
+
+/// What `--pca-init` did: the convolution whose filters it set, their number, the images read and
+/// the share of the patches' variance the filters hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PcaReport {
+    pub layer: String,
+    pub filters: usize,
+    pub images: usize,
+    pub variance_share: f64,
 }
 
 /// What a training or evaluation job stores with its run: the figures `compare` reads back to reuse
@@ -252,7 +265,14 @@ pub struct TrainSpec {
     pub target: Option<crate::target::TargetSpec>,
     /// Tune a power knob while training (Zeus's cost with this η, this many steps a setting).
     pub power_tune: Option<PowerTuneSpec>,
+    /// Set the first convolution's filters to the principal components of its input patches
+    /// over [`PCA_IMAGES`] training images before the first step ([`greenai_nn::init`]), inside
+    /// the first epoch's meter window so that its cost is counted.
+    pub pca_init: bool,
 }
+
+/// Training images whose patches `--pca-init` reads (the first of the first epoch's order).
+pub const PCA_IMAGES: usize = 1000;
 
 /// `--power-tune`: η of the cost, and the steps measured at each setting.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -414,6 +434,7 @@ pub fn run_train(
     let mut stopped_by_budget: Option<f64> = None;
     let mut trained_samples = 0usize;
     let mut steps_done = opt.step;
+    let mut pca: Option<greenai_nn::init::PcaInit> = None;
     for epoch in first_epoch..=args.epochs {
         let order: Vec<usize> = {
             let p = shuffled(train_idx.len(), args.seed.wrapping_add(epoch as u64));
@@ -422,6 +443,25 @@ pub fn run_train(
         let lr_now = opt.current_lr();
         meter.begin_window("epoch")?;
         let t = Instant::now();
+        if args.pca_init && args.resume.is_none() && epoch == first_epoch {
+            let which = &order[..PCA_IMAGES.min(order.len())];
+            match greenai_nn::init::pca_first_conv(&mut model, train, which) {
+                Ok(r) => {
+                    progress.note(&format!(
+                        "greenai: {} starts from the principal components of its patches in {} images                          ({} filters holding {:.1} % of the patches' variance)",
+                        r.layer,
+                        r.images,
+                        r.filters,
+                        100.0 * r.variance_share
+                    ));
+                    pca = Some(r);
+                }
+                Err(e) => {
+                    meter.end_window("epoch")?;
+                    return Err(TuneError::Invalid(e.to_string()));
+                }
+            }
+        }
         let energy_now = || job.energy_so_far();
         let stats = runner.train_epoch_until(
             &mut model,
@@ -631,6 +671,12 @@ pub fn run_train(
             epochs_run: per_epoch.len(),
             max_steps: args.max_steps,
             steps: steps_done,
+            pca_init: pca.map(|r| PcaReport {
+                layer: r.layer,
+                filters: r.filters,
+                images: r.images,
+                variance_share: r.variance_share,
+            }),
             stopped_early,
             paused_at_epoch,
             power_tune: tune_report,

@@ -82,6 +82,7 @@ pub fn train(args: TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
         model: args.model.kind(),
         epochs: args.epochs,
         max_steps: args.max_steps,
+        pca_init: args.pca_init,
         lr: args.lr.unwrap_or(optimizer.default_lr()),
         optimizer,
         schedule: match args.schedule {
