@@ -27,6 +27,7 @@ pub mod power_tune;
 pub mod quantize;
 pub mod recommend;
 pub mod recommend_grid;
+pub mod report;
 pub mod settings;
 pub mod target;
 pub mod text;
