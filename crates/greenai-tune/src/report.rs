@@ -67,7 +67,7 @@ pub struct TrainingReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pca_init: Option<PcaReport>,
     pub stopped_early: bool,
-    /// Set when the job paused at this epoch's end as asked ([`Progress::pause_requested`]):
+    /// Set when the job paused at this epoch's end as asked ([`crate::job::Progress::pause_requested`]):
     /// `--resume` with its checkpoint continues it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_at_epoch: Option<usize>,

@@ -306,7 +306,8 @@ pub fn run_train(
             match greenai_nn::init::pca_first_conv(&mut model, train, which) {
                 Ok(r) => {
                     progress.note(&format!(
-                        "greenai: {} starts from the principal components of its patches in {} images                          ({} filters holding {:.1} % of the patches' variance)",
+                        "greenai: {} starts from the principal components of its patches in {} images \
+                         ({} filters holding {:.1} % of the patches' variance)",
                         r.layer,
                         r.images,
                         r.filters,
