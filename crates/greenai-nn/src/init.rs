@@ -12,8 +12,8 @@ use crate::kernels::{self, rm, rm_mut, tr};
 use crate::model::Model;
 use crate::{NnError, Result};
 
-/// What [`pca_first_conv`] did.
-#[derive(Debug, Clone, PartialEq)]
+/// What [`pca_first_conv`] did (in `greenai train --json` as `training.pca_init`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PcaInit {
     /// The convolution whose filters were set.
     pub layer: String,

@@ -65,7 +65,7 @@ pub struct TrainingReport {
     pub steps: u64,
     /// `--pca-init`: the layer it set, and from how many images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pca_init: Option<PcaReport>,
+    pub pca_init: Option<greenai_nn::init::PcaInit>,
     pub stopped_early: bool,
     /// Set when the job paused at this epoch's end as asked ([`crate::job::Progress::pause_requested`]):
     /// `--resume` with its checkpoint continues it.
@@ -95,16 +95,6 @@ pub struct TrainingReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_tune: Option<crate::power_tune::PowerTuneReport>,
     pub per_epoch: Vec<EpochReport>,
-}
-
-/// What `--pca-init` did: the convolution whose filters it set, their number, the images read and
-/// the share of the patches' variance the filters hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PcaReport {
-    pub layer: String,
-    pub filters: usize,
-    pub images: usize,
-    pub variance_share: f64,
 }
 
 /// What a training or evaluation job stores with its run: the figures `compare` reads back to reuse

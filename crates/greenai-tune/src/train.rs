@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-pub use crate::report::{EpochReport, JobReport, JobResults, PcaReport, TrainingReport};
+pub use crate::report::{EpochReport, JobReport, JobResults, TrainingReport};
 
 pub fn load_sets(dir: &Path) -> Result<(Dataset, Dataset)> {
     let train =
@@ -530,12 +530,7 @@ pub fn run_train(
             epochs_run: per_epoch.len(),
             max_steps: args.max_steps,
             steps: steps_done,
-            pca_init: pca.map(|r| PcaReport {
-                layer: r.layer,
-                filters: r.filters,
-                images: r.images,
-                variance_share: r.variance_share,
-            }),
+            pca_init: pca,
             stopped_early,
             paused_at_epoch,
             power_tune: tune_report,
