@@ -52,38 +52,38 @@ pub fn pca_first_conv(model: &mut Model, data: &dyn Samples, which: &[usize]) ->
     let ins = g.nodes[0].shape;
     let s = conv.shape(ins);
     let (patch, ohw) = (s.patch(), s.out_h() * s.out_w());
-    // The patches of every image, side by side: `patch × (images · ohw)`.
+    // One image's patches at a time (`patch × ohw`): their products and sums accumulated in f64,
+    // never the whole set's patches at once (1,000 MNIST images would hold 20 MB of them).
     let mut x = Vec::new();
     data.inputs(which, &mut x);
-    let wide = which.len() * ohw;
-    let mut cols = vec![0.0f32; patch * wide];
+    let mut cols = vec![0.0f32; patch * ohw];
+    let mut prod = vec![0.0f32; patch * patch];
+    let mut gram = vec![0.0f64; patch * patch];
+    let mut sums = vec![0.0f64; patch];
     for img in 0..which.len() {
-        let mut one = vec![0.0f32; patch * ohw];
-        kernels::im2col(&x[img * ins.len()..(img + 1) * ins.len()], s, &mut one);
-        for r in 0..patch {
-            cols[r * wide + img * ohw..r * wide + (img + 1) * ohw]
-                .copy_from_slice(&one[r * ohw..(r + 1) * ohw]);
+        kernels::im2col(&x[img * ins.len()..(img + 1) * ins.len()], s, &mut cols);
+        kernels::gemm(
+            patch,
+            ohw,
+            patch,
+            rm(&cols, ohw),
+            tr(&cols, ohw),
+            0.0,
+            rm_mut(&mut prod, patch),
+        );
+        gram.iter_mut()
+            .zip(&prod)
+            .for_each(|(g, &p)| *g += p as f64);
+        for (sum, row) in sums.iter_mut().zip(cols.chunks(ohw)) {
+            *sum += row.iter().map(|&v| v as f64).sum::<f64>();
         }
     }
-    let mut gram = vec![0.0f32; patch * patch];
-    kernels::gemm(
-        patch,
-        wide,
-        patch,
-        rm(&cols, wide),
-        tr(&cols, wide),
-        0.0,
-        rm_mut(&mut gram, patch),
-    );
-    let n = wide as f64;
-    let mean: Vec<f64> = cols
-        .chunks(wide)
-        .map(|row| row.iter().map(|&v| v as f64).sum::<f64>() / n)
-        .collect();
+    let n = (which.len() * ohw) as f64;
+    let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
     let mut cov = vec![0.0f64; patch * patch];
     for i in 0..patch {
         for j in 0..patch {
-            cov[i * patch + j] = gram[i * patch + j] as f64 / n - mean[i] * mean[j];
+            cov[i * patch + j] = gram[i * patch + j] / n - mean[i] * mean[j];
         }
     }
     let (values, vectors) = symmetric_eigen(&cov, patch);
