@@ -651,12 +651,20 @@ fn training_stops_at_its_target_accuracy() {
         "7",
         "--target-accuracy",
         "0.9999",
+        "--check-every",
+        "3",
+        "--batch",
+        "64",
     ]));
     let t = &v["training"];
     assert_eq!(t["steps"], 7, "{v}");
     assert_eq!(t["max_steps"], 7, "{v}");
     assert_eq!(t["epochs_run"], 1, "{v}");
     assert_eq!(t["target"]["reached"], false, "{v}");
+    // The check at step 3 is made; the one at step 6, one step of 64 images before the plan's
+    // end, would cost 300 images' forward passes to save 192: skipped.
+    assert_eq!(t["target"]["checks"], 1, "{v}");
+    assert_eq!(t["target"]["skipped_checks"], 1, "{v}");
     assert!(t.get("pca_init").is_none(), "{v}");
     // The forecast counts the one epoch the plan holds, not the three asked for.
     let predicted = t["predicted_training_energy_j"].as_f64().unwrap();

@@ -67,6 +67,10 @@ pub struct TargetReport {
     pub check_every: u64,
     pub check_images: usize,
     pub checks: usize,
+    /// Checks due so near the end of the job's plan that they could not pay for themselves, and
+    /// were not made ([`Checker::ending_after`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_checks: usize,
     /// The checks' energy, counted in the job's, and its share of the training energy.
     pub check_energy_j: f64,
     pub check_share: f64,
@@ -74,6 +78,10 @@ pub struct TargetReport {
     /// sweep of targets reads the first check at or above each from one run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<CheckPoint>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One check of a [`Checker`].
@@ -101,8 +109,12 @@ pub struct Checker {
     target: f64,
     every: u64,
     images: Vec<usize>,
+    batch: usize,
+    /// The step this job's plan ends at (counted as `steps`), when it has one.
+    last_step: Option<u64>,
     steps: u64,
     checks: usize,
+    skipped: usize,
     check_energy: Energy,
     reached: Option<Reached>,
     log: Vec<CheckPoint>,
@@ -126,14 +138,34 @@ impl Checker {
                 .check_every
                 .unwrap_or_else(|| default_check_every(images.len(), batch)),
             images,
+            batch,
+            last_step: None,
             steps: 0,
             checks: 0,
+            skipped: 0,
             check_energy: Energy::ZERO,
             reached: None,
             log: Vec::new(),
             start,
             error: None,
         }
+    }
+
+    /// The job ends after `steps` steps (its plan). A check due so near the end that stopping
+    /// there would save less training than the check itself costs (a check of `images` images
+    /// against the `3 · batch` forward-pass equivalents of each step left) is skipped: the
+    /// epoch-end validation follows it anyway.
+    pub fn ending_after(mut self, steps: u64) -> Checker {
+        self.last_step = Some(steps);
+        self
+    }
+
+    /// Whether stopping at the current step could save more training than a check costs.
+    fn worth_checking(&self) -> bool {
+        self.last_step.is_none_or(|last| {
+            let left = last.saturating_sub(self.steps);
+            3 * left * self.batch.max(1) as u64 >= self.images.len() as u64
+        })
     }
 
     pub fn reached(&self) -> bool {
@@ -167,6 +199,10 @@ impl Checker {
             return true;
         }
         if !self.steps.is_multiple_of(self.every) || self.images.is_empty() {
+            return false;
+        }
+        if !self.worth_checking() {
+            self.skipped += 1;
             return false;
         }
         if let Err(e) = meter.begin_window("target-check") {
@@ -234,6 +270,7 @@ impl Checker {
             check_every: self.every,
             check_images: self.images.len(),
             checks: self.checks,
+            skipped_checks: self.skipped,
             check_energy_j: self.check_energy.joules(),
             check_share: if training.joules() > 0.0 {
                 self.check_energy.joules() / training.joules()
@@ -265,6 +302,34 @@ mod tests {
         assert!((with_margin(0.98, 1000) - 0.98443).abs() < 1e-5);
         assert_eq!(with_margin(1.0, 10), 1.0);
         assert!(with_margin(0.5, 0) <= 1.0);
+    }
+
+    #[test]
+    fn a_check_too_near_the_plans_end_to_pay_for_itself_is_skipped() {
+        let spec = TargetSpec {
+            accuracy: 0.98,
+            check_every: Some(348),
+            check_images: None,
+        };
+        let held: Vec<usize> = (0..5000).collect();
+        let mut c = Checker::new(spec, &held, 32, Instant::now());
+        c.steps = 699;
+        assert!(
+            c.worth_checking(),
+            "a job without a plan checks whenever a check is due"
+        );
+        let mut c = c.ending_after(700);
+        // 1,000 images against 3 · 32 forward passes for each step left: 11 steps pay, 10 not.
+        for (step, worth) in [
+            (348, true),
+            (689, true),
+            (690, false),
+            (696, false),
+            (700, false),
+        ] {
+            c.steps = step;
+            assert_eq!(c.worth_checking(), worth, "step {step}");
+        }
     }
 
     #[test]

@@ -271,9 +271,10 @@ pub fn run_train(
         precision: args.precision,
         ..Runner::default()
     };
-    let mut checker = args
-        .target
-        .map(|t| crate::target::Checker::new(t, val_idx, job_args.batch, started));
+    let mut checker = args.target.map(|t| {
+        crate::target::Checker::new(t, val_idx, job_args.batch, started)
+            .ending_after(planned_steps - opt.step)
+    });
     let mut scaler = LossScaler::new();
     let mut per_epoch = Vec::new();
     let mut epochs_ms: Vec<Measurement> = Vec::new();
