@@ -1,11 +1,12 @@
 //! The compute seam: the kernels a model's forward and backward spend their time in, behind a
 //! small trait, so that another backend (CUDA, in a later issue) can take them over without the
 //! graph, the models or training changing. [`Cpu`] runs them on host slices with
-//! `matrixmultiply`'s runtime-detected AVX/FMA GEMM and the direct kernels in
-//! [`crate::kernels`]. Element-wise work (BatchNorm, activations, pooling) stays in the graph: it
+//! `matrixmultiply`'s runtime-detected AVX/FMA GEMM, the direct kernels in
+//! [`crate::kernels`] and im2col through [`crate::patch_map`] where a map pays. Element-wise work (BatchNorm, activations, pooling) stays in the graph: it
 //! is memory-bound and a device backend would fuse it differently anyway.
 
 use crate::kernels::{self, ConvShape};
+use crate::patch_map::PatchMaps;
 
 /// A matrix operand: `(data, row stride, column stride)`.
 pub type Mat<'a> = (&'a [f32], isize, isize);
@@ -20,10 +21,10 @@ pub trait Backend: Sync {
     fn gemm(&self, m: usize, k: usize, n: usize, a: Mat, b: Mat, beta: f32, c: MatMut);
 
     /// Unfolds one image into convolution patches (see [`kernels::im2col`]).
-    fn im2col(&self, x: &[f32], s: ConvShape, cols: &mut [f32]);
+    fn im2col(&self, x: &[f32], s: ConvShape, cols: &mut [f32], scratch: &mut Scratch);
 
     /// Adds patches back onto an image: the adjoint of [`Backend::im2col`].
-    fn col2im_add(&self, cols: &[f32], s: ConvShape, dx: &mut [f32]);
+    fn col2im_add(&self, cols: &[f32], s: ConvShape, dx: &mut [f32], scratch: &mut Scratch);
 
     /// One channel's depthwise convolution, overwriting `out`; `scratch` is reusable memory.
     fn depthwise(&self, x: &[f32], w: &[f32], s: ConvShape, out: &mut [f32], scratch: &mut Scratch);
@@ -47,6 +48,8 @@ pub trait Backend: Sync {
 pub struct Scratch {
     pub a: Vec<f32>,
     pub b: Vec<f32>,
+    /// The patch maps of the convolutions this thread has unfolded.
+    pub maps: PatchMaps,
 }
 
 /// The CPU backend.
@@ -62,12 +65,12 @@ impl Backend for Cpu {
         kernels::gemm(m, k, n, a, b, beta, c)
     }
 
-    fn im2col(&self, x: &[f32], s: ConvShape, cols: &mut [f32]) {
-        kernels::im2col(x, s, cols)
+    fn im2col(&self, x: &[f32], s: ConvShape, cols: &mut [f32], scratch: &mut Scratch) {
+        scratch.maps.im2col(x, s, cols)
     }
 
-    fn col2im_add(&self, cols: &[f32], s: ConvShape, dx: &mut [f32]) {
-        kernels::col2im_add(cols, s, dx)
+    fn col2im_add(&self, cols: &[f32], s: ConvShape, dx: &mut [f32], scratch: &mut Scratch) {
+        scratch.maps.col2im_add(cols, s, dx)
     }
 
     fn depthwise(

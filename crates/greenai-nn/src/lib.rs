@@ -33,6 +33,7 @@ pub mod model;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod patch_map;
 pub mod precision;
 pub mod quantize;
 pub mod recommend;

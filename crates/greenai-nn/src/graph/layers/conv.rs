@@ -129,7 +129,7 @@ pub fn forward(
         cols.resize(n * per, 0.0);
         for img in 0..n {
             let col = &mut cols[img * per..(img + 1) * per];
-            be.im2col(&x[img * ins.len()..(img + 1) * ins.len()], s, col);
+            be.im2col(&x[img * ins.len()..(img + 1) * ins.len()], s, col, ks);
             for gi in 0..c.groups {
                 let o = (img * c.cout + gi * cout_g) * ohw;
                 be.gemm(
@@ -258,7 +258,12 @@ pub fn backward(
                 }
             }
             if let Some(d) = dx.as_deref_mut() {
-                be.col2im_add(scratch, s, &mut d[img * ins.len()..(img + 1) * ins.len()]);
+                be.col2im_add(
+                    scratch,
+                    s,
+                    &mut d[img * ins.len()..(img + 1) * ins.len()],
+                    ks,
+                );
             }
         }
     }
