@@ -134,6 +134,17 @@ impl Runner<'_> {
             })
             .collect();
         let has_bn = !model.graph.buffers.is_empty();
+        // The threads beside this one, kept for the epoch: a thread spawned per step costs
+        // tens of microseconds, a task handed to a waiting thread a few.
+        let pool = (threads > 1)
+            .then(|| {
+                rayon_core::ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .thread_name(|i| format!("greenai-train-{i}"))
+                    .build()
+                    .ok()
+            })
+            .flatten();
         let (mut loss, mut correct, mut seen) = (0.0, 0, 0);
         for idx in order.chunks(self.batch.max(1)) {
             let loss_scale = if scaled { scaler.scale } else { 1.0 };
@@ -164,6 +175,15 @@ impl Runner<'_> {
             let used = idx.chunks(per).count();
             if used == 1 {
                 run(&mut workers[0], idx);
+            } else if let Some(pool) = &pool {
+                pool.in_place_scope(|s| {
+                    let mut it = workers.iter_mut().zip(idx.chunks(per));
+                    let (w0, p0) = it.next().expect("one chunk at least");
+                    for (w, part) in it {
+                        s.spawn(move |_| run(w, part));
+                    }
+                    run(w0, p0);
+                });
             } else {
                 std::thread::scope(|s| {
                     let mut it = workers.iter_mut().zip(idx.chunks(per));
