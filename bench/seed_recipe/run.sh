@@ -5,10 +5,11 @@
 #
 #   seed:    greenai run -- python bench/seed_recipe/seed_recipe.py   (PyTorch, LightweightNet,
 #            Adam 1e-3, batch 64, 10 epochs: the whole process measured, imports included)
-#   greenai: greenai train --model strided --epochs 1 --max-steps 1000 --batch 32 --lr 0.005
-#            (compare's best configuration since 2026-12-07: the strided net, a schedule planned
-#            for 1,000 steps), the whole job's energy; and LeNet-5 for one epoch
-#            (--model lenet --epochs 1 --lr 0.005, the best before), the whole job's energy
+#   greenai: greenai train --model strided --epochs 1 --max-steps 700 --pca-init --batch 32
+#            --lr 0.007 --validation 2000 (compare's best configuration, strided-700steps-pca: the
+#            strided net from its patches' principal components, a schedule planned for 700
+#            steps), the whole job's energy; and LeNet-5 for one epoch (--model lenet --epochs 1
+#            --lr 0.005, the best before the strided net), the whole job's energy
 #
 # Both sides' energy comes from the same meter: on a machine without RAPL or hwmon it is the
 # estimate model (CPU time × TDP share), so the ratio is one of CPU work more than of joules.
@@ -45,8 +46,8 @@ print(json.dumps({"side": "seed", "energy_j": run["energy_j"], "duration_s": run
                   "accuracy": child["accuracy"], "provenance": run["provenance"]}))
 PY
     else
-      "${G[@]}" train --model strided --epochs 1 --max-steps 1000 --batch 32 --lr 0.005 \
-        --threads "$THREADS" --region FR --json >"$WORK/g1.json" 2>/dev/null
+      "${G[@]}" train --model strided --epochs 1 --max-steps 700 --pca-init --batch 32 --lr 0.007 \
+        --validation 2000 --threads "$THREADS" --region FR --json >"$WORK/g1.json" 2>/dev/null
       "${G[@]}" train --model lenet --epochs 1 --lr 0.005 --threads "$THREADS" --region FR --json \
         >"$WORK/g2.json" 2>/dev/null
       python3 - "$WORK/g1.json" "$WORK/g2.json" <<'PY' | tee -a "$OUT"
@@ -68,7 +69,7 @@ med = lambda rs, k: statistics.median(r[k] for r in rs)
 rng = lambda rs, k: f"{min(r[k] for r in rs):.1f}-{max(r[k] for r in rs):.1f}"
 print(f"\nmedians of {len(s)} rounds ({s[0]['provenance']} energy)")
 print(f"  seed recipe (PyTorch, 10 epochs): {med(s, 'energy_j'):.1f} J ({rng(s, 'energy_j')}), {med(s, 'duration_s'):.1f} s, accuracy {med(s, 'accuracy'):.4f}")
-print(f"  greenai strided, 1,000 steps:     {med(g, 'energy_j'):.1f} J ({rng(g, 'energy_j')}), {med(g, 'duration_s'):.1f} s, accuracy {med(g, 'accuracy'):.4f}")
+print(f"  greenai strided, 700 steps, PCA: {med(g, 'energy_j'):.1f} J ({rng(g, 'energy_j')}), {med(g, 'duration_s'):.1f} s, accuracy {med(g, 'accuracy'):.4f}")
 print(f"  greenai lenet, 1 epoch:           {med(g, 'lenet_j'):.1f} J ({rng(g, 'lenet_j')}), {med(g, 'lenet_s'):.1f} s, accuracy {med(g, 'lenet_accuracy'):.4f}")
 ratios = sorted(a["energy_j"] / b["energy_j"] for a, b in zip(s, g))
 print(f"  seed / greenai strided: {statistics.median(ratios):.1f}x (range {ratios[0]:.1f}-{ratios[-1]:.1f}, per round)")
