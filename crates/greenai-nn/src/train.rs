@@ -185,14 +185,10 @@ impl Runner<'_> {
                     run(w0, p0);
                 });
             } else {
-                std::thread::scope(|s| {
-                    let mut it = workers.iter_mut().zip(idx.chunks(per));
-                    let (w0, p0) = it.next().expect("one chunk at least");
-                    for (w, part) in it {
-                        s.spawn(move || run(w, part));
-                    }
-                    run(w0, p0);
-                });
+                // No pool (its threads could not be started): the same parts, one after another.
+                for (w, part) in workers.iter_mut().zip(idx.chunks(per)) {
+                    run(w, part);
+                }
             }
             let (first, rest) = workers.split_at_mut(1);
             for w in &rest[..used - 1] {

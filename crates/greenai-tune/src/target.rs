@@ -19,6 +19,9 @@ use std::time::Instant;
 pub const CHECK_IMAGES: usize = 1000;
 /// The share of the training compute the checks take by default.
 const CHECK_SHARE: f64 = 0.03;
+/// Forward passes a training image costs (its forward and backward pass), against one for a
+/// checked image.
+const PASSES_PER_TRAINING_IMAGE: u64 = 3;
 
 /// What `--target-accuracy` and `--check-every` ask.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +47,8 @@ pub fn with_margin(target: f64, images: usize) -> f64 {
 
 /// The default steps between checks of `images` images at `batch`.
 pub fn default_check_every(images: usize, batch: usize) -> u64 {
-    let steps = images as f64 / (3.0 * batch.max(1) as f64 * CHECK_SHARE);
+    let step_passes = (PASSES_PER_TRAINING_IMAGE * batch.max(1) as u64) as f64;
+    let steps = images as f64 / (step_passes * CHECK_SHARE);
     (steps.ceil() as u64).max(1)
 }
 
@@ -153,8 +157,8 @@ impl Checker {
 
     /// The job ends after `steps` steps (its plan). A check due so near the end that stopping
     /// there would save less training than the check itself costs (a check of `images` images
-    /// against the `3 · batch` forward-pass equivalents of each step left) is skipped: the
-    /// epoch-end validation follows it anyway.
+    /// against the `PASSES_PER_TRAINING_IMAGE · batch` forward passes of each step left) is
+    /// skipped: the epoch-end validation follows it anyway.
     pub fn ending_after(mut self, steps: u64) -> Checker {
         self.last_step = Some(steps);
         self
@@ -164,7 +168,7 @@ impl Checker {
     fn worth_checking(&self) -> bool {
         self.last_step.is_none_or(|last| {
             let left = last.saturating_sub(self.steps);
-            3 * left * self.batch.max(1) as u64 >= self.images.len() as u64
+            PASSES_PER_TRAINING_IMAGE * left * self.batch.max(1) as u64 >= self.images.len() as u64
         })
     }
 

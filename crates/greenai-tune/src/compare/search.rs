@@ -55,7 +55,7 @@ pub fn candidates(base_lr: f32) -> Vec<(f32, usize)> {
     out
 }
 
-/// The most accurate candidate; within [`TIE`] of it, the one that spent least.
+/// The most accurate candidate; within `TIE` (0.2 points) of it, the one that spent least.
 pub fn pick(cands: &[Candidate]) -> Option<usize> {
     let best = cands
         .iter()
