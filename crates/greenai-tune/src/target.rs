@@ -158,7 +158,9 @@ impl Checker {
     /// The job ends after `steps` steps (its plan). A check due so near the end that stopping
     /// there would save less training than the check itself costs (a check of `images` images
     /// against the `PASSES_PER_TRAINING_IMAGE · batch` forward passes of each step left) is
-    /// skipped: the epoch-end validation follows it anyway.
+    /// skipped: the epoch-end validation follows it anyway. Only for jobs whose epoch-end
+    /// validation reaches [`Checker::at_epoch_end`] (`train`; not the transfer head, whose
+    /// checks are its only decision).
     pub fn ending_after(mut self, steps: u64) -> Checker {
         self.last_step = Some(steps);
         self
